@@ -1,0 +1,148 @@
+// The codec SDK: what a protocol author implements. The framework (filters/metaprotocol)
+// owns buffering, pairing, metrics and policy; a codec only turns bytes into messages and
+// messages into bytes. See docs/codec-sdk.md.
+
+/** Which way bytes travel. Downstream bytes come from the client, upstream from the server. */
+export enum Direction { Downstream = 0, Upstream = 1 }
+
+export enum MessageKind {
+  /** A call that expects a response. */
+  Request = 0,
+  /** A call that expects no response (Dubbo two-way flag clear, Thrift ONEWAY). */
+  Oneway = 1,
+  Response = 2,
+  /** Keep-alive traffic; not a call. */
+  Heartbeat = 3,
+  /** Protocol events other than heartbeats (e.g. Dubbo readonly events); not a call. */
+  Event = 4,
+  /** One frame of a streaming call. */
+  StreamFrame = 5,
+}
+
+export enum ResponseStatus { None = 0, Ok = 1, ClientError = 2, ServerError = 3 }
+
+/** How responses find their request. */
+export enum Pairing {
+  /** Responses carry the request id (Dubbo). */
+  ById = 0,
+  /** Responses come back in request order (Thrift, Redis, MySQL). */
+  Fifo = 1,
+}
+
+/** Reasons a local reply is generated (DESIGN.md 4: metaproto_local_replies_total). */
+export enum LocalReplyKind { RateLimited = 0, Denied = 1, Fault = 2, Overloaded = 3 }
+
+export class Attribute {
+  constructor(public key: string, public value: string) {}
+}
+
+/** A decoded protocol message: the metadata the framework routes, counts and traces on. */
+export class Message {
+  kind: MessageKind = MessageKind.Request;
+  /** True when requestId is meaningful (protocols paired ById). */
+  hasRequestId: bool = false;
+  requestId: u64 = 0;
+  service: string = "";
+  /** Service version, where the protocol has one. */
+  version: string = "";
+  method: string = "";
+  /** Attachments / headers, in wire order; routable. */
+  attributes: Array<Attribute> = [];
+  status: ResponseStatus = ResponseStatus.None;
+  /** The protocol's own status code, as text (Dubbo "20", MySQL "1064"). */
+  code: string = "";
+  /** Whole frame length on the wire, header included. */
+  frameLength: u32 = 0;
+  /** True when only a prefix of the frame was decoded (frame larger than the buffer cap). */
+  truncated: bool = false;
+
+  attribute(key: string): string | null {
+    for (let i = 0; i < this.attributes.length; i++) {
+      if (this.attributes[i].key == key) return this.attributes[i].value;
+    }
+    return null;
+  }
+
+  /** For heartbeats and events: true when this one answers another. */
+  isReply: bool = false;
+}
+
+export enum DecodeStatus {
+  /** Not enough bytes yet; `needed` says how many in total, or 0 if unknown. */
+  NeedMore = 0,
+  /** `message` holds one message that spans `consumed` bytes. */
+  Done = 1,
+  /** The bytes are not this protocol, or are corrupt; `reason` names why (a metric label). */
+  Error = 2,
+}
+
+export class DecodeResult {
+  status: DecodeStatus = DecodeStatus.NeedMore;
+  consumed: u32 = 0;
+  /** With NeedMore: total frame length when known (lets the framework skip huge frames). */
+  needed: u32 = 0;
+  message: Message | null = null;
+  reason: string = "";
+
+  static needMore(needed: u32): DecodeResult {
+    const r = new DecodeResult();
+    r.status = DecodeStatus.NeedMore;
+    r.needed = needed;
+    return r;
+  }
+
+  static done(message: Message, consumed: u32): DecodeResult {
+    const r = new DecodeResult();
+    r.status = DecodeStatus.Done;
+    r.message = message;
+    r.consumed = consumed;
+    return r;
+  }
+
+  static error(reason: string): DecodeResult {
+    const r = new DecodeResult();
+    r.status = DecodeStatus.Error;
+    r.reason = reason;
+    return r;
+  }
+}
+
+/**
+ * One protocol. A single instance serves every connection of a VM; per-connection state,
+ * if the protocol needs it, lives in the object `newConnectionState` returns.
+ */
+export abstract class Codec {
+  /** The `protocol` metric label and span attribute: "dubbo", "thrift", "redis", "mysql". */
+  abstract name(): string;
+
+  abstract pairing(): Pairing;
+
+  /**
+   * Decodes at most one message from `bytes` (which start at a message boundary).
+   * `frameIsTruncated` is true when the framework could not buffer a whole frame of the
+   * announced length and hands over a prefix: decode what the prefix holds and return Done
+   * with `message.truncated` set and `consumed` equal to the prefix length.
+   * Must never throw or trap on any input.
+   */
+  abstract decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult;
+
+  /** Re-encodes a (mutated) message; null when the codec does not support mutation. */
+  encode(message: Message, original: Uint8Array): Uint8Array | null { return null; }
+
+  /** A protocol-correct error reply for `request`; null when the protocol has none. */
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string): Uint8Array | null { return null; }
+
+  /** A harmless request the server always answers (for provoke-and-replace); null if none. */
+  probeRequest(): Uint8Array | null { return null; }
+
+  /** True when `response` answers the probe built by probeRequest. */
+  isProbeReply(response: Message): bool { return false; }
+
+  /** True for protocols where the server speaks first (MySQL). */
+  serverFirst(): bool { return false; }
+
+  newConnectionState(): ConnectionState | null { return null; }
+}
+
+/** Base for per-connection codec state (handshake phase, negotiated capabilities...). */
+export class ConnectionState {}

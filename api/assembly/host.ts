@@ -1,0 +1,124 @@
+// Thin layer over the proxy-wasm host imports. Every call returns or swallows the host
+// result instead of throwing: on the per-byte and per-call paths a trap would close every
+// connection of the VM (DESIGN.md 2, "sharp edges" of the SDK's checked helpers).
+import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { __unpin } from "rt/itcms";
+
+export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
+export enum HostResult { Ok = 0, NotFound = 1, BadArgument = 2, Empty = 7, CasMismatch = 8, Unimplemented = 12 }
+export enum MetricKind { Counter = 0, Gauge = 1, Histogram = 2 }
+export enum BufferKind { Downstream = 2, Upstream = 3, VmConfiguration = 6, PluginConfiguration = 7 }
+export enum StreamKind { Request = 0, Response = 1, Downstream = 2, Upstream = 3 }
+export enum FilterStatus { Continue = 0, Pause = 1 }
+
+// Out-params the host writes into; one set per VM is enough because calls do not nest.
+const outPtr = memory.data(8);
+const outSize = memory.data(8);
+
+let cachedLogLevel: i32 = -1;
+
+/** Current host log level; read once per VM (Envoy fixes it per component at start). */
+export function hostLogLevel(): LogLevel {
+  if (cachedLogLevel < 0) {
+    cachedLogLevel = imports.proxy_get_log_level(outPtr) == HostResult.Ok ? load<i32>(outPtr) : LogLevel.Info;
+  }
+  return cachedLogLevel as LogLevel;
+}
+
+export function logEnabled(level: LogLevel): bool {
+  return level >= hostLogLevel();
+}
+
+export function log(level: LogLevel, message: string): void {
+  if (!logEnabled(level)) return;
+  const bytes = String.UTF8.encode(message);
+  imports.proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
+}
+
+/** Takes ownership of a buffer the host allocated through our exported malloc. */
+function takeHostBuffer(): Uint8Array {
+  const size = load<u32>(outSize);
+  const ptr = load<usize>(outPtr);
+  if (size == 0 || ptr == 0) return new Uint8Array(0);
+  // The host wrote into an ArrayBuffer created (and pinned) by malloc; wrap it and unpin
+  // so the GC owns it from here on.
+  const buffer = changetype<ArrayBuffer>(ptr);
+  __unpin(ptr);
+  return Uint8Array.wrap(buffer, 0, <i32>size);
+}
+
+/** Bytes [start, start+length) of a host buffer, or null if the host has none. */
+export function getBufferBytes(kind: BufferKind, start: u32, length: u32): Uint8Array | null {
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const result = imports.proxy_get_buffer_bytes(kind, start, length, outPtr, outSize);
+  if (result != HostResult.Ok) return null;
+  return takeHostBuffer();
+}
+
+export function setBufferBytes(kind: BufferKind, start: u32, length: u32, bytes: Uint8Array): u32 {
+  return imports.proxy_set_buffer_bytes(kind, start, length, bytes.dataStart, bytes.byteLength);
+}
+
+export function nowNanos(): u64 {
+  return imports.proxy_get_current_time_nanoseconds(outPtr) == HostResult.Ok ? load<u64>(outPtr) : 0;
+}
+
+/** Defines (or finds) a metric; returns 0xffffffff when the host refuses it. */
+export function defineMetric(kind: MetricKind, name: string): u32 {
+  const bytes = String.UTF8.encode(name);
+  const result = imports.proxy_define_metric(kind, changetype<usize>(bytes), bytes.byteLength, outPtr);
+  return result == HostResult.Ok ? load<u32>(outPtr) : NO_METRIC;
+}
+export const NO_METRIC: u32 = 0xffffffff;
+
+export function incrementMetric(id: u32, delta: i64): void {
+  if (id != NO_METRIC) imports.proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): void {
+  if (id != NO_METRIC) imports.proxy_record_metric(id, value);
+}
+
+export function closeDownstream(): u32 {
+  return imports.proxy_close_stream(StreamKind.Downstream);
+}
+
+export function continueDownstream(): u32 {
+  return imports.proxy_continue_stream(StreamKind.Downstream);
+}
+
+export function setEffectiveContext(contextId: u32): u32 {
+  return imports.proxy_set_effective_context(contextId);
+}
+
+/** A property as raw bytes, or null when the host does not know the path. */
+export function getProperty(path: string): Uint8Array | null {
+  // proxy-wasm property paths are NUL-separated segments.
+  const bytes = String.UTF8.encode(path.replaceAll(".", "\0"));
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const result = imports.proxy_get_property(changetype<usize>(bytes), bytes.byteLength, outPtr, outSize);
+  if (result != HostResult.Ok) return null;
+  return takeHostBuffer();
+}
+
+/** Calls an Envoy foreign function with raw argument bytes; returns the host result code. */
+export function callForeignFunction(name: string, argument: Uint8Array): u32 {
+  const nameBytes = String.UTF8.encode(name);
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const result = imports.proxy_call_foreign_function(
+    changetype<usize>(nameBytes), nameBytes.byteLength, argument.dataStart, argument.byteLength, outPtr, outSize);
+  if (result == HostResult.Ok) takeHostBuffer();
+  return result;
+}
+
+/** Runtime aborts (selected with `--use abort=abort_proc_exit`) are logged before the trap. */
+// @ts-ignore: decorator
+@global
+export function abort_proc_exit(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  let text = "metaproto abort: " + (message !== null ? message : "");
+  if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  log(LogLevel.Critical, text);
+}

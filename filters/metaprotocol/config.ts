@@ -1,0 +1,66 @@
+// The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
+import { JsonKind, JsonValue, parseJson } from "../../api/assembly/json";
+
+export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }
+
+export class FilterConfig {
+  /** Bytes buffered per connection and direction while a frame is incomplete (min 256). */
+  maxBufferedBytes: u32 = 1024 * 1024;
+  /** Requests awaiting a response per connection; the oldest is given up past this. */
+  maxPendingCalls: i32 = 1024;
+  /** Distinct (service, method) label pairs per worker; the rest are counted as "other". */
+  maxLabelPairs: i32 = 1000;
+  /** What to do with a connection whose bytes do not decode. */
+  onDecodeError: DecodeErrorPolicy = DecodeErrorPolicy.PassThrough;
+}
+
+export class ConfigResult {
+  config: FilterConfig = new FilterConfig();
+  error: string = "";
+}
+
+const KNOWN_FIELDS = ["max_buffered_bytes", "max_pending_calls", "max_label_pairs", "on_decode_error"];
+
+function wholeNumber(value: JsonValue, field: string, min: f64, max: f64, result: ConfigResult): f64 {
+  if (value.kind != JsonKind.Number || value.number != Math.floor(value.number) || value.number < min || value.number > max) {
+    result.error = field + ": must be a whole number from " + (<i64>min).toString() + " to " + (<i64>max).toString();
+    return min;
+  }
+  return value.number;
+}
+
+/** Parses the configuration; an empty string means all defaults. */
+export function parseConfig(text: string): ConfigResult {
+  const result = new ConfigResult();
+  if (text.trim().length == 0) return result;
+  const parsed = parseJson(text);
+  const root = parsed.value;
+  if (root == null) {
+    result.error = "configuration is not valid JSON: " + parsed.error;
+    return result;
+  }
+  if (root.kind != JsonKind.Object) {
+    result.error = "configuration must be a JSON object";
+    return result;
+  }
+  for (let i = 0; i < root.keys.length; i++) {
+    if (!KNOWN_FIELDS.includes(root.keys[i])) {
+      result.error = root.keys[i] + ": unknown field (known: " + KNOWN_FIELDS.join(", ") + ")";
+      return result;
+    }
+  }
+  const config = result.config;
+  let v = root.get("max_buffered_bytes");
+  if (v != null) config.maxBufferedBytes = <u32>wholeNumber(v, "max_buffered_bytes", 256, 1073741824, result);
+  v = root.get("max_pending_calls");
+  if (v != null) config.maxPendingCalls = <i32>wholeNumber(v, "max_pending_calls", 1, 1048576, result);
+  v = root.get("max_label_pairs");
+  if (v != null) config.maxLabelPairs = <i32>wholeNumber(v, "max_label_pairs", 1, 1048576, result);
+  v = root.get("on_decode_error");
+  if (v != null) {
+    if (v.kind == JsonKind.String && v.string == "pass_through") config.onDecodeError = DecodeErrorPolicy.PassThrough;
+    else if (v.kind == JsonKind.String && v.string == "close") config.onDecodeError = DecodeErrorPolicy.Close;
+    else result.error = "on_decode_error: must be \"pass_through\" or \"close\"";
+  }
+  return result;
+}

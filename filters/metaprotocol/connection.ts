@@ -1,0 +1,91 @@
+// One downstream connection: decodes both directions, pairs responses with requests and
+// records per-call metrics. Bytes are never held back or changed (sidecar mode, no policy).
+import { ConnectionFilter } from "../../api/assembly/filter";
+import { Codec, Direction, Message, MessageKind, ResponseStatus } from "../../api/assembly/codec";
+import { BufferKind, FilterStatus, closeDownstream, getBufferBytes, incrementMetric, nowNanos } from "../../api/assembly/host";
+import { DecodeErrorPolicy, FilterConfig } from "./config";
+import { FrameReader, MessageSink } from "./frame_reader";
+import { PendingCall, PendingCalls } from "./pending_calls";
+import { ProtocolStats, responseStatusLabel } from "./stats";
+
+const NANOS_PER_MILLI: u64 = 1_000_000;
+
+export class MetaProtocolConnection extends ConnectionFilter implements MessageSink {
+  private downstream!: FrameReader;
+  private upstream!: FrameReader;
+  private pending!: PendingCalls;
+
+  constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats) {
+    super(contextId);
+    const state = codec.newConnectionState();
+    this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);
+    this.upstream = new FrameReader(codec, Direction.Upstream, <i32>config.maxBufferedBytes, state, this);
+    this.pending = new PendingCalls(codec.pairing(), config.maxPendingCalls);
+  }
+
+  onDownstreamData(length: u32, endOfStream: bool): i32 {
+    this.read(this.downstream, BufferKind.Downstream, length);
+    return FilterStatus.Continue;
+  }
+
+  onUpstreamData(length: u32, endOfStream: bool): i32 {
+    this.read(this.upstream, BufferKind.Upstream, length);
+    return FilterStatus.Continue;
+  }
+
+  private read(reader: FrameReader, kind: BufferKind, length: u32): void {
+    if (reader.stopped || length == 0) return;
+    const bytes = getBufferBytes(kind, 0, length);
+    if (bytes != null) reader.feed(bytes);
+  }
+
+  onMessage(direction: Direction, message: Message): void {
+    switch (message.kind) {
+      case MessageKind.Request: {
+        const call = new PendingCall(message.requestId, this.stats.forCall(message.service, message.method), nowNanos());
+        incrementMetric(call.stats.requestBytesId, message.frameLength);
+        const evicted = this.pending.add(call);
+        if (evicted != null) evicted.stats.countCall("no_response", "evicted");
+        break;
+      }
+      case MessageKind.Oneway: {
+        const stats = this.stats.forCall(message.service, message.method);
+        incrementMetric(stats.requestBytesId, message.frameLength);
+        // No response will come: the call is complete once sent.
+        stats.countCall("no_response", "oneway");
+        break;
+      }
+      case MessageKind.Response: {
+        const call = this.pending.take(message.requestId);
+        if (call == null) {
+          this.stats.decodeError("upstream", "unmatched_response");
+          break;
+        }
+        incrementMetric(call.stats.responseBytesId, message.frameLength);
+        call.stats.countCall(responseStatusLabel(message.status), message.code);
+        const now = nowNanos();
+        call.stats.recordDurationMillis(now > call.startNanos ? (now - call.startNanos) / NANOS_PER_MILLI : 0);
+        break;
+      }
+      default:
+        // Heartbeats, events and stream frames are not calls.
+        break;
+    }
+  }
+
+  onDecodeError(direction: Direction, reason: string): void {
+    this.stats.decodeError(direction == Direction.Downstream ? "downstream" : "upstream", reason);
+    if (this.config.onDecodeError == DecodeErrorPolicy.Close) {
+      closeDownstream();
+      return;
+    }
+    // Pass-through: one direction we cannot follow makes pairing meaningless, stop both.
+    this.downstream.stopped = true;
+    this.upstream.stopped = true;
+  }
+
+  onDone(): void {
+    const left = this.pending.drain();
+    for (let i = 0; i < left.length; i++) left[i].stats.countCall("no_response", "closed");
+  }
+}

@@ -1,0 +1,140 @@
+// Reassembles one direction of a connection into messages. Bytes are forwarded by Envoy
+// untouched; this keeps only a copy of an incomplete frame, never more than the cap. A frame
+// announced larger than the cap is decoded from its prefix and the rest is skipped unseen.
+import { Codec, ConnectionState, DecodeStatus, Direction, Message } from "../../api/assembly/codec";
+
+export interface MessageSink {
+  onMessage(direction: Direction, message: Message): void;
+  onDecodeError(direction: Direction, reason: string): void;
+}
+
+export class FrameReader {
+  private pending: Uint8Array = new Uint8Array(0);
+  private pendingLength: i32 = 0;
+  private skipRemaining: u64 = 0;
+  /** Set after a decode error: the direction is passed through without decoding. */
+  stopped: bool = false;
+
+  constructor(
+    private codec: Codec,
+    private direction: Direction,
+    private maxBuffered: i32,
+    private state: ConnectionState | null,
+    private sink: MessageSink,
+  ) {}
+
+  /** Bytes held for an incomplete frame (for memory accounting and tests). */
+  get bufferedBytes(): i32 {
+    return this.pendingLength;
+  }
+
+  feed(chunk: Uint8Array): void {
+    if (this.stopped || chunk.length == 0) return;
+    let data = chunk;
+    if (this.skipRemaining > 0) {
+      const skip = <i32>min<u64>(this.skipRemaining, <u64>data.length);
+      this.skipRemaining -= <u64>skip;
+      if (skip == data.length) return;
+      data = data.subarray(skip);
+    }
+    if (this.pendingLength > 0) {
+      this.append(data);
+      data = this.pending.subarray(0, this.pendingLength);
+    }
+    const used = this.decodeAll(data);
+    this.keep(data, used);
+  }
+
+  /** Decodes as many messages as `data` holds; returns the bytes consumed. */
+  private decodeAll(data: Uint8Array): i32 {
+    let pos = 0;
+    while (pos < data.length && !this.stopped) {
+      const view = pos == 0 ? data : data.subarray(pos);
+      const result = this.codec.decode(this.direction, view, false, this.state);
+      if (result.status == DecodeStatus.Done) {
+        if (result.consumed == 0 || <i32>result.consumed > view.length) {
+          this.stop("codec_consumed_nothing");
+          break;
+        }
+        pos += <i32>result.consumed;
+        this.sink.onMessage(this.direction, result.message!);
+      } else if (result.status == DecodeStatus.Error) {
+        this.stop(result.reason);
+      } else {
+        if (<u64>result.needed > <u64>this.maxBuffered) {
+          if (view.length < this.maxBuffered) break;
+          pos += this.decodeTruncated(view, result.needed);
+          break; // what follows in `data` is the skipped body; keep() accounts for it
+        } else if (view.length >= this.maxBuffered) {
+          this.stop("frame_too_large");
+        } else {
+          break;
+        }
+      }
+    }
+    return pos;
+  }
+
+  /** A frame too large to buffer: decode the prefix we hold, skip the rest as it streams by. */
+  private decodeTruncated(view: Uint8Array, frameLength: u32): i32 {
+    const prefix = view.subarray(0, this.maxBuffered);
+    const result = this.codec.decode(this.direction, prefix, true, this.state);
+    if (result.status != DecodeStatus.Done) {
+      this.stop(result.status == DecodeStatus.Error ? result.reason : "frame_too_large");
+      return 0;
+    }
+    this.sink.onMessage(this.direction, result.message!);
+    this.skipRemaining = <u64>frameLength - <u64>this.maxBuffered;
+    return this.maxBuffered;
+  }
+
+  private stop(reason: string): void {
+    this.stopped = true;
+    this.pending = new Uint8Array(0);
+    this.pendingLength = 0;
+    this.sink.onDecodeError(this.direction, reason);
+  }
+
+  private append(data: Uint8Array): void {
+    const needed = this.pendingLength + data.length;
+    if (needed > this.pending.length) {
+      let capacity = max(this.pending.length * 2, 256);
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(capacity);
+      grown.set(this.pending.subarray(0, this.pendingLength));
+      this.pending = grown;
+    }
+    this.pending.set(data, this.pendingLength);
+    this.pendingLength = needed;
+  }
+
+  /** Keeps data[used..] for the next chunk, dropping a consumed skip prefix if any. */
+  private keep(data: Uint8Array, used: i32): void {
+    if (this.stopped) return;
+    if (this.skipRemaining > 0 && used < data.length) {
+      // A truncated frame ended inside this chunk's data: what follows is still its body.
+      const skip = <i32>min<u64>(this.skipRemaining, <u64>(data.length - used));
+      this.skipRemaining -= <u64>skip;
+      used += skip;
+      if (this.skipRemaining == 0 && used < data.length) {
+        this.keep(data, used + this.decodeAll(data.subarray(used)));
+        return;
+      }
+    }
+    const rest = data.length - used;
+    if (rest == 0) {
+      this.pendingLength = 0;
+      // Give back a large reassembly buffer once the big frame is through.
+      if (this.pending.length > 4096) this.pending = new Uint8Array(0);
+      return;
+    }
+    if (data.dataStart == this.pending.dataStart) {
+      this.pending.copyWithin(0, used, used + rest);
+    } else {
+      this.pendingLength = 0;
+      this.append(data.subarray(used));
+      return;
+    }
+    this.pendingLength = rest;
+  }
+}

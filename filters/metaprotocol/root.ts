@@ -1,0 +1,46 @@
+// The per-plugin root: parses configuration and creates a connection filter per connection.
+import { ConnectionFilter, RootFilter, registerRootFilter } from "../../api/assembly/filter";
+import { Codec } from "../../api/assembly/codec";
+import { LogLevel, log } from "../../api/assembly/host";
+import { FilterConfig, parseConfig } from "./config";
+import { MetaProtocolConnection } from "./connection";
+import { ProtocolStats } from "./stats";
+
+let activeCodec: Codec | null = null;
+
+export class MetaProtocolRoot extends RootFilter {
+  private config: FilterConfig = new FilterConfig();
+  private stats!: ProtocolStats;
+
+  constructor(contextId: u32, private codec: Codec) {
+    super(contextId);
+    this.stats = new ProtocolStats(codec.name(), this.config.maxLabelPairs);
+  }
+
+  onConfigure(configuration: Uint8Array): bool {
+    const text = String.UTF8.decode(configuration.buffer.slice(configuration.byteOffset, configuration.byteOffset + configuration.byteLength));
+    const parsed = parseConfig(text);
+    if (parsed.error.length > 0) {
+      log(LogLevel.Error, "metaproto " + this.codec.name() + ": configuration rejected: " + parsed.error);
+      return false;
+    }
+    this.config = parsed.config;
+    this.stats.maxLabelPairs = this.config.maxLabelPairs;
+    log(LogLevel.Info, "metaproto " + this.codec.name() + ": configured");
+    return true;
+  }
+
+  newConnection(contextId: u32): ConnectionFilter {
+    return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats);
+  }
+}
+
+function createRoot(contextId: u32): RootFilter {
+  return new MetaProtocolRoot(contextId, activeCodec!);
+}
+
+/** Makes this module a MetaProtocol filter for `codec`. Call once from a codec's main.ts. */
+export function useCodec(codec: Codec): void {
+  activeCodec = codec;
+  registerRootFilter(createRoot);
+}

@@ -1,0 +1,101 @@
+// Per-call metrics with the names and labels of DESIGN.md section 4. Labels are encoded in
+// the metric name (`name;label=value;...`) and turned into Prometheus labels by the
+// bootstrap's stats_tags; see statsTagsForEnvoy in the docs.
+import { MetricKind, NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../../api/assembly/host";
+import { ResponseStatus } from "../../api/assembly/codec";
+
+export const OTHER = "other";
+const MAX_LABEL_LENGTH = 128;
+
+/** Label values must not break the `;name=value` encoding or Envoy's stat-name rules. */
+export function sanitizeLabel(value: string): string {
+  let out = value.length > MAX_LABEL_LENGTH ? value.substring(0, MAX_LABEL_LENGTH) : value;
+  if (out.includes(";")) out = out.replaceAll(";", "_");
+  if (out.includes("=")) out = out.replaceAll("=", "_");
+  return out;
+}
+
+export function responseStatusLabel(status: ResponseStatus): string {
+  switch (status) {
+    case ResponseStatus.Ok: return "ok";
+    case ResponseStatus.ClientError: return "client_error";
+    case ResponseStatus.ServerError: return "server_error";
+    default: return "no_response";
+  }
+}
+
+/** The metric ids of one (protocol, service, method), defined on first use. */
+export class CallStats {
+  private labels: string;
+  private requestIds: Map<string, u32> = new Map();
+  durationId: u32;
+  requestBytesId: u32;
+  responseBytesId: u32;
+
+  constructor(protocol: string, service: string, method: string) {
+    this.labels = ";protocol=" + protocol + ";service=" + service + ";method=" + method;
+    this.durationId = defineMetric(MetricKind.Histogram, "metaproto_request_duration_milliseconds" + this.labels);
+    this.requestBytesId = defineMetric(MetricKind.Counter, "metaproto_request_bytes_total" + this.labels);
+    this.responseBytesId = defineMetric(MetricKind.Counter, "metaproto_response_bytes_total" + this.labels);
+  }
+
+  countCall(status: string, code: string): void {
+    const key = status + ";" + code;
+    let id: u32;
+    if (this.requestIds.has(key)) {
+      id = this.requestIds.get(key);
+    } else {
+      id = defineMetric(MetricKind.Counter,
+        "metaproto_requests_total" + this.labels + ";response_status=" + status + ";response_code=" + sanitizeLabel(code));
+      this.requestIds.set(key, id);
+    }
+    incrementMetric(id, 1);
+  }
+
+  recordDurationMillis(millis: u64): void {
+    recordMetric(this.durationId, millis);
+  }
+}
+
+/** All metrics of one protocol in one worker, with the label-cardinality cap. */
+export class ProtocolStats {
+  private calls: Map<string, CallStats> = new Map();
+  private other: CallStats | null = null;
+  private counters: Map<string, u32> = new Map();
+
+  constructor(public protocol: string, public maxLabelPairs: i32) {}
+
+  forCall(service: string, method: string): CallStats {
+    const key = service + "\n" + method;
+    if (this.calls.has(key)) return this.calls.get(key);
+    if (this.calls.size >= this.maxLabelPairs) {
+      let other = this.other;
+      if (other == null) {
+        other = new CallStats(this.protocol, OTHER, OTHER);
+        this.other = other;
+      }
+      return other;
+    }
+    const stats = new CallStats(this.protocol, sanitizeLabel(service), sanitizeLabel(method));
+    this.calls.set(key, stats);
+    return stats;
+  }
+
+  private increment(name: string): void {
+    let id: u32 = NO_METRIC;
+    if (this.counters.has(name)) id = this.counters.get(name);
+    else {
+      id = defineMetric(MetricKind.Counter, name);
+      this.counters.set(name, id);
+    }
+    incrementMetric(id, 1);
+  }
+
+  decodeError(direction: string, reason: string): void {
+    this.increment("metaproto_decode_errors_total;protocol=" + this.protocol + ";direction=" + direction + ";reason=" + sanitizeLabel(reason));
+  }
+
+  localReply(reason: string): void {
+    this.increment("metaproto_local_replies_total;protocol=" + this.protocol + ";reason=" + reason);
+  }
+}

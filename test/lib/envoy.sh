@@ -1,0 +1,127 @@
+# Shell helpers for rigs: the pinned Envoy, free ports, starting and stopping children.
+# Source it from a rig's test.sh; it expects REPO to point at the repository root.
+
+ENVOY_VERSION="1.40.0"
+
+log() { printf '%s [%s] %s\n' "$(date +%H:%M:%S)" "${RIG:-rig}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Prints the Envoy binary to use: $ENVOY_BIN, else the pinned one in the project venv.
+envoy_bin() {
+  if [ -n "${ENVOY_BIN:-}" ]; then
+    [ -x "$ENVOY_BIN" ] || die "ENVOY_BIN=$ENVOY_BIN is not an executable file"
+    printf '%s\n' "$ENVOY_BIN"
+    return
+  fi
+  local bin
+  bin=$(ls "$REPO"/.venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n1)
+  [ -n "$bin" ] || die "Envoy is not installed: run ./build.sh setup (or set ENVOY_BIN)"
+  printf '%s\n' "$bin"
+}
+
+# A TCP port nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Children started by the rig, stopped by their recorded PIDs on exit.
+CHILD_PIDS=()
+start_child() { # name logfile command...
+  local name=$1 logfile=$2; shift 2
+  "$@" >"$logfile" 2>&1 &
+  CHILD_PIDS+=($!)
+  log "started $name (pid $!, log $logfile)"
+}
+stop_children() {
+  local pid
+  for pid in "${CHILD_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  done
+  for pid in "${CHILD_PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null
+  done
+  CHILD_PIDS=()
+}
+
+# wait_for "what" seconds command...: polls until the command succeeds.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+  log "$what is ready"
+}
+
+# stats_tags that turn MetaProto's encoded metric names into Prometheus labels.
+metaproto_stats_tags_yaml() {
+  local tag
+  for tag in protocol service method response_status response_code direction reason; do
+    printf '    - tag_name: %s\n      regex: "(;%s=([^;]*))"\n' "$tag" "$tag"
+  done
+}
+
+# A bootstrap with one listener: [Wasm MetaProtocol filter] + tcp_proxy to one upstream.
+# Args: admin_port listen_port upstream_port wasm_file plugin_config_json
+metaproto_bootstrap() {
+  local admin_port=$1 listen_port=$2 upstream_port=$3 wasm=$4 config=${5:-}
+  cat <<YAML
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: $admin_port } }
+stats_flush_interval: 1s
+stats_config:
+  stats_tags:
+$(metaproto_stats_tags_yaml)
+static_resources:
+  listeners:
+  - name: metaproto
+    address: { socket_address: { address: 127.0.0.1, port_value: $listen_port } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.wasm
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
+          config:
+            name: metaproto
+            root_id: metaproto
+            configuration:
+              "@type": type.googleapis.com/google.protobuf.StringValue
+              value: '$config'
+            vm_config:
+              runtime: envoy.wasm.runtime.v8
+              code: { local: { filename: "$wasm" } }
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: metaproto
+          cluster: upstream
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: upstream
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $upstream_port } } }
+YAML
+}
+
+# Starts Envoy on a bootstrap file and waits until its admin says LIVE.
+start_envoy() { # bootstrap_file admin_port logfile
+  local bin
+  bin=$(envoy_bin)
+  start_child envoy "$3" "$bin" -c "$1" --concurrency 1 --log-level "${ENVOY_LOG_LEVEL:-info}" \
+    --base-id "$(( $2 % 60000 ))" --disable-hot-restart
+  ENVOY_PID=${CHILD_PIDS[-1]}
+  if ! wait_for "envoy (admin :$2)" 30 sh -c "curl -sf http://127.0.0.1:$2/ready | grep -q LIVE"; then
+    tail -n 40 "$3" >&2
+    die "Envoy did not become ready; its log is above ($3)"
+  fi
+}
+
+# Prints the metaproto_* lines of Envoy's Prometheus output.
+metaproto_metrics() { # admin_port
+  curl -sf "http://127.0.0.1:$1/stats/prometheus" | grep -E '^metaproto_' || true
+}
