@@ -2,7 +2,9 @@
 // records per-call metrics. Bytes are never held back or changed (sidecar mode, no policy).
 import { ConnectionFilter } from "../../api/assembly/filter";
 import { Codec, Direction, Message, MessageKind, ResponseStatus } from "../../api/assembly/codec";
-import { BufferKind, FilterStatus, closeDownstream, getBufferBytes, incrementMetric, nowNanos } from "../../api/assembly/host";
+import {
+  BufferKind, FilterStatus, LogLevel, closeDownstream, getBufferBytes, incrementMetric, log, logEnabled, nowNanos,
+} from "../../api/assembly/host";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
 import { PendingCall, PendingCalls } from "./pending_calls";
@@ -40,6 +42,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onMessage(direction: Direction, message: Message): void {
+    if (logEnabled(LogLevel.Debug)) {
+      log(LogLevel.Debug, "metaproto " + this.stats.protocol + ": decoded " +
+        (direction == Direction.Downstream ? "downstream " : "upstream ") + message.toJson());
+    }
     switch (message.kind) {
       case MessageKind.Request: {
         const call = new PendingCall(message.requestId, this.stats.forCall(message.service, message.method), nowNanos());
