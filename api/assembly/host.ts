@@ -17,12 +17,17 @@ const outSize = memory.data(8);
 
 let cachedLogLevel: i32 = -1;
 
-/** Current host log level; read once per VM (Envoy fixes it per component at start). */
+/**
+ * The host's log level, cached so the per-message debug check costs no host call. Envoy's
+ * level can change at run time (admin /logging); refreshLogLevel picks that up.
+ */
 export function hostLogLevel(): LogLevel {
-  if (cachedLogLevel < 0) {
-    cachedLogLevel = imports.proxy_get_log_level(outPtr) == HostResult.Ok ? load<i32>(outPtr) : LogLevel.Info;
-  }
+  if (cachedLogLevel < 0) refreshLogLevel();
   return cachedLogLevel as LogLevel;
+}
+
+export function refreshLogLevel(): void {
+  cachedLogLevel = imports.proxy_get_log_level(outPtr) == HostResult.Ok ? load<i32>(outPtr) : LogLevel.Info;
 }
 
 export function logEnabled(level: LogLevel): bool {
@@ -56,10 +61,6 @@ export function getBufferBytes(kind: BufferKind, start: u32, length: u32): Uint8
   return takeHostBuffer();
 }
 
-export function setBufferBytes(kind: BufferKind, start: u32, length: u32, bytes: Uint8Array): u32 {
-  return imports.proxy_set_buffer_bytes(kind, start, length, bytes.dataStart, bytes.byteLength);
-}
-
 export function nowNanos(): u64 {
   return imports.proxy_get_current_time_nanoseconds(outPtr) == HostResult.Ok ? load<u64>(outPtr) : 0;
 }
@@ -72,8 +73,9 @@ export function defineMetric(kind: MetricKind, name: string): u32 {
 }
 export const NO_METRIC: u32 = 0xffffffff;
 
+/** Envoy refuses increments below 1, so they are not sent. */
 export function incrementMetric(id: u32, delta: i64): void {
-  if (id != NO_METRIC) imports.proxy_increment_metric(id, delta);
+  if (id != NO_METRIC && delta > 0) imports.proxy_increment_metric(id, delta);
 }
 
 export function recordMetric(id: u32, value: u64): void {
@@ -82,36 +84,6 @@ export function recordMetric(id: u32, value: u64): void {
 
 export function closeDownstream(): u32 {
   return imports.proxy_close_stream(StreamKind.Downstream);
-}
-
-export function continueDownstream(): u32 {
-  return imports.proxy_continue_stream(StreamKind.Downstream);
-}
-
-export function setEffectiveContext(contextId: u32): u32 {
-  return imports.proxy_set_effective_context(contextId);
-}
-
-/** A property as raw bytes, or null when the host does not know the path. */
-export function getProperty(path: string): Uint8Array | null {
-  // proxy-wasm property paths are NUL-separated segments.
-  const bytes = String.UTF8.encode(path.replaceAll(".", "\0"));
-  store<usize>(outPtr, 0);
-  store<u32>(outSize, 0);
-  const result = imports.proxy_get_property(changetype<usize>(bytes), bytes.byteLength, outPtr, outSize);
-  if (result != HostResult.Ok) return null;
-  return takeHostBuffer();
-}
-
-/** Calls an Envoy foreign function with raw argument bytes; returns the host result code. */
-export function callForeignFunction(name: string, argument: Uint8Array): u32 {
-  const nameBytes = String.UTF8.encode(name);
-  store<usize>(outPtr, 0);
-  store<u32>(outSize, 0);
-  const result = imports.proxy_call_foreign_function(
-    changetype<usize>(nameBytes), nameBytes.byteLength, argument.dataStart, argument.byteLength, outPtr, outSize);
-  if (result == HostResult.Ok) takeHostBuffer();
-  return result;
 }
 
 /** Runtime aborts (selected with `--use abort=abort_proc_exit`) are logged before the trap. */
