@@ -1,7 +1,7 @@
 // The per-plugin root: parses configuration and creates a connection filter per connection.
 import { ConnectionFilter, RootFilter, registerRootFilter } from "../../api/assembly/filter";
 import { Codec } from "../../api/assembly/codec";
-import { LogLevel, log } from "../../api/assembly/host";
+import { LogLevel, log, refreshLogLevel } from "../../api/assembly/host";
 import { FilterConfig, parseConfig } from "./config";
 import { MetaProtocolConnection } from "./connection";
 import { ProtocolStats } from "./stats";
@@ -31,6 +31,7 @@ export class MetaProtocolRoot extends RootFilter {
   }
 
   newConnection(contextId: u32): ConnectionFilter {
+    refreshLogLevel();
     return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats);
   }
 }
