@@ -95,11 +95,21 @@ check_envoy_loads_module() {
   rm -rf "$dir"
 }
 
+# Unit tests; sets JEST_PASSED from jest's JSON report.
+run_unit_tests() {
+  log "unit tests (jest, against the compiled .wasm)"
+  mkdir -p build
+  npx --no-install jest --ci --json --outputFile=build/jest-report.json
+  JEST_PASSED=$(node -p 'require("./build/jest-report.json").numPassedTests')
+}
+
 run_rigs() {
   local rig
+  RIGS_PASSED=0
   for rig in "${RIGS[@]}"; do
     log "rig test/$rig"
     bash "test/$rig/test.sh"
+    RIGS_PASSED=$((RIGS_PASSED + 1))
   done
 }
 
@@ -109,10 +119,10 @@ case "$command" in
   build) install_npm_packages; build_codecs ;;
   test)
     install_npm_packages; install_envoy; build_codecs; check_envoy_loads_module
-    log "unit tests (jest)"
-    npx --no-install jest --ci
+    run_unit_tests
     run_rigs
-    log "all tests passed"
+    log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs"
+    echo "$((JEST_PASSED + RIGS_PASSED)) passed, 0 failed"
     ;;
   demo) install_npm_packages; install_envoy; build_codecs; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;

@@ -35,10 +35,11 @@ start_child() { # name logfile command...
 stop_children() {
   local pid
   for pid in "${CHILD_PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
+  # A child killed by SIGTERM exits 143; that is the expected end, not a failure.
   for pid in "${CHILD_PIDS[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null
+    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
   done
   CHILD_PIDS=()
 }
