@@ -34,11 +34,13 @@ grep -q '^SUMMARY ' "$WORK/java-consumer.out" || die "the Java consumer did not 
 log "npm dubbo2.js client -> Envoy"
 node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$LISTEN_PORT" 3 | tee "$WORK/node-client.out"
 
+MALFORMED="GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+MALFORMED_BYTES=27
 log "a malformed frame (HTTP bytes on the Dubbo port) -> Envoy"
 node -e '
-  const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.end("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const s = require("net").connect(+process.argv[1], "127.0.0.1", () => s.end(process.argv[2].replace(/\\r\\n/g, "\r\n")));
   s.on("data", () => {}); s.on("close", () => process.exit(0)); s.on("error", () => process.exit(0));
-  setTimeout(() => { s.destroy(); process.exit(0); }, 3000);' "$LISTEN_PORT"
+  setTimeout(() => { s.destroy(); process.exit(0); }, 3000);' "$LISTEN_PORT" "$MALFORMED"
 
 log "Envoy still serves the next connection"
 node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$LISTEN_PORT" 1 | tee -a "$WORK/node-client.out"
@@ -49,6 +51,9 @@ echo_calls=$(grep -c '^ECHO OK' "$WORK/java-consumer.out" || true)
 failed_calls=$(cat "$WORK/java-consumer.out" "$WORK/node-client.out" | grep -c '^EXPECTED FAILURE' || true)
 oneway_calls=$(sed -n 's/.*oneway=\([0-9]*\).*/\1/p' "$WORK/java-consumer.out")
 [ "$hello_calls" -ge 3 ] || die "expected at least 3 'response from' lines, saw $hello_calls"
+# Every byte the clients sent, but the malformed connection's, belongs to a decoded call.
+rx_bytes=$(curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^tcp\.metaproto\.downstream_cx_rx_bytes_total$" | awk '{print $2}')
+[ -n "$rx_bytes" ] || die "Envoy reports no tcp.metaproto.downstream_cx_rx_bytes_total"
 
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 10 \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello,response_status=ok,response_code=20} == $hello_calls" \
@@ -57,7 +62,7 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=fail,response_status=server_error,response_code=20} == $failed_calls" \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=notifyOneway,response_status=no_response,response_code=oneway} == $oneway_calls" \
   --expect "metaproto_decode_errors_total{protocol=dubbo,direction=downstream,reason=bad_magic} == 1" \
-  --expect "metaproto_request_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0" \
+  --expect "metaproto_request_bytes_total{protocol=dubbo} == $((rx_bytes - MALFORMED_BYTES))" \
   --expect "metaproto_response_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0"
 
 log "PASS: $hello_calls sayHello calls through Envoy + dist/wasm/dubbo.wasm, metrics agree"
