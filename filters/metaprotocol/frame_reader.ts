@@ -6,6 +6,7 @@ import { Codec, ConnectionState, DecodeStatus, Direction, Message } from "../../
 export interface MessageSink {
   onMessage(direction: Direction, message: Message): void;
   onDecodeError(direction: Direction, reason: string): void;
+  onPassThrough(direction: Direction, reason: string): void;
 }
 
 export class FrameReader {
@@ -51,15 +52,18 @@ export class FrameReader {
     while (pos < data.length && !this.stopped) {
       const view = pos == 0 ? data : data.subarray(pos);
       const result = this.codec.decode(this.direction, view, false, this.state);
-      if (result.status == DecodeStatus.Done) {
+      if (result.status == DecodeStatus.Done || result.status == DecodeStatus.Skip) {
         if (result.consumed == 0 || <i32>result.consumed > view.length) {
           this.stop("codec_consumed_nothing");
           break;
         }
         pos += <i32>result.consumed;
-        this.sink.onMessage(this.direction, result.message!);
+        if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
       } else if (result.status == DecodeStatus.Error) {
         this.stop(result.reason);
+      } else if (result.status == DecodeStatus.PassThrough) {
+        this.release();
+        this.sink.onPassThrough(this.direction, result.reason);
       } else {
         if (<u64>result.needed > <u64>this.maxBuffered) {
           if (view.length < this.maxBuffered) break;
@@ -89,10 +93,15 @@ export class FrameReader {
   }
 
   private stop(reason: string): void {
+    this.release();
+    this.sink.onDecodeError(this.direction, reason);
+  }
+
+  /** Stops decoding this direction and frees its buffer. */
+  release(): void {
     this.stopped = true;
     this.pending = new Uint8Array(0);
     this.pendingLength = 0;
-    this.sink.onDecodeError(this.direction, reason);
   }
 
   private append(data: Uint8Array): void {

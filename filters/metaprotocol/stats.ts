@@ -95,6 +95,11 @@ export class ProtocolStats {
     this.increment("metaproto_decode_errors_total;protocol=" + this.protocol + ";direction=" + direction + ";reason=" + sanitizeLabel(reason));
   }
 
+  /** A connection the codec stopped following on purpose (TLS upgrade, MONITOR, compression). */
+  passThrough(reason: string): void {
+    this.increment("metaproto_passthrough_connections_total;protocol=" + this.protocol + ";reason=" + sanitizeLabel(reason));
+  }
+
   localReply(reason: string): void {
     this.increment("metaproto_local_replies_total;protocol=" + this.protocol + ";reason=" + reason);
   }
