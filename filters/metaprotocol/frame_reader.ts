@@ -83,11 +83,16 @@ export class FrameReader {
   private decodeTruncated(view: Uint8Array, frameLength: u32): i32 {
     const prefix = view.subarray(0, this.maxBuffered);
     const result = this.codec.decode(this.direction, prefix, true, this.state);
-    if (result.status != DecodeStatus.Done) {
+    if (result.status == DecodeStatus.PassThrough) {
+      this.release();
+      this.sink.onPassThrough(this.direction, result.reason);
+      return 0;
+    }
+    if (result.status != DecodeStatus.Done && result.status != DecodeStatus.Skip) {
       this.stop(result.status == DecodeStatus.Error ? result.reason : "frame_too_large");
       return 0;
     }
-    this.sink.onMessage(this.direction, result.message!);
+    if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
     this.skipRemaining = <u64>frameLength - <u64>this.maxBuffered;
     return this.maxBuffered;
   }
