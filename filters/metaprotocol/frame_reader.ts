@@ -1,7 +1,7 @@
 // Reassembles one direction of a connection into messages. Bytes are forwarded by Envoy
 // untouched; this keeps only a copy of an incomplete frame, never more than the cap. A frame
 // announced larger than the cap is decoded from its prefix and the rest is skipped unseen.
-import { Codec, ConnectionState, DecodeStatus, Direction, Message } from "../../api/assembly/codec";
+import { Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message } from "../../api/assembly/codec";
 
 export interface MessageSink {
   onMessage(direction: Direction, message: Message): void;
@@ -13,7 +13,7 @@ export class FrameReader {
   private pending: Uint8Array = new Uint8Array(0);
   private pendingLength: i32 = 0;
   private skipRemaining: u64 = 0;
-  /** Set after a decode error: the direction is passed through without decoding. */
+  /** Set by release(): the direction is passed through without decoding. */
   stopped: bool = false;
 
   constructor(
@@ -52,28 +52,17 @@ export class FrameReader {
     while (pos < data.length && !this.stopped) {
       const view = pos == 0 ? data : data.subarray(pos);
       const result = this.codec.decode(this.direction, view, false, this.state);
-      if (result.status == DecodeStatus.Done || result.status == DecodeStatus.Skip) {
-        if (result.consumed == 0 || <i32>result.consumed > view.length) {
-          this.stop("codec_consumed_nothing");
-          break;
-        }
-        pos += <i32>result.consumed;
-        if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
-      } else if (result.status == DecodeStatus.Error) {
-        this.stop(result.reason);
-      } else if (result.status == DecodeStatus.PassThrough) {
-        this.release();
-        this.sink.onPassThrough(this.direction, result.reason);
+      if (result.status != DecodeStatus.NeedMore) {
+        const used = this.accept(result, view.length);
+        if (used < 0) break;
+        pos += used;
+      } else if (<u64>result.needed > <u64>this.maxBuffered) {
+        if (view.length < this.maxBuffered) break;
+        pos += this.decodeTruncated(view, result.needed);
+        break; // what follows in `data` is the skipped body; keep() accounts for it
       } else {
-        if (<u64>result.needed > <u64>this.maxBuffered) {
-          if (view.length < this.maxBuffered) break;
-          pos += this.decodeTruncated(view, result.needed);
-          break; // what follows in `data` is the skipped body; keep() accounts for it
-        } else if (view.length >= this.maxBuffered) {
-          this.stop("frame_too_large");
-        } else {
-          break;
-        }
+        if (view.length >= this.maxBuffered) this.stop("frame_too_large");
+        break;
       }
     }
     return pos;
@@ -83,18 +72,36 @@ export class FrameReader {
   private decodeTruncated(view: Uint8Array, frameLength: u32): i32 {
     const prefix = view.subarray(0, this.maxBuffered);
     const result = this.codec.decode(this.direction, prefix, true, this.state);
-    if (result.status == DecodeStatus.PassThrough) {
-      this.release();
-      this.sink.onPassThrough(this.direction, result.reason);
+    if (result.status == DecodeStatus.NeedMore) {
+      this.stop("frame_too_large");
       return 0;
     }
-    if (result.status != DecodeStatus.Done && result.status != DecodeStatus.Skip) {
-      this.stop(result.status == DecodeStatus.Error ? result.reason : "frame_too_large");
-      return 0;
+    const used = this.accept(result, prefix.length);
+    if (used < 0) return 0;
+    this.skipRemaining = <u64>frameLength - <u64>used;
+    return used;
+  }
+
+  /** Acts on a result other than NeedMore; returns the bytes consumed, or -1 when decoding stopped. */
+  private accept(result: DecodeResult, available: i32): i32 {
+    switch (result.status) {
+      case DecodeStatus.Done:
+      case DecodeStatus.Skip: {
+        if (result.consumed == 0 || <i32>result.consumed > available) {
+          this.stop("codec_consumed_nothing");
+          return -1;
+        }
+        if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
+        return <i32>result.consumed;
+      }
+      case DecodeStatus.PassThrough:
+        this.release();
+        this.sink.onPassThrough(this.direction, result.reason);
+        return -1;
+      default:
+        this.stop(result.reason);
+        return -1;
     }
-    if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
-    this.skipRemaining = <u64>frameLength - <u64>this.maxBuffered;
-    return this.maxBuffered;
   }
 
   private stop(reason: string): void {
