@@ -1,0 +1,283 @@
+// Apache Thrift: binary (strict and non-strict) and compact protocols, over the framed,
+// buffered (unframed) and THeader transports. The variant is detected from the first bytes of
+// a connection and kept in its state; replies come back in the client's variant.
+import {
+  Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message, MessageKind, Pairing, ResponseStatus,
+} from "../../api/assembly/codec";
+import {
+  CALL, COMPACT_PROTOCOL_ID, EXCEPTION, ONEWAY, REPLY, ReadFailure, T_I32, T_STOP, ThriftReader,
+} from "./protocol_reader";
+import { HEADER_MAGIC_HIGH, HeaderOutcome, PROTOCOL_COMPACT, readTHeader } from "./theader";
+
+export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
+export enum Encoding { Unknown = 0, Binary = 1, Compact = 2 }
+
+/** The variant a connection speaks, fixed by its first decoded message. */
+export class ThriftConnectionState extends ConnectionState {
+  transport: Transport = Transport.Unknown;
+  /** For framed and unframed connections; a THeader frame names its own protocol. */
+  encoding: Encoding = Encoding.Unknown;
+}
+
+/** Largest frame length accepted (THeader's hard limit); longer ones are not Thrift. */
+const MAX_FRAME_LENGTH: i32 = 0x3fffffff;
+/** Smallest possible message: compact header with an empty name, seqid 0, and a stop byte. */
+const MIN_FRAME_LENGTH: i32 = 5;
+const LENGTH_PREFIX: i32 = 4;
+
+// The `type` field of a TApplicationException (its message is field 1, a string).
+const APP_EXCEPTION_TYPE_FIELD: i32 = 2;
+
+/** The result struct's field 0 is the return value; ids from 1 are the declared exceptions. */
+const SUCCESS_FIELD: i32 = 0;
+export const SUCCESS_CODE = "0";
+
+/**
+ * TApplicationException type → response status. The caller's fault: UNKNOWN_METHOD (1),
+ * INVALID_MESSAGE_TYPE (2), WRONG_METHOD_NAME (3), BAD_SEQUENCE_ID (4), PROTOCOL_ERROR (7),
+ * INVALID_TRANSFORM (8), INVALID_PROTOCOL (9), UNSUPPORTED_CLIENT_TYPE (10). The server's:
+ * UNKNOWN (0), MISSING_RESULT (5), INTERNAL_ERROR (6), and any type this list does not know.
+ */
+export function appExceptionStatus(type: i32): ResponseStatus {
+  switch (type) {
+    case 1: case 2: case 3: case 4: case 7: case 8: case 9: case 10: return ResponseStatus.ClientError;
+    default: return ResponseStatus.ServerError;
+  }
+}
+
+function readI32BE(bytes: Uint8Array, at: i32): i32 {
+  return (<i32>unchecked(bytes[at]) << 24) | (<i32>unchecked(bytes[at + 1]) << 16) |
+    (<i32>unchecked(bytes[at + 2]) << 8) | <i32>unchecked(bytes[at + 3]);
+}
+
+/** True for the first byte of a binary (strict or not) or compact message inside a frame. */
+function startsPlainMessage(b: u8): bool {
+  return b == 0x80 || b == COMPACT_PROTOCOL_ID || b == 0x00;
+}
+
+/** What the first bytes of a connection say about its transport; Unknown when too few arrived. */
+export class Detection {
+  transport: Transport = Transport.Unknown;
+  notThrift: bool = false;
+}
+
+/**
+ * Tells the transport from a connection's first bytes. Strict binary (0x80 0x01) and compact
+ * (0x82) messages start unframed; anything else starts with a big-endian length: a frame's
+ * (framed, THeader) or a method name's (non-strict binary, unframed). The byte after it tells
+ * them apart: a frame holds a message header (0x80, 0x82, or 0x00 for a non-strict name
+ * length) or THeader's 0x0FFF, where a non-strict name starts with the name's first character.
+ */
+export function detectTransport(bytes: Uint8Array): Detection {
+  const d = new Detection();
+  const n = bytes.length;
+  if (n < 1) return d;
+  const b0 = unchecked(bytes[0]);
+  if (b0 == 0x80 || b0 == COMPACT_PROTOCOL_ID) {
+    d.transport = Transport.Unframed;
+    return d;
+  }
+  // A length this large (or negative) is neither a frame's nor a name's.
+  if (b0 >= 0x40) {
+    d.notThrift = true;
+    return d;
+  }
+  if (n < 5) return d;
+  const b4 = unchecked(bytes[4]);
+  if (b4 == HEADER_MAGIC_HIGH) d.transport = Transport.Header;
+  else if (startsPlainMessage(b4)) d.transport = Transport.Framed;
+  else d.transport = Transport.Unframed;
+  return d;
+}
+
+export class ThriftCodec extends Codec {
+  name(): string { return "thrift"; }
+
+  /** Seqids are not unique (Python clients always send 0): replies are matched in order. */
+  pairing(): Pairing { return Pairing.Fifo; }
+
+  newConnectionState(): ConnectionState | null { return new ThriftConnectionState(); }
+
+  decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
+    const connection = state instanceof ThriftConnectionState ? <ThriftConnectionState>state : new ThriftConnectionState();
+    let transport = connection.transport;
+    if (transport == Transport.Unknown) {
+      const detected = detectTransport(bytes);
+      if (detected.notThrift) return DecodeResult.error("bad_magic");
+      if (detected.transport == Transport.Unknown) return DecodeResult.needMore(0);
+      transport = detected.transport;
+    }
+    const result = transport == Transport.Unframed
+      ? this.decodeUnframed(direction, bytes, connection)
+      : this.decodeFrame(direction, bytes, frameIsTruncated, transport, connection);
+    if (result.status == DecodeStatus.Done) connection.transport = transport;
+    return result;
+  }
+
+  /** Buffered transport: the message ends where its struct ends, found by walking all of it. */
+  private decodeUnframed(direction: Direction, bytes: Uint8Array, connection: ThriftConnectionState): DecodeResult {
+    const compact = bytes.length > 0 && unchecked(bytes[0]) == COMPACT_PROTOCOL_ID;
+    const mismatch = this.checkEncoding(connection, compact);
+    if (mismatch != null) return mismatch;
+    const reader = new ThriftReader(bytes, 0, bytes.length, compact);
+    const message = new Message();
+    this.readMessage(reader, message, true);
+    if (reader.failure == ReadFailure.EndOfInput) return DecodeResult.needMore(0);
+    if (!reader.ok) return DecodeResult.error(reader.reason);
+    const wrongDirection = this.checkDirection(direction, message);
+    if (wrongDirection != null) return wrongDirection;
+    message.frameLength = <u32>reader.pos;
+    connection.encoding = compact ? Encoding.Compact : Encoding.Binary;
+    return DecodeResult.done(message, <u32>reader.pos);
+  }
+
+  /**
+   * Framed and THeader transports: a 4-byte length announces the frame, so a frame too large
+   * to buffer is decoded from its prefix. Before the whole frame is there, what has arrived is
+   * checked already, so bytes that are not Thrift are refused at once.
+   */
+  private decodeFrame(
+    direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, transport: Transport, connection: ThriftConnectionState,
+  ): DecodeResult {
+    const available = bytes.length;
+    if (available < LENGTH_PREFIX) return DecodeResult.needMore(0);
+    const length = readI32BE(bytes, 0);
+    if (length < MIN_FRAME_LENGTH || length > MAX_FRAME_LENGTH) return DecodeResult.error("bad_frame_length");
+    const frameEnd = LENGTH_PREFIX + length;
+    if (available == LENGTH_PREFIX) return DecodeResult.needMore(<u32>frameEnd);
+    const complete = available >= frameEnd;
+    const end = complete ? frameEnd : available;
+
+    const message = new Message();
+    message.frameLength = <u32>frameEnd;
+    message.truncated = !complete;
+    let payloadStart = LENGTH_PREFIX;
+    let compact = false;
+    if (transport == Transport.Header) {
+      if (startsPlainMessage(unchecked(bytes[LENGTH_PREFIX]))) return DecodeResult.error("variant_changed");
+      const header = readTHeader(bytes, end, frameEnd);
+      if (header.outcome == HeaderOutcome.Malformed) return DecodeResult.error("bad_header");
+      if (header.outcome == HeaderOutcome.Transformed) return DecodeResult.passThrough("theader_transform");
+      if (header.outcome == HeaderOutcome.OtherProtocol) return DecodeResult.passThrough("theader_protocol");
+      if (header.outcome == HeaderOutcome.EndOfInput) {
+        if (complete) return DecodeResult.error("bad_header");
+        // A prefix that ends inside the header block holds no message header either.
+        return frameIsTruncated ? DecodeResult.error("frame_too_large") : DecodeResult.needMore(<u32>frameEnd);
+      }
+      message.attributes = header.attributes;
+      payloadStart = header.payloadStart;
+      compact = header.protocolId == PROTOCOL_COMPACT;
+    } else {
+      if (unchecked(bytes[LENGTH_PREFIX]) == HEADER_MAGIC_HIGH) return DecodeResult.error("variant_changed");
+      compact = unchecked(bytes[LENGTH_PREFIX]) == COMPACT_PROTOCOL_ID;
+      const mismatch = this.checkEncoding(connection, compact);
+      if (mismatch != null) return mismatch;
+    }
+
+    const reader = new ThriftReader(bytes, payloadStart, end, compact);
+    this.readMessage(reader, message, false);
+    if (reader.failure == ReadFailure.EndOfInput) {
+      // The message runs past the frame it came in: corrupt. Past the bytes seen so far: wait.
+      if (complete) return DecodeResult.error("bad_body");
+      if (!frameIsTruncated) return DecodeResult.needMore(<u32>frameEnd);
+      // A prefix too short for even the message header (a name longer than the buffer cap).
+      if (!reader.headerRead) return DecodeResult.error("frame_too_large");
+    } else if (!reader.ok) {
+      return DecodeResult.error(reader.reason);
+    } else if (!complete && !frameIsTruncated) {
+      return DecodeResult.needMore(<u32>frameEnd);
+    }
+    const wrongDirection = this.checkDirection(direction, message);
+    if (wrongDirection != null) return wrongDirection;
+    if (transport == Transport.Framed) connection.encoding = compact ? Encoding.Compact : Encoding.Binary;
+    return DecodeResult.done(message, <u32>end);
+  }
+
+  private checkEncoding(connection: ThriftConnectionState, compact: bool): DecodeResult | null {
+    if (connection.encoding == Encoding.Unknown) return null;
+    if ((connection.encoding == Encoding.Compact) != compact) return DecodeResult.error("variant_changed");
+    return null;
+  }
+
+  /** Calls come from the client, replies from the server. */
+  private checkDirection(direction: Direction, message: Message): DecodeResult | null {
+    const fromClient = message.kind == MessageKind.Request || message.kind == MessageKind.Oneway;
+    if (fromClient != (direction == Direction.Downstream)) return DecodeResult.error("unexpected_message_type");
+    return null;
+  }
+
+  /**
+   * Reads the message header and as much of the body as the metadata needs; with `wholeBody`
+   * the whole struct (to find where an unframed message ends).
+   */
+  private readMessage(reader: ThriftReader, message: Message, wholeBody: bool): void {
+    reader.readMessageHeader();
+    if (!reader.ok) return;
+    this.nameMessage(message, reader.name);
+    // Pairing is FIFO (seqids repeat), but the seqid is still the call's id on the wire: keep it
+    // for logs and traces.
+    message.hasRequestId = true;
+    message.requestId = <u64><u32>reader.seqid;
+    switch (reader.messageType) {
+      case CALL:
+        message.kind = MessageKind.Request;
+        if (wholeBody) reader.skipStructFields(0, 0);
+        break;
+      case ONEWAY:
+        message.kind = MessageKind.Oneway;
+        if (wholeBody) reader.skipStructFields(0, 0);
+        break;
+      case REPLY:
+        message.kind = MessageKind.Response;
+        this.readResult(reader, message, wholeBody);
+        break;
+      case EXCEPTION:
+        message.kind = MessageKind.Response;
+        this.readApplicationException(reader, message);
+        break;
+    }
+  }
+
+  /** TMultiplexedProtocol sends "Service:method"; plain Thrift has no service name on the wire. */
+  private nameMessage(message: Message, name: string): void {
+    const colon = name.indexOf(":");
+    if (colon < 0) {
+      message.method = name;
+      return;
+    }
+    message.service = name.substring(0, colon);
+    message.method = name.substring(colon + 1);
+  }
+
+  /** A REPLY's result struct sets field 0 (the return value) or one declared exception (ids 1+). */
+  private readResult(reader: ThriftReader, message: Message, wholeBody: bool): void {
+    message.status = ResponseStatus.Ok;
+    message.code = SUCCESS_CODE;
+    const type = reader.readFieldBegin(0);
+    if (type <= T_STOP) return; // void success, or a failure the caller sees on the reader
+    if (reader.fieldId != SUCCESS_FIELD) {
+      // The method threw an exception it declares: the call reached the service and failed there.
+      message.status = ResponseStatus.ServerError;
+      message.code = "exception:" + reader.fieldId.toString();
+    }
+    if (!wholeBody) return;
+    const fieldId = reader.fieldId;
+    reader.skipFieldValue(type, 1);
+    if (reader.ok) reader.skipStructFields(fieldId, 0);
+  }
+
+  /** An EXCEPTION message carries a TApplicationException: message (1: string), type (2: i32). */
+  private readApplicationException(reader: ThriftReader, message: Message): void {
+    let type = 0; // UNKNOWN when absent
+    let last = 0;
+    while (reader.ok) {
+      const fieldType = reader.readFieldBegin(last);
+      if (fieldType <= T_STOP) break;
+      last = reader.fieldId;
+      if (last == APP_EXCEPTION_TYPE_FIELD && fieldType == T_I32) type = reader.readI32();
+      else reader.skipFieldValue(fieldType, 1);
+    }
+    message.status = appExceptionStatus(type);
+    message.code = "app_exception:" + type.toString();
+  }
+}
