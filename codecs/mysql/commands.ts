@@ -1,0 +1,146 @@
+// Client commands: the first packet of each (sequence id 0) names the command; its metadata
+// becomes the call's method and attributes, and a PendingCommand tells the reply parser what
+// answer to expect.
+import { Attribute, DecodeResult, Message, MessageKind } from "../../api/assembly/codec";
+import {
+  CLIENT_QUERY_ATTRIBUTES, CLIENT_SECURE_CONNECTION, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID, COM_CHANGE_USER,
+  COM_FIELD_LIST, COM_INIT_DB, COM_QUERY, COM_QUIT, COM_RESET_CONNECTION, COM_STATISTICS, COM_STMT_CLOSE,
+  COM_STMT_EXECUTE, COM_STMT_FETCH, COM_STMT_PREPARE, COM_STMT_RESET, COM_STMT_SEND_LONG_DATA, HEADER_LENGTH,
+  LAST_PREPARED_STATEMENT, PayloadReader, commandName, utf8,
+} from "./wire";
+import { MAX_PENDING_COMMANDS, MySqlState, PendingCommand, ReplyShape } from "./state";
+import { OTHER_KEYWORD, firstKeyword, useTarget } from "./sql";
+
+/** Statement text kept in the `query` attribute (and per prepared statement). */
+const MAX_QUERY_BYTES: i32 = 256;
+const MAX_NAME_BYTES: i32 = 256;
+
+/**
+ * Decodes a command from its first packet (payload in bytes[4..end); `wholePacket` is false
+ * when that is a prefix). On Done the PendingCommand, if the command expects a reply, is in
+ * `command` for the caller to queue once the whole command is through.
+ */
+export class CommandDecoder {
+  command: PendingCommand | null = null;
+
+  decode(state: MySqlState, bytes: Uint8Array, end: i32, wholePacket: bool): DecodeResult {
+    this.command = null;
+    const code = unchecked(bytes[HEADER_LENGTH]);
+    const name = commandName(code);
+    if (name.length == 0) return DecodeResult.error("unknown_command");
+    if (code == COM_BINLOG_DUMP || code == COM_BINLOG_DUMP_GTID) return DecodeResult.passThrough("replication");
+    if (state.pendingCommands >= MAX_PENDING_COMMANDS) return DecodeResult.passThrough("pipeline_too_deep");
+
+    const m = new Message();
+    m.kind = MessageKind.Request;
+    m.service = state.database;
+    m.method = name;
+    let shape = ReplyShape.Generic;
+    let newDatabase: string | null = null;
+    let query = "";
+    let forgetsStatements = false;
+    const args = HEADER_LENGTH + 1;
+
+    switch (code) {
+      case COM_QUIT:
+      case COM_STMT_SEND_LONG_DATA:
+        m.kind = MessageKind.Oneway;
+        break;
+      case COM_STMT_CLOSE: {
+        m.kind = MessageKind.Oneway;
+        const id = new PayloadReader(bytes, args, end).u32();
+        m.attributes.push(new Attribute("statement_id", id.toString()));
+        state.statements.delete(id);
+        break;
+      }
+      case COM_QUERY: {
+        let sql = args;
+        let keyword = OTHER_KEYWORD;
+        if ((state.capabilities & CLIENT_QUERY_ATTRIBUTES) != 0) {
+          // MySQL 8 query attributes come first; with any present the SQL's offset would
+          // need the attribute values decoded, so the keyword stays OTHER.
+          const r = new PayloadReader(bytes, args, end);
+          const parameters = r.lenenc();
+          r.lenenc(); // parameter set count
+          sql = r.ok && parameters == 0 ? r.pos : end;
+        }
+        if (sql < end) keyword = firstKeyword(bytes, sql, end);
+        m.method = name + ":" + keyword;
+        query = utf8(bytes, sql, min(end, sql + MAX_QUERY_BYTES));
+        if (keyword == "USE") newDatabase = useTarget(bytes, sql, end);
+        break;
+      }
+      case COM_STMT_PREPARE:
+        shape = ReplyShape.Prepare;
+        query = utf8(bytes, args, min(end, args + MAX_QUERY_BYTES));
+        state.lastPrepareQuery = query;
+        break;
+      case COM_STMT_EXECUTE: {
+        const r = new PayloadReader(bytes, args, end);
+        const id = r.u32();
+        if (!r.ok) return DecodeResult.error("bad_execute");
+        m.attributes.push(new Attribute("statement_id", id.toString()));
+        // MariaDB's "statement prepared last" is sent right behind its PREPARE, before the
+        // reply tells its parameter count: only its text is known.
+        if (id == LAST_PREPARED_STATEMENT) {
+          if (state.lastPrepareQuery.length > 0) m.attributes.push(new Attribute("query", state.lastPrepareQuery));
+          break;
+        }
+        // A client learns a statement id from the PREPARE reply, so that reply was decoded already.
+        const statement = state.statement(id);
+        if (statement != null) {
+          m.attributes.push(new Attribute("query", statement.query));
+          // flags(1) iteration-count(4), then a NULL bitmap and the new-params-bound flag.
+          const needed = 1 + 4 + 1 + 4 + (statement.params > 0 ? (<i32>statement.params + 7) / 8 + 1 : 0);
+          if (end - HEADER_LENGTH < needed && wholePacket) return DecodeResult.error("bad_execute");
+        }
+        break;
+      }
+      case COM_STMT_FETCH:
+        shape = ReplyShape.Rows;
+        m.attributes.push(new Attribute("statement_id", new PayloadReader(bytes, args, end).u32().toString()));
+        break;
+      case COM_STMT_RESET:
+        m.attributes.push(new Attribute("statement_id", new PayloadReader(bytes, args, end).u32().toString()));
+        break;
+      case COM_INIT_DB:
+        newDatabase = new PayloadReader(bytes, args, end).restString(MAX_NAME_BYTES);
+        m.attributes.push(new Attribute("database", newDatabase as string));
+        break;
+      case COM_FIELD_LIST:
+        shape = ReplyShape.FieldList;
+        m.attributes.push(new Attribute("table", new PayloadReader(bytes, args, end).nulString(MAX_NAME_BYTES)));
+        break;
+      case COM_STATISTICS:
+        shape = ReplyShape.Statistics;
+        break;
+      case COM_CHANGE_USER: {
+        // user, auth data, schema, then optional charset, plugin and attributes.
+        shape = ReplyShape.Auth;
+        forgetsStatements = true;
+        const r = new PayloadReader(bytes, args, end);
+        const user = r.nulString(MAX_NAME_BYTES);
+        if ((state.capabilities & CLIENT_SECURE_CONNECTION) != 0) r.skip(r.u8());
+        else r.nulString(0);
+        const database = r.nulString(MAX_NAME_BYTES);
+        newDatabase = database;
+        m.attributes.push(new Attribute("user", user));
+        if (database.length > 0) m.attributes.push(new Attribute("database", database));
+        break;
+      }
+      case COM_RESET_CONNECTION:
+        forgetsStatements = true;
+        break;
+    }
+    if (query.length > 0) m.attributes.push(new Attribute("query", query));
+    if (m.kind == MessageKind.Request) {
+      // The reply's first sequence id is known once the command's last packet is through.
+      const command = new PendingCommand(shape, m.method, m.service, 1);
+      command.newDatabase = newDatabase;
+      command.query = query;
+      command.forgetsStatements = forgetsStatements;
+      this.command = command;
+    }
+    return DecodeResult.done(m, <u32>end);
+  }
+}

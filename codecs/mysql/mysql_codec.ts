@@ -1,0 +1,102 @@
+// MySQL / MariaDB client-server protocol: packets of a 3-byte length and a sequence id, a
+// server greeting, a login, then commands each answered by one reply of one or more packets.
+// Requests and replies pair in order (one command at a time per connection, or pipelined).
+import {
+  Codec, ConnectionState, DecodeResult, Direction, Message, Pairing,
+} from "../../api/assembly/codec";
+import { CommandDecoder } from "./commands";
+import { decodeGreeting, decodeLogin, greetingLooksWrong } from "./handshake";
+import { decodeReply } from "./replies";
+import { MySqlState, PendingCommand, Phase } from "./state";
+import { HEADER_LENGTH, MAX_PAYLOAD, commandName, readU24 } from "./wire";
+
+export class MySqlCodec extends Codec {
+  private commands: CommandDecoder = new CommandDecoder();
+
+  name(): string { return "mysql"; }
+
+  pairing(): Pairing { return Pairing.Fifo; }
+
+  serverFirst(): bool { return true; }
+
+  newConnectionState(): ConnectionState | null { return new MySqlState(); }
+
+  decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
+    if (state == null || !(state instanceof MySqlState)) return DecodeResult.error("no_state");
+    const s = changetype<MySqlState>(state);
+    return direction == Direction.Downstream ? this.decodeClient(s, bytes, frameIsTruncated) : this.decodeServer(s, bytes, frameIsTruncated);
+  }
+
+  private decodeServer(s: MySqlState, bytes: Uint8Array, frameIsTruncated: bool): DecodeResult {
+    if (s.phase != Phase.Greeting) return decodeReply(s, bytes, frameIsTruncated);
+    if (greetingLooksWrong(bytes)) return DecodeResult.error("bad_greeting");
+    if (bytes.length <= HEADER_LENGTH) return DecodeResult.needMore(HEADER_LENGTH + 1);
+    const total = <u32>HEADER_LENGTH + readU24(bytes, 0);
+    if (<u32>bytes.length < total && !frameIsTruncated) return DecodeResult.needMore(total);
+    return decodeGreeting(s, bytes, <i32>min<u32>(total, <u32>bytes.length), total);
+  }
+
+  private decodeClient(s: MySqlState, bytes: Uint8Array, frameIsTruncated: bool): DecodeResult {
+    // A MySQL client waits for the greeting; one that talks first speaks something else.
+    if (s.phase == Phase.Greeting) return DecodeResult.error("client_spoke_first");
+    if (bytes.length < HEADER_LENGTH) return DecodeResult.needMore(HEADER_LENGTH);
+    const length = readU24(bytes, 0);
+    const seq = unchecked(bytes[3]);
+    const total = <u32>HEADER_LENGTH + length;
+    const whole = <u32>bytes.length >= total;
+    const end = <i32>min<u32>(total, <u32>bytes.length);
+
+    const partial = s.partialRequest;
+    if (partial != null) {
+      // The next packet of a command of >= 16 MiB.
+      if (seq != s.partialNextSeq) return DecodeResult.error("bad_sequence");
+      if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+      s.partialBytes += <u64>total;
+      s.partialNextSeq = seq + 1;
+      if (length == MAX_PAYLOAD) return DecodeResult.skip(<u32>end);
+      const command = s.partialCommand;
+      s.partialRequest = null;
+      s.partialCommand = null;
+      return this.complete(s, partial, command, s.partialBytes, seq, end);
+    }
+
+    if (s.phase == Phase.HandshakeResponse) {
+      if (seq != 1 || length == 0 || length == MAX_PAYLOAD) return DecodeResult.error("bad_handshake_response");
+      if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+      return decodeLogin(s, bytes, end, seq, total);
+    }
+
+    if (seq != 0) {
+      // Auth data after an auth switch, or LOCAL INFILE contents: part of the server's reply exchange.
+      if (!s.clientTurn) return DecodeResult.error("bad_sequence");
+      if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+      return DecodeResult.skip(<u32>end);
+    }
+    if (length == 0) return DecodeResult.error("empty_command");
+    if (bytes.length > HEADER_LENGTH && commandName(unchecked(bytes[HEADER_LENGTH])).length == 0) return DecodeResult.error("unknown_command");
+    if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+
+    const result = this.commands.decode(s, bytes, end, whole);
+    if (result.message == null) return result;
+    const message = result.message!;
+    message.truncated = !whole;
+    if (length == MAX_PAYLOAD) {
+      s.partialRequest = message;
+      s.partialCommand = this.commands.command;
+      s.partialBytes = <u64>total;
+      s.partialNextSeq = seq + 1;
+      return DecodeResult.skip(<u32>end);
+    }
+    return this.complete(s, message, this.commands.command, <u64>total, seq, end);
+  }
+
+  /** The command's last packet is through: count its bytes and expect its reply. */
+  private complete(s: MySqlState, message: Message, command: PendingCommand | null, bytes: u64, lastSeq: u8, end: i32): DecodeResult {
+    message.frameLength = <u32>min<u64>(bytes, <u64>u32.MAX_VALUE);
+    if (command != null) {
+      command.firstReplySeq = lastSeq + 1;
+      s.pushCommand(command);
+    }
+    return DecodeResult.done(message, <u32>end);
+  }
+}

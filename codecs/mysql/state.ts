@@ -1,0 +1,174 @@
+// What the codec remembers about one MySQL connection: where the handshake is, what was
+// negotiated, the commands awaiting their reply (clients may pipeline), prepared statements,
+// and how far the current reply has got.
+import { ConnectionState, Message } from "../../api/assembly/codec";
+
+export enum Phase {
+  /** Waiting for the server's greeting (the server speaks first). */
+  Greeting = 0,
+  /** Greeting seen; the client's HandshakeResponse comes next. */
+  HandshakeResponse = 1,
+  /** Logged in, or logging in: every client packet with sequence id 0 is a command. */
+  Commands = 2,
+}
+
+/** How the server answers a command: which reply parser to run. */
+export enum ReplyShape {
+  /** OK / ERR / EOF, result sets (chained with SERVER_MORE_RESULTS_EXISTS), LOCAL INFILE. */
+  Generic = 0,
+  /** Auth exchange until OK/ERR: the login and COM_CHANGE_USER. */
+  Auth = 1,
+  /** COM_STMT_PREPARE: prepare-OK, parameter and column definitions. */
+  Prepare = 2,
+  /** COM_FIELD_LIST: column definitions until EOF. */
+  FieldList = 3,
+  /** COM_STMT_FETCH: rows until EOF. */
+  Rows = 4,
+  /** COM_STATISTICS: one packet of text. */
+  Statistics = 5,
+}
+
+/** A command sent and not yet answered. */
+export class PendingCommand {
+  /** Schema the connection switches to when the reply is OK (COM_INIT_DB, USE, login, change user). */
+  newDatabase: string | null = null;
+  /** The statement text prefix, kept for prepared statements. */
+  query: string = "";
+  /** True when an OK reply forgets the prepared statements (COM_CHANGE_USER, COM_RESET_CONNECTION). */
+  forgetsStatements: bool = false;
+
+  constructor(
+    public shape: ReplyShape,
+    public method: string,
+    public service: string,
+    /** Sequence id of the reply's first packet: one past the command's last packet. */
+    public firstReplySeq: u8,
+  ) {}
+}
+
+export class PreparedStatement {
+  constructor(public query: string, public params: u16) {}
+}
+
+/** Where the reply being read is. */
+export enum Stage {
+  /** A reply's first packet (again after a result that says more results follow). */
+  First = 0,
+  ColumnDefs = 1,
+  /** The EOF after column definitions (without CLIENT_DEPRECATE_EOF). */
+  ColumnsEof = 2,
+  Rows = 3,
+  PrepareFirst = 4,
+  PrepareParams = 5,
+  PrepareParamsEof = 6,
+  PrepareColumns = 7,
+  PrepareColumnsEof = 8,
+  FieldList = 9,
+  Statistics = 10,
+  Auth = 11,
+}
+
+export class ReplyProgress {
+  active: bool = false;
+  stage: Stage = Stage.First;
+  /** Definitions still to come in this stage. */
+  left: u64 = 0;
+  /** COM_STMT_PREPARE: column definitions that follow the parameter definitions. */
+  columnsAfterParams: u32 = 0;
+  /** Bytes of the reply so far, headers included. */
+  bytes: u64 = 0;
+  /** Sequence id the next packet must carry; -1 after the client took a turn (auth, LOCAL INFILE). */
+  nextSeq: i32 = 0;
+  /** The last packet had a 0xFFFFFF payload: the next one continues it. */
+  continuation: bool = false;
+  /** An OK of this reply named the schema (session tracking): that beats what the command implied. */
+  schemaTracked: bool = false;
+
+  start(command: PendingCommand): void {
+    this.active = true;
+    this.left = 0;
+    this.columnsAfterParams = 0;
+    this.bytes = 0;
+    this.nextSeq = command.firstReplySeq;
+    this.continuation = false;
+    this.schemaTracked = false;
+    switch (command.shape) {
+      case ReplyShape.Auth: this.stage = Stage.Auth; break;
+      case ReplyShape.Prepare: this.stage = Stage.PrepareFirst; break;
+      case ReplyShape.FieldList: this.stage = Stage.FieldList; break;
+      case ReplyShape.Rows: this.stage = Stage.Rows; break;
+      case ReplyShape.Statistics: this.stage = Stage.Statistics; break;
+      default: this.stage = Stage.First;
+    }
+  }
+}
+
+/** Commands a client may have in flight before the codec stops following the connection. */
+export const MAX_PENDING_COMMANDS: i32 = 4096;
+/** Prepared statements remembered per connection; later ones are executed without their text. */
+export const MAX_STATEMENTS: i32 = 1024;
+
+export class MySqlState extends ConnectionState {
+  phase: Phase = Phase.Greeting;
+  /** Server capabilities from the greeting; MariaDB's extended ones in bits 32-63. */
+  serverCapabilities: u64 = 0;
+  /** Capabilities both sides declared. */
+  capabilities: u64 = 0;
+  /** The current schema, as far as the codec can tell: the `service` label. */
+  database: string = "";
+
+  private commands: Array<PendingCommand> = [];
+  private head: i32 = 0;
+
+  statements: Map<u32, PreparedStatement> = new Map();
+  /** Text of the last COM_STMT_PREPARE sent: what MariaDB's statement id 0xFFFFFFFF executes. */
+  lastPrepareQuery: string = "";
+
+  /** A command whose payload continues in further packets (>= 16 MiB): its message so far. */
+  partialRequest: Message | null = null;
+  partialCommand: PendingCommand | null = null;
+  partialBytes: u64 = 0;
+  partialNextSeq: u8 = 0;
+
+  /** The server asked the client for more (auth data, LOCAL INFILE contents): client packets with seq > 0 belong to that. */
+  clientTurn: bool = false;
+
+  reply: ReplyProgress = new ReplyProgress();
+
+  get pendingCommands(): i32 {
+    return this.commands.length - this.head;
+  }
+
+  pushCommand(command: PendingCommand): void {
+    this.commands.push(command);
+  }
+
+  /** The oldest unanswered command, or null. */
+  peekCommand(): PendingCommand | null {
+    return this.head < this.commands.length ? unchecked(this.commands[this.head]) : null;
+  }
+
+  shiftCommand(): void {
+    if (this.head >= this.commands.length) return;
+    this.head++;
+    if (this.head == this.commands.length) {
+      this.commands.length = 0;
+      this.head = 0;
+    } else if (this.head >= 64 && this.head * 2 >= this.commands.length) {
+      this.commands = this.commands.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  rememberStatement(id: u32, statement: PreparedStatement): void {
+    if (this.statements.has(id) || this.statements.size < MAX_STATEMENTS) this.statements.set(id, statement);
+  }
+
+  statement(id: u32): PreparedStatement | null {
+    return this.statements.has(id) ? this.statements.get(id) : null;
+  }
+
+  forgetStatements(): void {
+    this.statements.clear();
+  }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# MySQL through a stock Envoy running dist/wasm/mysql.wasm, with real peers: Debian MariaDB
+# 10.11 (a child process in a temp datadir), npm mysql2 and npm mariadb (TLS off), sysbench
+# oltp_read_only, and the Debian mariadb CLI over TLS (passed through undecoded).
+# Asserts Envoy's /stats/prometheus against what the clients saw and against the server's own
+# SHOW GLOBAL STATUS Com_* counters, read over the server's socket (not through Envoy).
+#   bash test/mysql/test.sh                  # run, assert, stop everything
+#   KEEP_RUNNING=1 bash test/mysql/test.sh   # leave Envoy and MariaDB up until Ctrl-C
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RIG=mysql
+. "$REPO/test/lib/envoy.sh"
+. "$REPO/test/mysql/server.sh"
+# Stop the children; drop the datadir (tens of MB), keep the logs.
+trap 'stop_children; [ -z "${WORK:-}" ] || rm -rf "$WORK/mariadb/data"' EXIT
+
+WASM="$REPO/dist/wasm/mysql.wasm"
+[ -f "$WASM" ] || die "$WASM is missing: run ./build.sh first"
+command -v sysbench >/dev/null || die "sysbench not found: ./build.sh setup installs it"
+WORK=$(mktemp -d)
+log "work dir $WORK"
+
+start_mariadb "$WORK"
+log "sysbench prepare (over the socket, before any measurement)"
+SYSBENCH=(sysbench oltp_read_only --mysql-user="$MYSQL_USER" --mysql-password="$MYSQL_PASSWORD"
+  --mysql-db="$MYSQL_DATABASE" --tables=1 --table-size=1000 --mysql-ssl=off)
+"${SYSBENCH[@]}" --mysql-socket="$MYSQL_SOCKET" prepare >"$WORK/sysbench-prepare.out"
+
+ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+metaproto_bootstrap "$ADMIN_PORT" "$LISTEN_PORT" "$MYSQL_PORT" "$WASM" '{"max_buffered_bytes": 1048576}' >"$WORK/envoy.yaml"
+start_envoy "$WORK/envoy.yaml" "$ADMIN_PORT" "$WORK/envoy.log"
+
+envoy_counter() { # stat name
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^$1\$" | awk '{print $2}'
+}
+check() { python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 10 "$@"; }
+client() { # scenario: runs test/mysql/clients.js through Envoy, keeps its output
+  log "npm client scenario '$1' -> Envoy :$LISTEN_PORT -> MariaDB :$MYSQL_PORT"
+  node "$REPO/test/mysql/clients.js" "$1" --port "$LISTEN_PORT" | tee "$WORK/client-$1.out"
+  grep -q '^SUMMARY ' "$WORK/client-$1.out" || die "client scenario $1 did not finish"
+}
+
+mysql_com_status >"$WORK/com-before"
+
+# --- Phase 1: clients whose every byte belongs to a command (no auth switch, no LOCAL INFILE).
+client mariadb
+client mysql2-blob
+log "sysbench oltp_read_only through Envoy (prepared statements, 2 threads, 10 s)"
+"${SYSBENCH[@]}" --mysql-host=127.0.0.1 --mysql-port="$LISTEN_PORT" --threads=2 --time=10 run | tee "$WORK/sysbench.out"
+grep -Eq 'ignored errors: +0 ' "$WORK/sysbench.out" || die "sysbench reported errors"
+grep -q 'FATAL' "$WORK/sysbench.out" && die "sysbench failed"
+sysbench_reads=$(awk '/read:/ {print $2}' "$WORK/sysbench.out")
+[ "${sysbench_reads:-0}" -gt 0 ] || die "sysbench made no reads"
+
+log "every byte sent so far belongs to a decoded call or to a server greeting"
+rx_bytes=$(envoy_counter 'tcp\.metaproto\.downstream_cx_rx_bytes_total')
+tx_bytes=$(envoy_counter 'tcp\.metaproto\.downstream_cx_tx_bytes_total')
+connections=$(envoy_counter 'tcp\.metaproto\.downstream_cx_total')
+# The greeting (not a call) is the same size on every connection: read one straight from the server.
+greeting_bytes=$(node -e '
+  const s = require("net").connect(+process.argv[1], "127.0.0.1");
+  s.once("data", (d) => { console.log(4 + d.readUIntLE(0, 3)); s.destroy(); });' "$MYSQL_PORT")
+check --expect "metaproto_request_bytes_total{protocol=mysql} == $rx_bytes" \
+  --expect "metaproto_response_bytes_total{protocol=mysql} == $((tx_bytes - connections * greeting_bytes))"
+
+# --- Phase 2: mysql2 (COM_CHANGE_USER answered with an auth switch) and LOAD DATA LOCAL INFILE:
+# the client's auth data and file contents belong to no command, so they are not byte-counted.
+client mysql2
+client infile
+
+mysql_com_status >"$WORK/com-after"
+connections=$(envoy_counter 'tcp\.metaproto\.downstream_cx_total')
+
+# Server-side deltas of SHOW GLOBAL STATUS, taken over the socket.
+com() { # counter name -> delta
+  local before after
+  before=$(awk -v n="$1" '$1 == n {print $2}' "$WORK/com-before")
+  after=$(awk -v n="$1" '$1 == n {print $2}' "$WORK/com-after")
+  echo $(( ${after:-0} - ${before:-0} ))
+}
+summaries() { # field: the sum of a SUMMARY field over all client scenarios
+  cat "$WORK"/client-*.out | sed -n 's/^SUMMARY //p' | node -e '
+    const field = process.argv[1]; let n = 0;
+    for (const line of require("fs").readFileSync(0, "utf8").split("\n")) if (line) n += Number(JSON.parse(line)[field] || 0);
+    console.log(n);' "$1"
+}
+client_errors() { # errno: failures with that errno the clients provoked and saw
+  cat "$WORK"/client-*.out | grep -c "errno=$1\$" || true
+}
+log "server Com_* deltas: $(for c in select insert update delete begin commit stmt_prepare stmt_execute stmt_close change_db create_table create_procedure drop_procedure call_procedure set_option load admin_commands; do printf '%s=%s ' "$c" "$(com Com_$c)"; done)"
+
+extra_selects=$(summaries extraSelects)
+pings=$(summaries pings); change_users=$(summaries changeUsers); resets=$(summaries resets)
+# MariaDB counts admin commands (COM_PING, COM_CHANGE_USER, COM_RESET_CONNECTION here) in one counter.
+[ $((pings + change_users + resets)) -eq "$(com Com_admin_commands)" ] \
+  || die "Com_admin_commands $(com Com_admin_commands) != pings+change users+resets the clients sent"
+# Com_select counts SELECT statements: text ones, executions of prepared SELECTs, and those inside
+# multi-statements and procedures. Every prepared statement in this rig is a SELECT, BEGIN or COMMIT
+# (sysbench prepares BEGIN and COMMIT; no client sends them as text), so prepared SELECT executions
+# are Com_stmt_execute - Com_begin - Com_commit.
+text_selects=$(( $(com Com_select) - extra_selects - ($(com Com_stmt_execute) - $(com Com_begin) - $(com Com_commit)) ))
+M='metaproto_requests_total{protocol=mysql'
+log "metrics against the server's Com_* counters"
+check \
+  --expect "$M,method=COM_QUERY:SELECT} == $text_selects" \
+  --expect "$M,method=COM_QUERY:BEGIN} == 0" \
+  --expect "$M,method=COM_QUERY:COMMIT} == 0" \
+  --expect "$M,method=COM_STMT_EXECUTE} == $(com Com_stmt_execute)" \
+  --expect "$M,method=COM_STMT_PREPARE} == $(com Com_stmt_prepare)" \
+  --expect "$M,method=COM_QUERY:INSERT} == $(com Com_insert)" \
+  --expect "$M,method=COM_QUERY:UPDATE} == $(com Com_update)" \
+  --expect "$M,method=COM_QUERY:DELETE} == $(com Com_delete)" \
+  --expect "$M,method=COM_QUERY:USE} == $(com Com_change_db)" \
+  --expect "$M,method=COM_QUERY:CREATE} == $(( $(com Com_create_table) + $(com Com_create_procedure) ))" \
+  --expect "$M,method=COM_QUERY:DROP} == $(( $(com Com_drop_table) + $(com Com_drop_procedure) ))" \
+  --expect "$M,method=COM_QUERY:CALL} == $(com Com_call_procedure)" \
+  --expect "$M,method=COM_QUERY:SET} == $(com Com_set_option)" \
+  --expect "$M,method=COM_QUERY:LOAD} == $(com Com_load)"
+
+log "metrics against what the clients saw"
+check \
+  --expect "$M,method=COM_PING,response_status=ok,response_code=0} == $pings" \
+  --expect "$M,method=COM_CHANGE_USER,response_status=ok,response_code=0} == $change_users" \
+  --expect "$M,method=COM_RESET_CONNECTION,response_status=ok,response_code=0} == $resets" \
+  --expect "$M,method=COM_QUERY:OTHER,response_status=client_error,response_code=1064} == $(client_errors 1064)" \
+  --expect "$M,method=COM_QUERY:SELECT,response_status=client_error,response_code=1146} == $(client_errors 1146)" \
+  --expect "$M,method=COM_QUERY:INSERT,response_status=client_error,response_code=1062} == $(client_errors 1062)" \
+  --expect "$M,response_status=server_error} == 0" \
+  --expect "$M,method=LOGIN,response_status=ok,response_code=0} == $connections" \
+  --expect "$M,method=COM_QUIT,response_status=no_response,response_code=oneway} == $connections" \
+  --expect "$M,service=$MYSQL_DATABASE,method=COM_STMT_EXECUTE,response_status=ok,response_code=0} >= $sysbench_reads" \
+  --expect "metaproto_request_duration_milliseconds_count{protocol=mysql,service=$MYSQL_DATABASE,method=COM_STMT_EXECUTE} == $(com Com_stmt_execute)" \
+  --expect "metaproto_response_bytes_total{protocol=mysql,method=COM_QUERY:SELECT} > 20971520" \
+  --expect "metaproto_decode_errors_total{protocol=mysql} == 0"
+
+# --- Phase 3: what the codec must not decode.
+log "the mariadb CLI over TLS (its default when the server offers TLS) -> Envoy: passed through"
+mariadb --no-defaults -h 127.0.0.1 -P "$LISTEN_PORT" -u "$MYSQL_USER" "-p$MYSQL_PASSWORD" -N -B \
+  -e "SHOW SESSION STATUS LIKE 'Ssl_cipher'" | tee "$WORK/tls.out"
+grep -Eq '^Ssl_cipher\s+\S+' "$WORK/tls.out" || die "the CLI did not use TLS"
+
+log "HTTP bytes where the client's handshake response belongs -> Envoy"
+node -e '
+  const s = require("net").connect(+process.argv[1], "127.0.0.1");
+  s.once("data", () => s.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  s.on("close", () => process.exit(0)); s.on("error", () => process.exit(0));
+  setTimeout(() => { s.destroy(); process.exit(0); }, 3000);' "$LISTEN_PORT"
+
+log "Envoy still serves the next connection"
+client infile
+
+check \
+  --expect "metaproto_passthrough_connections_total{protocol=mysql,reason=tls} == 1" \
+  --expect "metaproto_decode_errors_total{protocol=mysql,direction=downstream,reason=bad_handshake_response} == 1" \
+  --expect "metaproto_decode_errors_total{protocol=mysql} == 1" \
+  --expect "$M,method=LOGIN,response_status=ok,response_code=0} == $((connections + 1))"
+
+log "PASS: MariaDB through Envoy + dist/wasm/mysql.wasm; metrics agree with the server's Com_* counters and the clients"
+if [ -n "${KEEP_RUNNING:-}" ]; then
+  log "Envoy admin: http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"
+  log "MySQL via Envoy: mariadb -h 127.0.0.1 -P $LISTEN_PORT -u $MYSQL_USER -p$MYSQL_PASSWORD --ssl=0 $MYSQL_DATABASE"
+  log "running until Ctrl-C"
+  wait "$ENVOY_PID" || true
+fi
