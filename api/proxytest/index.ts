@@ -29,3 +29,7 @@ export type {
   MetricSnapshot,
 } from "./host";
 export { compileAssemblyScript, repoRoot } from "./compile";
+export {
+  bytewise, compiledCodec, decodedMessages, feed, metricName, metricValues, split, startedHost,
+} from "./codec_harness";
+export type { Decoded, Direction } from "./codec_harness";

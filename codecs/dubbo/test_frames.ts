@@ -1,20 +1,18 @@
 // Test helpers: Dubbo frames built with an independent Hessian 2 encoder (npm hessian.js),
-// and access to the compiled dubbo.wasm through the proxytest host emulator.
+// the captured fixtures, and the shared codec harness of api/proxytest.
 import { readFileSync } from "fs";
 import * as path from "path";
 // hessian.js ships no types; its EncoderV2 writes Hessian 2.0.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const hessian = require("hessian.js");
-import { Connection, ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+import { compiledCodec, metricName, repoRoot } from "../../api/proxytest";
+export { bytewise, decodedMessages, feed, split, startedHost } from "../../api/proxytest";
+export type { Decoded } from "../../api/proxytest";
 
-export const WASM = "dist/wasm/dubbo.wasm";
 export const SERVICE = "io.metaproto.demo.GreetingService";
 
 /** Builds dist/wasm/dubbo.wasm if stale and returns the compiled module. */
-export async function compiledDubbo(): Promise<WebAssembly.Module> {
-  await compileAssemblyScript("codecs/dubbo/main.ts", WASM);
-  return new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
-}
+export const compiledDubbo = () => compiledCodec("dubbo");
 
 export function fixture(name: string): Buffer {
   return readFileSync(path.join(repoRoot(), "codecs/dubbo/fixtures", name));
@@ -78,53 +76,6 @@ export function response(id: bigint, opts: { status?: number; flag?: number; val
   return Buffer.concat([header(0x02, status, id, body.length), body]);
 }
 
-export interface Decoded {
-  direction: "downstream" | "upstream";
-  kind: string;
-  request_id: string | null;
-  service: string;
-  version: string;
-  method: string;
-  attributes: Record<string, string>;
-  status: string;
-  code: string;
-  is_reply: boolean;
-  frame_length: number;
-  truncated: boolean;
-}
-
-const DECODED = /^metaproto dubbo: decoded (downstream|upstream) (\{.*\})$/;
-
-/** The messages the filter decoded, read from its debug log. */
-export function decodedMessages(host: ProxyTestHost): Decoded[] {
-  const out: Decoded[] = [];
-  for (const entry of host.logs) {
-    const m = DECODED.exec(entry.message);
-    if (m) out.push({ direction: m[1] as Decoded["direction"], ...JSON.parse(m[2]) });
-  }
-  return out;
-}
-
-export async function startedHost(module: WebAssembly.Module, config: object = {}): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
-  host.start();
-  return host;
-}
-
-/** Feeds chunks to one direction and returns what the filter let through. */
-export function feed(conn: Connection, direction: "downstream" | "upstream", chunks: Uint8Array[]): Buffer {
-  const out: Buffer[] = [];
-  for (const chunk of chunks) out.push(Buffer.from(conn[direction](chunk).forwarded));
-  return Buffer.concat(out);
-}
-
-export function split(bytes: Buffer, at: number[]): Buffer[] {
-  const points = [0, ...at.filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b), bytes.length];
-  const chunks: Buffer[] = [];
-  for (let i = 1; i < points.length; i++) if (points[i] > points[i - 1]) chunks.push(bytes.subarray(points[i - 1], points[i]));
-  return chunks;
-}
-
 /** Cuts a byte stream into its Dubbo frames (by the header's body length). */
 export function frames(bytes: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -136,12 +87,6 @@ export function frames(bytes: Buffer): Buffer[] {
   return out;
 }
 
-export function bytewise(bytes: Buffer): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i++) chunks.push(bytes.subarray(i, i + 1));
-  return chunks;
-}
-
 export function requestsTotal(method: string, status: string, code: string, service = SERVICE): string {
-  return `metaproto_requests_total;protocol=dubbo;service=${service};method=${method};response_status=${status};response_code=${code}`;
+  return metricName("metaproto_requests_total", { protocol: "dubbo", service, method, response_status: status, response_code: code });
 }

@@ -2,17 +2,15 @@
 // MySQL packet builders, and access to the compiled mysql.wasm through the host emulator.
 import { readFileSync } from "fs";
 import * as path from "path";
-import { Connection, ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
-
-export const WASM = "dist/wasm/mysql.wasm";
+import { Connection, ProxyTestHost, compiledCodec, metricName, repoRoot } from "../../api/proxytest";
+export { decodedMessages, startedHost } from "../../api/proxytest";
+export type { Decoded } from "../../api/proxytest";
 
 /** Builds dist/wasm/mysql.wasm if stale and returns the compiled module. */
-export async function compiledMysql(): Promise<WebAssembly.Module> {
-  await compileAssemblyScript("codecs/mysql/main.ts", WASM);
-  return new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
-}
+export const compiledMysql = () => compiledCodec("mysql");
 
-export type Side = "downstream" | "upstream";
+export type { Direction as Side } from "../../api/proxytest";
+import type { Direction as Side } from "../../api/proxytest";
 
 /** One chunk as the capture relay saw it arrive. */
 export interface Turn {
@@ -92,39 +90,8 @@ export function play(conn: Connection, turns: Turn[]): { downstream: Buffer; ups
   return { downstream: Buffer.concat(out.downstream), upstream: Buffer.concat(out.upstream) };
 }
 
-export interface Decoded {
-  direction: Side;
-  kind: string;
-  service: string;
-  method: string;
-  attributes: Record<string, string>;
-  status: string;
-  code: string;
-  is_reply: boolean;
-  frame_length: number;
-  truncated: boolean;
-}
-
-const DECODED = /^metaproto mysql: decoded (downstream|upstream) (\{.*\})$/;
-
-/** The messages the filter decoded, read from its debug log. */
-export function decodedMessages(host: ProxyTestHost): Decoded[] {
-  const out: Decoded[] = [];
-  for (const entry of host.logs) {
-    const m = DECODED.exec(entry.message);
-    if (m) out.push({ direction: m[1] as Side, ...JSON.parse(m[2]) });
-  }
-  return out;
-}
-
-export async function startedHost(module: WebAssembly.Module, config: object = {}): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
-  host.start();
-  return host;
-}
-
 export function requestsTotal(service: string, method: string, status: string, code: string): string {
-  return `metaproto_requests_total;protocol=mysql;service=${service};method=${method};response_status=${status};response_code=${code}`;
+  return metricName("metaproto_requests_total", { protocol: "mysql", service, method, response_status: status, response_code: code });
 }
 
 /** Sum of every metaproto_requests_total sample, or of those whose name contains `part`. */

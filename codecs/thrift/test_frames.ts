@@ -3,18 +3,15 @@
 // by an independent encoder (npm thrift 0.17's own protocol and transport classes).
 import { readFileSync } from "fs";
 import * as path from "path";
-import { Connection, ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost, compiledCodec, metricName, repoRoot } from "../../api/proxytest";
+export { bytewise, decodedMessages, feed, split, startedHost } from "../../api/proxytest";
+export type { Decoded } from "../../api/proxytest";
 // npm thrift ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const thrift = require("thrift");
 
-export const WASM = "dist/wasm/thrift.wasm";
-
 /** Builds dist/wasm/thrift.wasm if stale and returns the compiled module. */
-export async function compiledThrift(): Promise<WebAssembly.Module> {
-  await compileAssemblyScript("codecs/thrift/main.ts", WASM);
-  return new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
-}
+export const compiledThrift = () => compiledCodec("thrift");
 
 // ------------------------------------------------------------------------------------------
 // Fixtures
@@ -97,72 +94,19 @@ export function observedCall(line: string, declared: Record<string, number>): { 
 }
 
 export function requestsTotal(service: string, method: string, status: string, code: string): string {
-  return `metaproto_requests_total;protocol=thrift;service=${service};method=${method};response_status=${status};response_code=${code}`;
+  return metricName("metaproto_requests_total", { protocol: "thrift", service, method, response_status: status, response_code: code });
 }
 
 export function decodeError(direction: string, reason: string): string {
-  return `metaproto_decode_errors_total;protocol=thrift;direction=${direction};reason=${reason}`;
+  return metricName("metaproto_decode_errors_total", { protocol: "thrift", direction, reason });
 }
 
 // ------------------------------------------------------------------------------------------
 // Driving the module
 
-export interface Decoded {
-  direction: "downstream" | "upstream";
-  kind: string;
-  request_id: string | null;
-  service: string;
-  version: string;
-  method: string;
-  attributes: Record<string, string>;
-  status: string;
-  code: string;
-  is_reply: boolean;
-  frame_length: number;
-  truncated: boolean;
-}
-
-const DECODED = /^metaproto thrift: decoded (downstream|upstream) (\{.*\})$/;
-
-/** The messages the filter decoded, read from its debug log. */
-export function decodedMessages(host: ProxyTestHost): Decoded[] {
-  const out: Decoded[] = [];
-  for (const entry of host.logs) {
-    const m = DECODED.exec(entry.message);
-    if (m) out.push({ direction: m[1] as Decoded["direction"], ...JSON.parse(m[2]) });
-  }
-  return out;
-}
-
 /** Every metaproto_* counter by name (histograms left out). */
 export function counters(host: ProxyTestHost, prefix = "metaproto_"): Record<string, number> {
   return Object.fromEntries(host.metrics().filter((m) => m.name.startsWith(prefix) && !m.samples).map((m) => [m.name, m.value]));
-}
-
-export async function startedHost(module: WebAssembly.Module, config: object = {}): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
-  host.start();
-  return host;
-}
-
-/** Feeds chunks to one direction and returns what the filter let through. */
-export function feed(conn: Connection, direction: "downstream" | "upstream", chunks: Uint8Array[]): Buffer {
-  const out: Buffer[] = [];
-  for (const chunk of chunks) out.push(Buffer.from(conn[direction](chunk).forwarded));
-  return Buffer.concat(out);
-}
-
-export function split(bytes: Buffer, at: number[]): Buffer[] {
-  const points = [0, ...at.filter((p) => p > 0 && p < bytes.length).sort((a, b) => a - b), bytes.length];
-  const chunks: Buffer[] = [];
-  for (let i = 1; i < points.length; i++) if (points[i] > points[i - 1]) chunks.push(bytes.subarray(points[i - 1], points[i]));
-  return chunks;
-}
-
-export function bytewise(bytes: Buffer): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < bytes.length; i++) chunks.push(bytes.subarray(i, i + 1));
-  return chunks;
 }
 
 // ------------------------------------------------------------------------------------------
