@@ -63,10 +63,13 @@ metaproto_stats_tags_yaml() {
   done
 }
 
-# A bootstrap with one listener: [Wasm MetaProtocol filter] + tcp_proxy to one upstream.
-# Args: admin_port listen_port upstream_port wasm_file plugin_config_json
-metaproto_bootstrap() {
-  local admin_port=$1 listen_port=$2 upstream_port=$3 wasm=$4 config=${5:-}
+# A bootstrap with one listener per NAME: [Wasm MetaProtocol filter] + tcp_proxy to its own
+# upstream. tcp_proxy's stat_prefix is NAME, so tcp.NAME.downstream_cx_rx_bytes_total counts
+# what that listener's clients sent.
+# Args: admin_port wasm_file plugin_config_json NAME:LISTEN_PORT:UPSTREAM_PORT...
+metaproto_bootstrap_listeners() {
+  local admin_port=$1 wasm=$2 config=$3; shift 3
+  local spec name listen upstream
   cat <<YAML
 admin:
   address: { socket_address: { address: 127.0.0.1, port_value: $admin_port } }
@@ -76,8 +79,12 @@ stats_config:
 $(metaproto_stats_tags_yaml)
 static_resources:
   listeners:
-  - name: metaproto
-    address: { socket_address: { address: 127.0.0.1, port_value: $listen_port } }
+YAML
+  for spec in "$@"; do
+    IFS=: read -r name listen upstream <<<"$spec"
+    cat <<YAML
+  - name: $name
+    address: { socket_address: { address: 127.0.0.1, port_value: $listen } }
     filter_chains:
     - filters:
       - name: envoy.filters.network.wasm
@@ -95,18 +102,30 @@ static_resources:
       - name: envoy.filters.network.tcp_proxy
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: metaproto
-          cluster: upstream
-  clusters:
-  - name: upstream
+          stat_prefix: $name
+          cluster: $name
+YAML
+  done
+  echo "  clusters:"
+  for spec in "$@"; do
+    IFS=: read -r name listen upstream <<<"$spec"
+    cat <<YAML
+  - name: $name
     type: STATIC
     connect_timeout: 2s
     load_assignment:
-      cluster_name: upstream
+      cluster_name: $name
       endpoints:
       - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $upstream_port } } }
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $upstream } } }
 YAML
+  done
+}
+
+# The same with a single listener named "metaproto".
+# Args: admin_port listen_port upstream_port wasm_file plugin_config_json
+metaproto_bootstrap() {
+  metaproto_bootstrap_listeners "$1" "$4" "${5:-}" "metaproto:$2:$3"
 }
 
 # Starts Envoy on a bootstrap file and waits until its admin says LIVE.

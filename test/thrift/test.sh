@@ -14,7 +14,6 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=thrift
 . "$REPO/test/lib/envoy.sh"
-. "$REPO/test/thrift/bootstrap.sh"
 trap stop_children EXIT
 
 WASM="$REPO/dist/wasm/thrift.wasm"
@@ -46,7 +45,7 @@ for server in buffered framed header; do
 done
 
 ADMIN=$(free_port); BUFFERED_PORT=$(free_port); FRAMED_PORT=$(free_port); HEADER_PORT=$(free_port)
-thrift_bootstrap "$ADMIN" "$WASM" '{"max_buffered_bytes": 1048576}' \
+metaproto_bootstrap_listeners "$ADMIN" "$WASM" '{"max_buffered_bytes": 1048576}' \
   "thrift_buffered:$BUFFERED_PORT:$BUFFERED_SERVER" "thrift_framed:$FRAMED_PORT:$FRAMED_SERVER" \
   "thrift_header:$HEADER_PORT:$HEADER_SERVER" >"$WORK/envoy.yaml"
 # Wasm at debug level: the filter logs every decoded message (THeader attributes are checked there).
