@@ -18,7 +18,7 @@ export interface Turn {
   bytes: Buffer;
 }
 
-/** A session recorded by test/mysql/capture.js: both byte streams and their interleaving. */
+/** A session recorded by test/lib/capture.js --turns: both byte streams and their interleaving. */
 export interface Session {
   name: string;
   request: Buffer;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-records codecs/mysql/fixtures/ from real peers: a throwaway MariaDB 10.11 server and the
 # clients of test/mysql/clients.js, test/mysql/raw_client.js and the Debian mariadb tools,
-# each session through the recording relay test/mysql/capture.js.
+# each session through the recording relay test/lib/capture.js (--turns).
 #   bash test/mysql/capture_fixtures.sh [NAME...]     # default: every fixture
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,7 +20,7 @@ CLI=(--no-defaults -h 127.0.0.1 -u "$MYSQL_USER" "-p$MYSQL_PASSWORD")
 capture() {
   local name=$1; shift
   local port; port=$(free_port)
-  node "$REPO/test/mysql/capture.js" --listen "$port" --target "127.0.0.1:$MYSQL_PORT" --prefix "$OUT/$name" --once \
+  node "$REPO/test/lib/capture.js" --listen "$port" --target "127.0.0.1:$MYSQL_PORT" --prefix "$OUT/$name" --turns --once \
     >"$WORK/$name.capture.log" 2>&1 &
   local relay=$!
   wait_for "relay for $name" 10 grep -q "CAPTURE READY" "$WORK/$name.capture.log"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-captures codecs/redis/fixtures/*.bin from real peers: a Debian redis-server 7.0 child,
 # npm ioredis 6, redis-benchmark, and test/redis/raw-client.js, each recorded byte-exactly by
-# the relay test/dubbo/capture.js. See codecs/redis/fixtures/README.md.
+# the relay test/lib/capture.js. See codecs/redis/fixtures/README.md.
 #   bash test/redis/capture-fixtures.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,7 +22,7 @@ capture() {
   local name=$1; shift
   local port; port=$(free_port)
   rm -f "$OUT/$name".*bin
-  node "$REPO/test/dubbo/capture.js" --listen "$port" --target "127.0.0.1:$REDIS_PORT" --prefix "$OUT/$name" \
+  node "$REPO/test/lib/capture.js" --listen "$port" --target "127.0.0.1:$REDIS_PORT" --prefix "$OUT/$name" \
     >"$WORK/$name.capture.log" 2>&1 &
   local relay=$!
   wait_for "relay for $name" 10 grep -q "CAPTURE READY" "$WORK/$name.capture.log"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-captures codecs/thrift/fixtures/*.bin: real Thrift peers (npm thrift 0.17.0, python3-thrift
-# 0.17) talking through the byte-exact relay test/dubbo/capture.js. See the fixtures' README.
+# 0.17) talking through the byte-exact relay test/lib/capture.js. See the fixtures' README.
 #   bash test/thrift/capture-fixtures.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,7 +23,7 @@ capture() {
   server_port=$(free_port); relay_port=$(free_port)
   start_child "$name server" "$WORK/$name.server.log" $server --port "$server_port"
   wait_for "$name server" 20 grep -q "SERVER READY" "$WORK/$name.server.log" || die "$name: server did not start"
-  start_child "$name relay" "$WORK/$name.relay.log" node "$REPO/test/dubbo/capture.js" \
+  start_child "$name relay" "$WORK/$name.relay.log" node "$REPO/test/lib/capture.js" \
     --listen "$relay_port" --target "127.0.0.1:$server_port" --prefix "$OUT/$name" --once
   wait_for "$name relay" 10 grep -q "CAPTURE READY" "$WORK/$name.relay.log" || die "$name: relay did not start"
   $client --port "$relay_port" | tee "$WORK/$name.client.log"

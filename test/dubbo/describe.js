@@ -1,98 +1,15 @@
 #!/usr/bin/env node
 'use strict';
 /*
- * Tiny TCP relay that records a Dubbo (or any) session byte-exactly, plus a
- * frame lister for the recordings.
+ * Lists the Dubbo frames of recordings made by test/lib/capture.js (16-byte header: magic
+ * 0xdabb, flag, status, 8-byte request id, 4-byte body length): offset, length, request id,
+ * type, serialization id, and for requests service/method/attachment keys, for responses the
+ * status and the hessian2 response flag.
  *
- * Relay:
- *   node test/dubbo/capture.js --listen 21000 --target 127.0.0.1:20880 \
- *        --prefix codecs/dubbo/fixtures/java-consumer [--once]
- *   - listens on 127.0.0.1:<listen>, prints "CAPTURE READY <port>";
- *   - for each accepted connection opens one to <target> and relays both ways;
- *   - client->server bytes go to <prefix>.request.bin, server->client bytes to
- *     <prefix>.response.bin (exact bytes, in arrival order, truncated at start);
- *     the 2nd, 3rd... connection go to <prefix>.connN.{request,response}.bin;
- *   - prints "CAPTURE CLOSED conn=N c2s=<bytes> s2c=<bytes>" when a connection ends;
- *   - --once: exit 0 after the first connection has closed on both sides.
- *
- * Describe:
- *   node test/dubbo/capture.js --describe FILE...
- *   lists each Dubbo frame (16-byte header: magic 0xdabb, flag, status,
- *   8-byte request id, 4-byte body length): offset, length, request id, type,
- *   serialization id, and for requests service/method/attachment keys, for
- *   responses the status and the hessian2 response flag. --json for JSON.
+ *   node test/dubbo/describe.js [--json] FILE...
  */
 const fs = require('fs');
-const net = require('net');
 
-function parseArgs(argv) {
-  const o = { describe: [], once: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--listen') o.listen = Number(argv[++i]);
-    else if (a === '--target') o.target = argv[++i];
-    else if (a === '--prefix') o.prefix = argv[++i];
-    else if (a === '--once') o.once = true;
-    else if (a === '--json') o.json = true;
-    else if (a === '--describe') o.describeMode = true;
-    else if (!a.startsWith('--')) o.describe.push(a);
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (o.describe.length && !o.describeMode) throw new Error(`unexpected argument ${o.describe[0]}`);
-  if (o.describeMode && !o.describe.length) throw new Error('--describe needs FILE...');
-  return o;
-}
-
-// ---------------------------------------------------------------- relay
-
-function relay(o) {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(o.target || '');
-  if (!o.listen || !m || !o.prefix) {
-    throw new Error('usage: capture.js --listen PORT --target HOST:PORT --prefix PATH [--once]');
-  }
-  const [, thost, tport] = m;
-  let conns = 0;
-  let open = 0;
-  const server = net.createServer((client) => {
-    const n = ++conns;
-    open++;
-    const base = n === 1 ? o.prefix : `${o.prefix}.conn${n}`;
-    const reqFd = fs.openSync(`${base}.request.bin`, 'w');
-    const resFd = fs.openSync(`${base}.response.bin`, 'w');
-    let c2s = 0;
-    let s2c = 0;
-    let ended = 0;
-    const upstream = net.connect({ host: thost, port: Number(tport) });
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    // Record synchronously before forwarding so the files are in arrival order.
-    client.on('data', (d) => { fs.writeSync(reqFd, d); c2s += d.length; upstream.write(d); });
-    upstream.on('data', (d) => { fs.writeSync(resFd, d); s2c += d.length; client.write(d); });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    client.on('error', (e) => { console.error(`capture conn=${n} client error: ${e.message}`); upstream.destroy(); });
-    upstream.on('error', (e) => { console.error(`capture conn=${n} upstream error: ${e.message}`); client.destroy(); });
-    const done = () => {
-      if (++ended < 2) return;
-      fs.closeSync(reqFd);
-      fs.closeSync(resFd);
-      open--;
-      console.log(`CAPTURE CLOSED conn=${n} c2s=${c2s} s2c=${s2c}`);
-      if (o.once && n === 1) {
-        server.close();
-        process.exit(0);
-      }
-    };
-    client.on('close', done);
-    upstream.on('close', done);
-  });
-  server.listen(o.listen, '127.0.0.1', () => console.log(`CAPTURE READY ${server.address().port}`));
-  const stop = () => { server.close(); process.exit(open ? 1 : 0); };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
-
-// ---------------------------------------------------------------- describe
 
 const RESPONSE_FLAGS = {
   0: 'EXCEPTION', 1: 'VALUE', 2: 'NULL_VALUE',
@@ -231,17 +148,16 @@ function printDescription(d) {
 }
 
 function main() {
-  const o = parseArgs(process.argv.slice(2));
-  if (o.describeMode) {
-    const all = o.describe.map(describeFile);
-    if (o.json) {
-      console.log(JSON.stringify(all, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
-    } else {
-      all.forEach(printDescription);
-    }
-    return;
+  const args = process.argv.slice(2);
+  const json = args.includes('--json');
+  const files = args.filter((a) => !a.startsWith('--'));
+  if (files.length === 0) {
+    console.log('usage: describe.js [--json] FILE...');
+    process.exit(args.includes('--help') ? 0 : 2);
   }
-  relay(o);
+  const all = files.map(describeFile);
+  if (json) console.log(JSON.stringify(all, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+  else all.forEach(printDescription);
 }
 
 if (require.main === module) {
