@@ -173,6 +173,13 @@ export class DecodeResult {
  * if the protocol needs it, lives in the object `newConnectionState` returns.
  */
 export abstract class Codec {
+  /**
+   * Whether anything will read `Message.attributes` (debug logs today; routing and tracing
+   * later). The framework sets it before decoding; a codec may skip the bytes that only carry
+   * attributes when it is false (e.g. arguments and attachments of a Dubbo call).
+   */
+  attributesWanted: bool = true;
+
   /** The `protocol` metric label and span attribute: "dubbo", "thrift", "redis", "mysql". */
   abstract name(): string;
 

@@ -2,7 +2,7 @@
 // result instead of throwing: on the per-byte and per-call paths a trap would close every
 // connection of the VM (DESIGN.md 2, "sharp edges" of the SDK's checked helpers).
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
-import { __unpin } from "rt/itcms";
+import { __pin, __unpin } from "rt/itcms";
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
 export enum HostResult { Ok = 0, NotFound = 1, BadArgument = 2, Empty = 7, CasMismatch = 8, Unimplemented = 12 }
@@ -40,11 +40,28 @@ export function log(level: LogLevel, message: string): void {
   imports.proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
 }
 
-/** Takes ownership of a buffer the host allocated through our exported malloc. */
+// Connection bytes reach us through malloc on every read. Handing the host one reusable buffer
+// for them, instead of a new ArrayBuffer per read, keeps the allocator and the garbage
+// collector off the per-byte path. Reads larger than the scratch buffer get their own.
+const SCRATCH_BYTES: i32 = 64 * 1024;
+const scratch = new ArrayBuffer(SCRATCH_BYTES);
+let scratchArmed = false;
+
+/** The allocator the host calls to return data to us (exported by abi.ts). */
+export function malloc(size: i32): usize {
+  if (scratchArmed && size <= SCRATCH_BYTES) {
+    scratchArmed = false;
+    return changetype<usize>(scratch);
+  }
+  return __pin(changetype<usize>(new ArrayBuffer(size)));
+}
+
+/** Takes a buffer the host filled through malloc: the scratch buffer (borrowed) or its own. */
 function takeHostBuffer(): Uint8Array {
   const size = load<u32>(outSize);
   const ptr = load<usize>(outPtr);
   if (size == 0 || ptr == 0) return new Uint8Array(0);
+  if (ptr == changetype<usize>(scratch)) return Uint8Array.wrap(scratch, 0, <i32>size);
   // The host wrote into an ArrayBuffer created (and pinned) by malloc; wrap it and unpin
   // so the GC owns it from here on.
   const buffer = changetype<ArrayBuffer>(ptr);
@@ -59,6 +76,17 @@ export function getBufferBytes(kind: BufferKind, start: u32, length: u32): Uint8
   const result = imports.proxy_get_buffer_bytes(kind, start, length, outPtr, outSize);
   if (result != HostResult.Ok) return null;
   return takeHostBuffer();
+}
+
+/**
+ * Like getBufferBytes, but the bytes may sit in a buffer reused by the next read: copy what
+ * must outlive the current callback.
+ */
+export function borrowBufferBytes(kind: BufferKind, start: u32, length: u32): Uint8Array | null {
+  scratchArmed = true;
+  const bytes = getBufferBytes(kind, start, length);
+  scratchArmed = false;
+  return bytes;
 }
 
 export function nowNanos(): u64 {

@@ -34,6 +34,18 @@ export function statusOf(status: u8): ResponseStatus {
   }
 }
 
+const STATUS_TEXT = new Array<string>(256);
+
+/** The header status as text, made once per value: it labels every response. */
+function statusText(status: u8): string {
+  let text = unchecked(STATUS_TEXT[status]);
+  if (changetype<usize>(text) == 0) {
+    text = status.toString();
+    unchecked(STATUS_TEXT[status] = text);
+  }
+  return text;
+}
+
 function readU32(bytes: Uint8Array, at: i32): u32 {
   return (<u32>unchecked(bytes[at]) << 24) | (<u32>unchecked(bytes[at + 1]) << 16) |
     (<u32>unchecked(bytes[at + 2]) << 8) | <u32>unchecked(bytes[at + 3]);
@@ -85,7 +97,7 @@ export class DubboCodec extends Codec {
     message.frameLength = frameLength;
     message.truncated = <u32>available < frameLength;
     const end = message.truncated ? available : <i32>frameLength;
-    const body = new HessianReader(bytes.subarray(0, end), HEADER_LENGTH);
+    const body = new HessianReader(bytes, HEADER_LENGTH, end);
     const hessian = (flag & SERIALIZATION_MASK) == SERIALIZATION_HESSIAN2;
 
     if ((flag & FLAG_REQUEST) != 0) {
@@ -99,7 +111,7 @@ export class DubboCodec extends Codec {
         }
       }
     } else {
-      message.code = unchecked(bytes[3]).toString();
+      message.code = statusText(unchecked(bytes[3]));
       if ((flag & FLAG_EVENT) != 0) {
         message.kind = this.isHeartbeatBody(body, hessian) ? MessageKind.Heartbeat : MessageKind.Event;
         message.isReply = true;
@@ -122,14 +134,17 @@ export class DubboCodec extends Codec {
 
   /** Returns a decode-error reason, or null. A truncated frame keeps what was read. */
   private decodeRequestBody(body: HessianReader, message: Message): string | null {
-    body.readString(); // dubbo protocol version
+    body.skipValue(); // dubbo protocol version
     const path = body.readString();
     const version = body.readString();
     const method = body.readString();
-    const descriptor = body.readString();
     if (path != null) message.service = path;
     if (version != null) message.version = version;
     if (method != null) message.method = method;
+    if (!body.ok) return this.failureReason(body, message, "bad_request_header");
+    // The attachments sit behind every argument: reach them only when someone reads them.
+    if (!this.attributesWanted) return null;
+    const descriptor = body.readString();
     if (!body.ok) return this.failureReason(body, message, "bad_request_header");
 
     const argumentCount = descriptor == null ? 0 : countDescriptorArguments(descriptor);
@@ -150,6 +165,7 @@ export class DubboCodec extends Codec {
     } else if (flag < 0 || flag > RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
       return "bad_response_flag";
     }
+    if (!this.attributesWanted) return null;
     if (flag == RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS || flag == RESPONSE_VALUE_WITH_ATTACHMENTS) {
       body.skipValue();
       if (body.ok) this.readAttachments(body, message);

@@ -7,13 +7,43 @@ export enum HessianFailure { None = 0, EndOfInput = 1, Malformed = 2, TooDeep = 
 
 const MAX_DEPTH: i32 = 256;
 
+// The same service paths, method names and attachment keys recur in every call: keep the
+// last few as strings and hand out the same instance, so decoding them allocates nothing.
+const INTERNED_SLOTS = 64;
+const interned = new StaticArray<string>(INTERNED_SLOTS);
+let internedNext = 0;
+
+function sameAscii(s: string, data: usize, length: i32): bool {
+  if (s.length != length) return false;
+  const chars = changetype<usize>(s);
+  for (let i = 0; i < length; i++) {
+    if (load<u16>(chars + (<usize>i << 1)) != <u16>load<u8>(data + <usize>i)) return false;
+  }
+  return true;
+}
+
+function internAscii(data: usize, length: i32): string {
+  if (length > 128) return String.UTF8.decodeUnsafe(data, <usize>length);
+  for (let i = 0; i < INTERNED_SLOTS; i++) {
+    const s = unchecked(interned[i]);
+    if (changetype<usize>(s) != 0 && sameAscii(s, data, length)) return s;
+  }
+  const s = String.UTF8.decodeUnsafe(data, <usize>length);
+  unchecked(interned[internedNext] = s);
+  internedNext = (internedNext + 1) % INTERNED_SLOTS;
+  return s;
+}
+
 export class HessianReader {
   pos: i32;
   failure: HessianFailure = HessianFailure.None;
   /** Field counts of the class definitions seen so far, by definition index. */
-  private classFieldCounts: Array<i32> = [];
+  private classFieldCounts: Array<i32> | null = null;
+  /** Reading stops here: the end of the frame (or of the prefix we hold). */
+  end: i32;
 
-  constructor(public bytes: Uint8Array, start: i32 = 0) {
+  constructor(public bytes: Uint8Array, start: i32 = 0, end: i32 = -1) {
+    this.end = end < 0 ? bytes.length : min(end, bytes.length);
     this.pos = start;
   }
 
@@ -22,16 +52,16 @@ export class HessianReader {
   }
 
   get remaining(): i32 {
-    return this.bytes.length - this.pos;
+    return this.end - this.pos;
   }
 
   fail(failure: HessianFailure): void {
     if (this.failure == HessianFailure.None) this.failure = failure;
-    this.pos = this.bytes.length;
+    this.pos = this.end;
   }
 
   private take(n: i32): bool {
-    if (n < 0 || this.pos + n > this.bytes.length) {
+    if (n < 0 || this.pos + n > this.end) {
       this.fail(HessianFailure.EndOfInput);
       return false;
     }
@@ -40,7 +70,7 @@ export class HessianReader {
   }
 
   private next(): i32 {
-    if (this.pos >= this.bytes.length) {
+    if (this.pos >= this.end) {
       this.fail(HessianFailure.EndOfInput);
       return -1;
     }
@@ -48,7 +78,7 @@ export class HessianReader {
   }
 
   peek(): i32 {
-    return this.pos < this.bytes.length ? <i32>unchecked(this.bytes[this.pos]) : -1;
+    return this.pos < this.end ? <i32>unchecked(this.bytes[this.pos]) : -1;
   }
 
   private bigEndian(n: i32): i64 {
@@ -77,6 +107,8 @@ export class HessianReader {
       this.pos++;
       return null;
     }
+    const ascii = this.readShortAsciiString(b);
+    if (ascii != null) return ascii;
     const units = new Array<u16>();
     let final = false;
     while (!final && this.ok) {
@@ -99,6 +131,31 @@ export class HessianReader {
     }
     if (!this.ok) return null;
     return String.UTF16.decodeUnsafe(units.dataStart, <usize>units.length << 1);
+  }
+
+  /**
+   * Service paths, method names and most attachments are short ASCII strings in one chunk:
+   * decode those straight from the bytes. Returns null (reading nothing) for anything else.
+   */
+  private readShortAsciiString(tag: i32): string | null {
+    let length: i32;
+    let start: i32;
+    if (tag >= 0x00 && tag <= 0x1f) {
+      length = tag;
+      start = this.pos + 1;
+    } else if (tag >= 0x30 && tag <= 0x33 && this.pos + 1 < this.end) {
+      length = ((tag - 0x30) << 8) | <i32>unchecked(this.bytes[this.pos + 1]);
+      start = this.pos + 2;
+    } else {
+      return null;
+    }
+    if (start + length > this.end) return null;
+    const data = this.bytes.dataStart + <usize>start;
+    for (let i = 0; i < length; i++) {
+      if (load<u8>(data + <usize>i) >= 0x80) return null;
+    }
+    this.pos = start + length;
+    return internAscii(data, length);
   }
 
   /** Decodes `count` UTF-16 code units of UTF-8 input into `out`. */
@@ -140,7 +197,7 @@ export class HessianReader {
     let n = 0;
     const bytes = this.bytes;
     while (n < count) {
-      if (this.pos >= bytes.length) {
+      if (this.pos >= this.end) {
         this.fail(HessianFailure.EndOfInput);
         return;
       }
@@ -162,7 +219,7 @@ export class HessianReader {
         return;
       }
     }
-    if (this.pos > bytes.length) this.fail(HessianFailure.EndOfInput);
+    if (this.pos > this.end) this.fail(HessianFailure.EndOfInput);
   }
 
   /** Renders a scalar value as text (attachment values); skips containers and returns "". */
@@ -236,11 +293,12 @@ export class HessianReader {
   }
 
   private skipObjectFields(classIndex: i32, depth: i32): void {
-    if (classIndex < 0 || classIndex >= this.classFieldCounts.length) {
+    const counts = this.classFieldCounts;
+    if (counts == null || classIndex < 0 || classIndex >= counts.length) {
       this.fail(HessianFailure.Malformed);
       return;
     }
-    this.skipCount(unchecked(this.classFieldCounts[classIndex]), depth);
+    this.skipCount(unchecked(counts[classIndex]), depth);
   }
 
   private skipAt(depth: i32): void {
@@ -270,7 +328,12 @@ export class HessianReader {
         const fields = this.readInt();
         if (fields < 0) { this.fail(HessianFailure.Malformed); return; }
         for (let i = 0; i < fields && this.ok; i++) this.skipStringOrBinary(this.peek(), true);
-        this.classFieldCounts.push(fields);
+        let counts = this.classFieldCounts;
+        if (counts == null) {
+          counts = new Array<i32>();
+          this.classFieldCounts = counts;
+        }
+        counts.push(fields);
         // A definition is not a value by itself: the object that uses it follows.
         if (this.ok) this.skipAt(depth);
         return;

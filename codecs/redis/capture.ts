@@ -4,6 +4,8 @@
 
 export const CAPTURE_BYTES: i32 = 32;
 
+const wordUnits = new StaticArray<u16>(CAPTURE_BYTES);
+
 export class Capture {
   readonly bytes: Uint8Array = new Uint8Array(CAPTURE_BYTES);
   length: i32 = 0;
@@ -45,14 +47,14 @@ export class Capture {
   /** The text uppercased (ASCII), or "" when it is not a short printable ASCII word. */
   upperWord(): string {
     if (!this.isString || this.overflow || this.length == 0) return "";
-    let out = "";
+    // Built in a scratch buffer and made a string once: this runs for every command.
     for (let i = 0; i < this.length; i++) {
       let c = <i32>unchecked(this.bytes[i]);
       if (c <= 0x20 || c >= 0x7f) return "";
       if (c >= 0x61 && c <= 0x7a) c -= 0x20;
-      out += String.fromCharCode(c);
+      unchecked(wordUnits[i] = <u16>c);
     }
-    return out;
+    return String.UTF16.decodeUnsafe(changetype<usize>(wordUnits), <usize>this.length << 1);
   }
 
   /** True when the text is exactly `word` (ASCII, compared case-sensitively). */

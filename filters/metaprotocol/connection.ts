@@ -3,7 +3,7 @@
 import { ConnectionFilter } from "../../api/assembly/filter";
 import { Codec, Direction, Message, MessageKind, ResponseStatus } from "../../api/assembly/codec";
 import {
-  BufferKind, FilterStatus, LogLevel, closeDownstream, getBufferBytes, incrementMetric, log, logEnabled, nowNanos,
+  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, incrementMetric, log, logEnabled, nowNanos,
 } from "../../api/assembly/host";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
@@ -37,7 +37,8 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
 
   private read(reader: FrameReader, kind: BufferKind, length: u32): void {
     if (reader.stopped || length == 0) return;
-    const bytes = getBufferBytes(kind, 0, length);
+    // FrameReader copies whatever it keeps past this call, so a borrowed view is enough.
+    const bytes = borrowBufferBytes(kind, 0, length);
     if (bytes != null) reader.feed(bytes);
   }
 

@@ -1,7 +1,7 @@
 // The per-plugin root: parses configuration and creates a connection filter per connection.
 import { ConnectionFilter, RootFilter, registerRootFilter } from "../../api/assembly/filter";
 import { Codec } from "../../api/assembly/codec";
-import { LogLevel, log, refreshLogLevel } from "../../api/assembly/host";
+import { LogLevel, log, logEnabled, refreshLogLevel } from "../../api/assembly/host";
 import { FilterConfig, parseConfig } from "./config";
 import { MetaProtocolConnection } from "./connection";
 import { ProtocolStats } from "./stats";
@@ -32,6 +32,8 @@ export class MetaProtocolRoot extends RootFilter {
 
   newConnection(contextId: u32): ConnectionFilter {
     refreshLogLevel();
+    // Only the debug log of decoded messages reads attributes in sidecar mode.
+    this.codec.attributesWanted = logEnabled(LogLevel.Debug);
     return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats);
   }
 }

@@ -39,7 +39,16 @@ export class CallStats {
     this.responseBytesId = defineMetric(MetricKind.Counter, "metaproto_response_bytes_total" + this.labels);
   }
 
+  // Calls of one method mostly end the same way: the last outcome's id skips the map.
+  private lastStatus: string = "";
+  private lastCode: string = "";
+  private lastId: u32 = NO_METRIC;
+
   countCall(status: string, code: string): void {
+    if (this.lastId != NO_METRIC && status == this.lastStatus && code == this.lastCode) {
+      incrementMetric(this.lastId, 1);
+      return;
+    }
     const key = status + ";" + code;
     let id: u32;
     if (this.requestIds.has(key)) {
@@ -49,6 +58,9 @@ export class CallStats {
         "metaproto_requests_total" + this.labels + ";response_status=" + status + ";response_code=" + sanitizeLabel(code));
       this.requestIds.set(key, id);
     }
+    this.lastStatus = status;
+    this.lastCode = code;
+    this.lastId = id;
     incrementMetric(id, 1);
   }
 
@@ -65,7 +77,22 @@ export class ProtocolStats {
 
   constructor(public protocol: string, public maxLabelPairs: i32) {}
 
+  // Consecutive calls mostly name the same method: compare before building a map key.
+  private lastService: string = "";
+  private lastMethod: string = "";
+  private last: CallStats | null = null;
+
   forCall(service: string, method: string): CallStats {
+    const last = this.last;
+    if (last != null && method == this.lastMethod && service == this.lastService) return last;
+    const stats = this.lookup(service, method);
+    this.lastService = service;
+    this.lastMethod = method;
+    this.last = stats;
+    return stats;
+  }
+
+  private lookup(service: string, method: string): CallStats {
     const key = service + "\n" + method;
     if (this.calls.has(key)) return this.calls.get(key);
     if (this.calls.size >= this.maxLabelPairs) {
