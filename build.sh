@@ -11,6 +11,8 @@ CODECS=()
 for entry in codecs/*/main.ts; do CODECS+=("$(basename "$(dirname "$entry")")"); done
 RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
+# Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
+BENCH_PROTOCOLS=dubbo,redis
 # Real peers the rigs start (DESIGN.md section 6).
 DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
 
@@ -23,6 +25,7 @@ Commands:
           check V8 loads our module
   build   compile every codec to dist/wasm/<name>.wasm (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
+          + a benchmark smoke run
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
           Envoy and the provider keep running until Ctrl-C
   help    this text
@@ -150,8 +153,10 @@ case "$command" in
     install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module
     run_unit_tests
     run_rigs
-    log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs"
-    echo "$((JEST_PASSED + RIGS_PASSED)) passed, 0 failed"
+    log "benchmark smoke run (no thresholds; full runs: npm run bench)"
+    npm run --silent bench -- --protocol "$BENCH_PROTOCOLS" --smoke
+    log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke run"
+    echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
     ;;
   demo) install_npm_packages; install_envoy; build_codecs; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;
