@@ -1,6 +1,6 @@
 // Plain client connections for readiness probes and idle-connection measurements.
 import * as net from "net";
-import type { ProtocolBench } from "./protocol";
+import type { ProtocolBench, Wire } from "./protocol";
 
 export function openConnection(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -15,9 +15,17 @@ export function openConnection(port: number): Promise<net.Socket> {
   });
 }
 
-/** Makes one call on an open connection with the protocol's driver request; resolves when its reply is in. */
-export function oneCall(protocol: ProtocolBench, socket: net.Socket, connectionIndex: number, timeoutMs = 5000): Promise<void> {
+/**
+ * Makes one call on an open connection with the protocol's driver request; resolves when its reply is in.
+ * For a server-first protocol the connection logs in first (the wire's handshake).
+ */
+export async function oneCall(protocol: ProtocolBench, socket: net.Socket, connectionIndex: number, timeoutMs = 5000): Promise<void> {
   const wire = protocol.wire(connectionIndex);
+  if (wire.handshake) await wire.handshake(socket, timeoutMs);
+  return callOnce(wire, socket, timeoutMs);
+}
+
+function callOnce(wire: Wire, socket: net.Socket, timeoutMs: number): Promise<void> {
   const request = Buffer.alloc(wire.requestLength);
   wire.writeRequest(7, request, 0);
   return new Promise((resolve, reject) => {

@@ -138,10 +138,18 @@ function connectAll(spec: DriverSpec, protocol: ProtocolBench, onReply: (c: Driv
       socket.setNoDelay(true);
       socket.once("error", reject);
       socket.once("connect", () => {
-        socket.removeListener("error", reject);
-        socket.on("error", () => onBad());
-        const c: DriverConnection = new DriverConnection(i, protocol.wire(i), socket, (t, ok) => onReply(c, t, ok), onBad);
-        resolve(c);
+        const wire = protocol.wire(i);
+        // Server-first protocols log in before the first call; a failed login fails the run.
+        const ready = wire.handshake ? wire.handshake(socket, 10_000) : Promise.resolve();
+        ready.then(() => {
+          socket.removeListener("error", reject);
+          socket.on("error", () => onBad());
+          const c: DriverConnection = new DriverConnection(i, wire, socket, (t, ok) => onReply(c, t, ok), onBad);
+          resolve(c);
+        }, (err) => {
+          socket.destroy();
+          reject(err);
+        });
       });
     }));
   }

@@ -1,5 +1,6 @@
 // What a protocol contributes to the benchmark. One module per protocol in bench/protocols/<name>.ts
 // exports `protocol: ProtocolBench`; the harness does targets, rounds, measurement and the report.
+import type * as net from "net";
 import type { Child } from "./processes";
 import type { Pinning } from "./pinning";
 
@@ -16,6 +17,12 @@ export interface Wire {
    * FIFO pairing); returns the bytes consumed. `ok` is false for a reply that says the call failed.
    */
   parse(buf: Buffer, onReply: (seq: number, ok: boolean) => void): number;
+  /**
+   * Optional, for server-first protocols (MySQL): runs on a freshly connected socket before the first
+   * request (read the greeting, log in) and resolves once calls may be sent. It must remove every
+   * listener it adds; the server must send nothing unasked after it.
+   */
+  handshake?(socket: net.Socket, timeoutMs: number): Promise<void>;
 }
 
 /** Everything a shape's run may use. */
@@ -117,6 +124,8 @@ export interface ProtocolBench {
   pluginConfig: string;
   /** Envoy's own L7 filters for this protocol; the first is the one the ratio table uses. */
   nativeFilters: NativeFilter[];
+  /** Envoy's native filter for the protocol when the Envoy build lacks it: listed as "not available". */
+  unavailableNative?: { name: string; note: string };
   startBackend(workDir: string, pin: Pinning): Promise<Backend>;
   /** Runs once against the direct backend before any target (e.g. to populate keys). */
   prepare?(port: number): Promise<void>;
@@ -126,6 +135,12 @@ export interface ProtocolBench {
   wire(connectionIndex: number): Wire;
   /** Calls for the codec micro-benchmark and the Wasm memory measurement (request + response). */
   codecCalls(repo: string): CodecCall[];
+  /**
+   * Optional: messages every connection starts with before any call can be made (a server-first
+   * handshake: greeting, login, OK), fed in order on each new connection of the codec
+   * micro-benchmark and the Wasm memory measurement, before `codecCalls`. Not counted as messages.
+   */
+  codecPreamble?(repo: string): CodecSample[];
   /**
    * Optional: answers requests without a real backend, for the load-driver ceiling check
    * (bench/lib/canned_server.ts). `requestLength` returns the length of the whole request at

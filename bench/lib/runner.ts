@@ -135,12 +135,13 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
   if (built && !env.skipCodec) {
     const module = new WebAssembly.Module(readFileSync(wasm));
     const calls = protocol.codecCalls(env.repo);
+    const preamble = protocol.codecPreamble ? protocol.codecPreamble(env.repo) : [];
     log(`[${name}] codec micro-benchmark (host emulator, ${env.codecBenchSec}s per mix)`);
-    for (const call of calls) report.decodeRates.push(await decodeRate(module, protocol.pluginConfig, call.name, [call], env.codecBenchSec));
-    report.decodeRates.push(await decodeRate(module, protocol.pluginConfig, "mixed (all of the above in turn)", calls, env.codecBenchSec));
+    for (const call of calls) report.decodeRates.push(await decodeRate(module, protocol.pluginConfig, call.name, [call], env.codecBenchSec, preamble));
+    report.decodeRates.push(await decodeRate(module, protocol.pluginConfig, "mixed (all of the above in turn)", calls, env.codecBenchSec, preamble));
     for (const r of report.decodeRates) log(`[${name}]   ${r.name}: ${fmt(r.messagesPerSec)} msg/s, ${fmt(r.megabytesPerSec, 1)} MB/s`);
     log(`[${name}] Wasm heap per idle connection (host emulator, ${env.idleConnections} connections)`);
-    report.wasmMemory = await idleMemory(module, protocol.pluginConfig, calls[0], env.idleConnections);
+    report.wasmMemory = await idleMemory(module, protocol.pluginConfig, calls[0], env.idleConnections, preamble);
     log(`[${name}]   ${fmt(report.wasmMemory.heapBytesPerConnection)} B idle, ${fmt(report.wasmMemory.heapBytesPerConnectionAfterCall)} B after one call`);
   }
 
@@ -174,6 +175,9 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     for (const nf of protocol.nativeFilters.filter((n) => !env.onlyTargets || env.onlyTargets.includes(n.name))) {
       listeners.push({ name: nf.name, filters: nf.filtersYaml, port: await freePort() });
       targets.push({ name: nf.name, kind: "native", status: "ok", note: nf.note });
+    }
+    if (protocol.unavailableNative) {
+      targets.push({ name: protocol.unavailableNative.name, kind: "native", status: "not available", note: protocol.unavailableNative.note });
     }
     for (const l of listeners) targets.find((t) => t.name === l.name)!.port = l.port;
     report.targets = targets;

@@ -2,7 +2,7 @@
 // decode rate (the codec micro-benchmark) and guest memory per idle connection.
 import { performance } from "perf_hooks";
 import { Connection, ProxyTestHost } from "../../api/proxytest";
-import type { CodecCall } from "./protocol";
+import type { CodecCall, CodecSample } from "./protocol";
 
 export interface DecodeRate {
   name: string;
@@ -20,17 +20,28 @@ function requestsCounted(host: ProxyTestHost): number {
   return host.metrics().filter((m) => m.name.startsWith("metaproto_requests_total;")).reduce((s, m) => s + Number(m.value ?? 0), 0);
 }
 
+/** A new connection with the protocol's preamble (server-first handshake) already through it. */
+function connect(host: ProxyTestHost, preamble: CodecSample[]): Connection {
+  const c = host.newConnection();
+  for (const m of preamble) {
+    if (m.direction === "downstream") c.downstream(m.bytes);
+    else c.upstream(m.bytes);
+  }
+  return c;
+}
+
 /** Feeds the calls (request downstream, response upstream) in a loop for `seconds`. */
-export async function decodeRate(module: WebAssembly.Module, pluginConfig: string, name: string, calls: CodecCall[], seconds: number): Promise<DecodeRate> {
+export async function decodeRate(module: WebAssembly.Module, pluginConfig: string, name: string, calls: CodecCall[], seconds: number,
+  preamble: CodecSample[] = []): Promise<DecodeRate> {
   const host = await ProxyTestHost.load(module, { pluginConfig, logLevel: "info" });
   host.start();
-  let conn: Connection = host.newConnection();
+  let conn: Connection = connect(host, preamble);
   const callBytes = calls.reduce((s, c) => s + c.request.length + c.response.length, 0) / calls.length;
   // Warm V8's tiers for both the module and the emulator before timing.
   for (let i = 0; i < 200; i++) for (const c of calls) { conn.downstream(c.request); conn.upstream(c.response); }
   conn.close("downstream");
   const countedBefore = requestsCounted(host);
-  conn = host.newConnection();
+  conn = connect(host, preamble);
   let fed = 0;
   let bytes = 0;
   const start = performance.now();
@@ -45,7 +56,7 @@ export async function decodeRate(module: WebAssembly.Module, pluginConfig: strin
     fed += calls.length;
     if (fed % ROTATE_EVERY < calls.length) {
       conn.close("downstream");
-      conn = host.newConnection();
+      conn = connect(host, preamble);
     }
     now = performance.now();
   }
@@ -96,31 +107,32 @@ export interface IdleMemory {
   linearMemoryAfter: number;
 }
 
-async function startedHost(module: WebAssembly.Module, pluginConfig: string, warm: CodecCall): Promise<ProxyTestHost> {
+async function startedHost(module: WebAssembly.Module, pluginConfig: string, warm: CodecCall, preamble: CodecSample[]): Promise<ProxyTestHost> {
   const host = await ProxyTestHost.load(module, { pluginConfig, logLevel: "info" });
   host.start();
   // One finished call first, so per-worker state (metric ids, label maps) is not charged to connections.
-  const c = host.newConnection();
+  const c = connect(host, preamble);
   c.downstream(warm.request);
   c.upstream(warm.response);
   c.close("downstream");
   return host;
 }
 
-export async function idleMemory(module: WebAssembly.Module, pluginConfig: string, call: CodecCall, connections: number): Promise<IdleMemory> {
-  const base = probeUsedBytes(await startedHost(module, pluginConfig, call));
+export async function idleMemory(module: WebAssembly.Module, pluginConfig: string, call: CodecCall, connections: number,
+  preamble: CodecSample[] = []): Promise<IdleMemory> {
+  const base = probeUsedBytes(await startedHost(module, pluginConfig, call, preamble));
 
-  const idle = await startedHost(module, pluginConfig, call);
+  const idle = await startedHost(module, pluginConfig, call, preamble);
   const linearMemoryBefore = idle.guestMemoryBytes();
   const open: Connection[] = [];
-  for (let i = 0; i < connections; i++) open.push(idle.newConnection());
+  for (let i = 0; i < connections; i++) open.push(connect(idle, preamble));
   const linearMemoryAfter = idle.guestMemoryBytes();
   const idleUsed = probeUsedBytes(idle);
 
-  const used = await startedHost(module, pluginConfig, call);
+  const used = await startedHost(module, pluginConfig, call, preamble);
   const afterCall: Connection[] = [];
   for (let i = 0; i < connections; i++) {
-    const c = used.newConnection();
+    const c = connect(used, preamble);
     c.downstream(call.request);
     c.upstream(call.response);
     afterCall.push(c);
