@@ -46,8 +46,21 @@ export class Message {
   /** Service version, where the protocol has one. */
   version: string = "";
   method: string = "";
-  /** Attachments / headers, in wire order; routable. */
-  attributes: Array<Attribute> = [];
+  /** Attachments / headers, in wire order; routable. Created on first use: most calls have none read. */
+  private attributeList: Array<Attribute> | null = null;
+
+  get attributes(): Array<Attribute> {
+    let list = this.attributeList;
+    if (list == null) {
+      list = new Array<Attribute>();
+      this.attributeList = list;
+    }
+    return list;
+  }
+
+  set attributes(list: Array<Attribute>) {
+    this.attributeList = list;
+  }
   status: ResponseStatus = ResponseStatus.None;
   /** The protocol's own status code, as text (Dubbo "20", MySQL "1064"). */
   code: string = "";
@@ -123,6 +136,11 @@ export enum DecodeStatus {
   PassThrough = 4,
 }
 
+/**
+ * What one decode call found. A single instance serves every call (decoding is on the per-byte
+ * path and the framework reads the result before the next call): return it straight from
+ * `decode`, never keep it.
+ */
 export class DecodeResult {
   status: DecodeStatus = DecodeStatus.NeedMore;
   consumed: u32 = 0;
@@ -131,42 +149,49 @@ export class DecodeResult {
   message: Message | null = null;
   reason: string = "";
 
+  private static of(status: DecodeStatus): DecodeResult {
+    const r = SHARED_RESULT;
+    r.status = status;
+    r.consumed = 0;
+    r.needed = 0;
+    r.message = null;
+    r.reason = "";
+    return r;
+  }
+
   static needMore(needed: u32): DecodeResult {
-    const r = new DecodeResult();
-    r.status = DecodeStatus.NeedMore;
+    const r = DecodeResult.of(DecodeStatus.NeedMore);
     r.needed = needed;
     return r;
   }
 
   static done(message: Message, consumed: u32): DecodeResult {
-    const r = new DecodeResult();
-    r.status = DecodeStatus.Done;
+    const r = DecodeResult.of(DecodeStatus.Done);
     r.message = message;
     r.consumed = consumed;
     return r;
   }
 
   static skip(consumed: u32): DecodeResult {
-    const r = new DecodeResult();
-    r.status = DecodeStatus.Skip;
+    const r = DecodeResult.of(DecodeStatus.Skip);
     r.consumed = consumed;
     return r;
   }
 
   static passThrough(reason: string): DecodeResult {
-    const r = new DecodeResult();
-    r.status = DecodeStatus.PassThrough;
+    const r = DecodeResult.of(DecodeStatus.PassThrough);
     r.reason = reason;
     return r;
   }
 
   static error(reason: string): DecodeResult {
-    const r = new DecodeResult();
-    r.status = DecodeStatus.Error;
+    const r = DecodeResult.of(DecodeStatus.Error);
     r.reason = reason;
     return r;
   }
 }
+
+const SHARED_RESULT = new DecodeResult();
 
 /**
  * One protocol. A single instance serves every connection of a VM; per-connection state,

@@ -80,9 +80,12 @@ function pubsubWord(scanner: RespScanner): i32 {
   return NOT_PUBSUB;
 }
 
+// The subscription words as command names, uppercased once rather than for every command.
+const SUBSCRIPTION_COMMANDS = SUBSCRIPTION_WORDS.map<string>((word: string) => word.toUpperCase());
+
 function subscriptionOf(name: string): i32 {
-  for (let i = 0; i < SUBSCRIPTION_WORDS.length; i++) {
-    if (name == SUBSCRIPTION_WORDS[i].toUpperCase()) return i;
+  for (let i = 0; i < SUBSCRIPTION_COMMANDS.length; i++) {
+    if (name == unchecked(SUBSCRIPTION_COMMANDS[i])) return i;
   }
   return -1;
 }
