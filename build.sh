@@ -12,7 +12,7 @@ for entry in codecs/*/main.ts; do CODECS+=("$(basename "$(dirname "$entry")")");
 RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
 # Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
-BENCH_PROTOCOLS=dubbo,redis
+BENCH_PROTOCOLS=dubbo,redis,thrift,mysql
 # Real peers the rigs start (DESIGN.md section 6).
 DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
 
