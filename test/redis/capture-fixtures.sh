@@ -13,7 +13,9 @@ OUT="$REPO/codecs/redis/fixtures"
 WORK=$(mktemp -d)
 REDIS_PORT=$(free_port)
 # DEBUG PROTOCOL (every RESP3 type) needs the debug command, from local connections only.
-start_child redis-server "$WORK/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+# Redis reports its executable as cwd + argv[0] in INFO (ioredis reads it); / keeps machine paths
+# out of the fixtures.
+start_child redis-server "$WORK/redis.log" env --chdir=/ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
   --save "" --appendonly no --daemonize no --dir "$WORK" --enable-debug-command local
 wait_for "redis-server :$REDIS_PORT" 10 redis-cli -p "$REDIS_PORT" ping
 
