@@ -1,7 +1,7 @@
 // One downstream connection: decodes both directions, pairs responses with requests and
 // records per-call metrics. Bytes are never held back or changed (sidecar mode, no policy).
 import { ConnectionFilter } from "../../api/assembly/filter";
-import { Codec, Direction, Message, MessageKind, ResponseStatus } from "../../api/assembly/codec";
+import { Codec, Direction, Message, MessageKind } from "../../api/assembly/codec";
 import {
   BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, incrementMetric, log, logEnabled, nowNanos,
 } from "../../api/assembly/host";
@@ -17,7 +17,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private upstream!: FrameReader;
   private pending!: PendingCalls;
 
-  constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats) {
+  constructor(contextId: u32, codec: Codec, private config: FilterConfig, private stats: ProtocolStats) {
     super(contextId);
     const state = codec.newConnectionState();
     this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);

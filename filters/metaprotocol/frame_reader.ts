@@ -24,11 +24,6 @@ export class FrameReader {
     private sink: MessageSink,
   ) {}
 
-  /** Bytes held for an incomplete frame (for memory accounting and tests). */
-  get bufferedBytes(): i32 {
-    return this.pendingLength;
-  }
-
   feed(chunk: Uint8Array): void {
     if (this.stopped || chunk.length == 0) return;
     let data = chunk;

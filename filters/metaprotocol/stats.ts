@@ -126,8 +126,4 @@ export class ProtocolStats {
   passThrough(reason: string): void {
     this.increment("metaproto_passthrough_connections_total;protocol=" + this.protocol + ";reason=" + sanitizeLabel(reason));
   }
-
-  localReply(reason: string): void {
-    this.increment("metaproto_local_replies_total;protocol=" + this.protocol + ";reason=" + reason);
-  }
 }
