@@ -103,13 +103,16 @@ export class Message {
 const MESSAGE_KIND_NAMES = ["request", "oneway", "response", "heartbeat", "event", "stream_frame"];
 const RESPONSE_STATUS_NAMES = ["none", "ok", "client_error", "server_error"];
 
-/** A JSON string literal for `s`. */
+/**
+ * A JSON string literal for `s`, kept on one log line: control characters and the Unicode
+ * line and paragraph separators (which line-splitting readers treat as breaks) are escaped.
+ */
 export function jsonString(s: string): string {
   let out = "\"";
   let runStart = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
+    if (c >= 0x20 && c != 0x22 && c != 0x5c && c != 0x2028 && c != 0x2029) continue;
     out += s.substring(runStart, i);
     if (c == 0x22) out += "\\\"";
     else if (c == 0x5c) out += "\\\\";

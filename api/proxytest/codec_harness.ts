@@ -40,7 +40,7 @@ export interface Decoded {
   truncated: boolean;
 }
 
-const DECODED = /^metaproto [a-z0-9_]+: decoded (downstream|upstream) (\{.*\})$/;
+const DECODED = /^metaproto [a-z0-9_]+: decoded (downstream|upstream) (\{.*\})$/s;
 
 /** The messages the filter decoded, in order, read from its debug log. */
 export function decodedMessages(host: ProxyTestHost): Decoded[] {

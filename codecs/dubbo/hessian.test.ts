@@ -153,6 +153,14 @@ test("values written by hessian.js are skipped, attachments read behind them", a
   );
 }, 120_000);
 
+test("attachment values with quotes, controls and line separators come back whole", async () => {
+  const host = await startedHost(dubbo);
+  const attachments = { "\u2028": "a\u2029b", q: '"\\', nl: "x\r\ny\u0000" };
+  host.newConnection().downstream(request({ id: 4n, method: "m", attachments }));
+  expect(host.logs.filter((l) => /decoded downstream/.test(l.message)).map((l) => /[\u2028\u2029\r\n]/.test(l.message))).toEqual([false]);
+  expect(decodedMessages(host)[0].attributes).toEqual(attachments);
+});
+
 test("attachment strings decode from UTF-8, CESU-8 surrogates and chunks alike", async () => {
   const host = await startedHost(dubbo);
   const attachments = Buffer.concat([
