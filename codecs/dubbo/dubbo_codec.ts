@@ -74,6 +74,9 @@ export function countDescriptorArguments(descriptor: string): i32 {
 }
 
 export class DubboCodec extends Codec {
+  // The framework reads each message before the next decode: one instance serves them all.
+  private readonly message: Message = new Message();
+
   name(): string { return "dubbo"; }
 
   pairing(): Pairing { return Pairing.ById; }
@@ -91,7 +94,7 @@ export class DubboCodec extends Codec {
     if (<u32>available < frameLength && !frameIsTruncated) return DecodeResult.needMore(frameLength);
 
     const flag = unchecked(bytes[2]);
-    const message = new Message();
+    const message = this.message.reset();
     message.hasRequestId = true;
     message.requestId = (<u64>readU32(bytes, 4) << 32) | <u64>readU32(bytes, 8);
     message.frameLength = frameLength;

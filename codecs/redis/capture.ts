@@ -1,6 +1,7 @@
 // The first bytes of one protocol element, kept while the element streams past: enough to
 // name a command ("CLIENT", "SETNAME"), read a database index or an error prefix, without
 // ever holding a whole value.
+import { byteAt, putByte } from "../../api/assembly/bytes";
 
 export const CAPTURE_BYTES: i32 = 32;
 
@@ -28,7 +29,7 @@ export class Capture {
   append(source: Uint8Array, from: i32, to: i32): void {
     let i = from;
     while (i < to && this.length < CAPTURE_BYTES) {
-      unchecked(this.bytes[this.length] = unchecked(source[i]));
+      putByte(this.bytes, this.length, byteAt(source, i));
       this.length++;
       i++;
     }
@@ -37,7 +38,7 @@ export class Capture {
 
   appendByte(b: u8): void {
     if (this.length < CAPTURE_BYTES) {
-      unchecked(this.bytes[this.length] = b);
+      putByte(this.bytes, this.length, b);
       this.length++;
     } else {
       this.overflow = true;
@@ -49,7 +50,7 @@ export class Capture {
     if (!this.isString || this.overflow || this.length == 0) return "";
     // Built in a scratch buffer and made a string once: this runs for every command.
     for (let i = 0; i < this.length; i++) {
-      let c = <i32>unchecked(this.bytes[i]);
+      let c = <i32>byteAt(this.bytes, i);
       if (c <= 0x20 || c >= 0x7f) return "";
       if (c >= 0x61 && c <= 0x7a) c -= 0x20;
       unchecked(wordUnits[i] = <u16>c);
@@ -61,7 +62,18 @@ export class Capture {
   equals(word: string): bool {
     if (!this.isString || this.overflow || this.length != word.length) return false;
     for (let i = 0; i < this.length; i++) {
-      if (<i32>unchecked(this.bytes[i]) != word.charCodeAt(i)) return false;
+      if (<i32>byteAt(this.bytes, i) != word.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** True when the text is `upper` (uppercase ASCII) compared ignoring ASCII case. */
+  equalsIgnoringCase(upper: string): bool {
+    if (!this.isString || this.overflow || this.length != upper.length) return false;
+    for (let i = 0; i < this.length; i++) {
+      let c = <i32>byteAt(this.bytes, i);
+      if (c >= 0x61 && c <= 0x7a) c -= 0x20;
+      if (c != upper.charCodeAt(i)) return false;
     }
     return true;
   }
@@ -70,13 +82,13 @@ export class Capture {
   leadingCapitals(): string {
     let out = "";
     for (let i = 0; i < this.length; i++) {
-      const c = <i32>unchecked(this.bytes[i]);
+      const c = <i32>byteAt(this.bytes, i);
       if (c < 0x41 || c > 0x5a) break;
       if (out.length == 16) return "";
       out += String.fromCharCode(c);
     }
     // The code is a whole word: followed by a space or the end of the text.
-    if (out.length < this.length && unchecked(this.bytes[out.length]) != 0x20) return "";
+    if (out.length < this.length && byteAt(this.bytes, out.length) != 0x20) return "";
     return out;
   }
 
@@ -86,10 +98,10 @@ export class Capture {
    */
   canonicalIndex(): i64 {
     if (!this.isString || this.overflow || this.length == 0 || this.length > 10) return -1;
-    if (this.length > 1 && unchecked(this.bytes[0]) == 0x30) return -1;
+    if (this.length > 1 && byteAt(this.bytes, 0) == 0x30) return -1;
     let v: i64 = 0;
     for (let i = 0; i < this.length; i++) {
-      const c = <i32>unchecked(this.bytes[i]);
+      const c = <i32>byteAt(this.bytes, i);
       if (c < 0x30 || c > 0x39) return -1;
       v = v * 10 + <i64>(c - 0x30);
     }

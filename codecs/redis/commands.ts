@@ -83,15 +83,24 @@ function load(): void {
   subcommands = inner;
 }
 
-/**
- * The `method` label: the uppercased command name, `CONTAINER|SUBCOMMAND` for container
- * commands given a subcommand (`CONTAINER|UNKNOWN` for one Redis does not define), and
- * UNKNOWN for names Redis does not define. `name`/`sub` are uppercased words or "".
- */
-export function methodLabel(name: string, sub: string, hasSub: bool): string {
+/** The `method` label of a command Redis defines by this name, or UNKNOWN. */
+export function commandLabel(name: string): string {
   if (commands == null) load();
-  if (!commands!.has(name)) return UNKNOWN_COMMAND;
-  if (!hasSub || !containers!.has(name)) return name;
-  const full = name + "|" + sub;
-  return sub.length > 0 && subcommands!.has(full) ? full : name + "|" + UNKNOWN_COMMAND;
+  return commands!.has(name) ? name : UNKNOWN_COMMAND;
+}
+
+/** True for container commands (CLIENT, CONFIG...), labelled with their subcommand. */
+export function isContainer(name: string): bool {
+  if (commands == null) load();
+  return containers!.has(name);
+}
+
+/**
+ * `CONTAINER|SUBCOMMAND` for a container command's subcommand (an uppercased word or ""),
+ * `CONTAINER|UNKNOWN` for one Redis does not define.
+ */
+export function subcommandLabel(container: string, sub: string): string {
+  if (commands == null) load();
+  const full = container + "|" + sub;
+  return sub.length > 0 && subcommands!.has(full) ? full : container + "|" + UNKNOWN_COMMAND;
 }

@@ -3,6 +3,7 @@
 // way Redis does closely enough for naming the command: whitespace separates, "..." and '...'
 // quote, a backslash escapes the next byte inside double quotes.
 import { Capture } from "./capture";
+import { byteAt } from "../../api/assembly/bytes";
 
 export class InlineCommand {
   words: i64 = 0;
@@ -21,7 +22,7 @@ export class InlineCommand {
 
   feed(bytes: Uint8Array, from: i32, to: i32): void {
     for (let i = from; i < to; i++) {
-      const c = unchecked(bytes[i]);
+      const c = byteAt(bytes, i);
       if (this.quote != 0) {
         if (this.escaped) {
           this.escaped = false;

@@ -6,7 +6,8 @@ import {
   Codec, ConnectionState, DecodeResult, Direction, Message, MessageKind, Pairing, ResponseStatus,
 } from "../../api/assembly/codec";
 import { Capture } from "./capture";
-import { methodLabel } from "./commands";
+import { CommandNames } from "./command_names";
+import { subcommandLabel } from "./commands";
 import { Expect, ExpectedReplies, ExpectedReply, SUBSCRIPTION_WORDS, Subscription } from "./expected_replies";
 import { CODE_NULL, CODE_OK, CODE_QUEUED, errorLabel } from "./reply_status";
 import {
@@ -95,6 +96,10 @@ function frameLength(scanner: RespScanner): u32 {
 }
 
 export class RedisCodec extends Codec {
+  private readonly names: CommandNames = new CommandNames();
+  // The framework reads each message before the next decode: one instance serves them all.
+  private readonly message: Message = new Message();
+
   name(): string { return "redis"; }
 
   pairing(): Pairing { return Pairing.Fifo; }
@@ -124,15 +129,17 @@ export class RedisCodec extends Codec {
     const argc = scanner.commandLength;
     // An empty line or `*0`: Redis runs nothing and answers nothing.
     if (argc <= 0) return DecodeResult.skip(consumed);
-    const name = unchecked(scanner.elements[0]).upperWord();
+    const command = this.names.of(unchecked(scanner.elements[0]));
+    const name = command.name;
     // Redis drops these connections as cross-protocol attacks (HTTP sent to its port).
     if (name == "POST" || name == "HOST:") return DecodeResult.error("not_redis");
     // A replica's stream (an RDB payload, then the replicated commands) is not request/reply.
     if (name == "SYNC" || name == "PSYNC") return DecodeResult.passThrough("replication");
-    const sub = argc >= 2 ? unchecked(scanner.elements[1]).upperWord() : "";
-    const method = methodLabel(name, sub, argc >= 2);
+    const method = command.container && argc >= 2
+      ? subcommandLabel(name, unchecked(scanner.elements[1]).upperWord())
+      : command.label;
 
-    const message = new Message();
+    const message = this.message.reset();
     message.service = connection.db;
     message.method = method;
     message.frameLength = frameLength(scanner);
@@ -291,7 +298,7 @@ export class RedisCodec extends Codec {
     entry.confirmationsLeft--;
     if (entry.confirmationsLeft <= 0) connection.expected.takeOne();
     if (!first || !entry.isCall) return this.event(scanner);
-    const message = new Message();
+    const message = this.message.reset();
     message.kind = MessageKind.Response;
     message.status = ResponseStatus.Ok;
     message.code = CODE_OK;
@@ -300,7 +307,7 @@ export class RedisCodec extends Codec {
   }
 
   private event(scanner: RespScanner): DecodeResult {
-    const message = new Message();
+    const message = this.message.reset();
     message.kind = MessageKind.Event;
     message.frameLength = frameLength(scanner);
     return DecodeResult.done(message, <u32>scanner.consumed);
@@ -312,7 +319,7 @@ export class RedisCodec extends Codec {
     while (entry != null && entry.kind == Expect.Subscription && !entry.isCall) entry = connection.expected.takeOne();
     const top = scanner.topType;
     const isError = top == T_ERROR || top == T_BLOB_ERROR;
-    const message = new Message();
+    const message = this.message.reset();
     message.kind = MessageKind.Response;
     message.frameLength = frameLength(scanner);
     if (isError) {

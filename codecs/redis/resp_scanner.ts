@@ -6,6 +6,7 @@
 // and capped (no recursion).
 import { Capture } from "./capture";
 import { InlineCommand, isSpace } from "./inline_command";
+import { byteAt } from "../../api/assembly/bytes";
 
 /** Deepest aggregate nesting accepted; deeper input is a decode error, not a trap. */
 export const MAX_DEPTH: i32 = 128;
@@ -124,7 +125,7 @@ export class RespScanner {
 
   /** Scans `bytes`, which start where the previous call stopped. */
   scan(bytes: Uint8Array): ScanResult {
-    const end = bytes.length;
+    const end = bytes.byteLength;
     let pos = 0;
     this.consumed = 0;
     while (pos < end) {
@@ -155,17 +156,17 @@ export class RespScanner {
         // A long line streaming past: find its end.
         let newline = -1;
         for (let i = pos; i < end; i++) {
-          if (unchecked(bytes[i]) == LF) { newline = i; break; }
+          if (byteAt(bytes, i) == LF) { newline = i; break; }
         }
         const stop = newline < 0 ? end : newline;
         if (this.phase == Phase.Inline) {
           this.inline.feed(bytes, pos, stop);
         } else if (newline >= 0) {
           // RESP lines end in CRLF (inline commands may end in a bare LF).
-          const before = newline > pos ? unchecked(bytes[newline - 1]) : this.lastLineByte;
+          const before = newline > pos ? byteAt(bytes, newline - 1) : this.lastLineByte;
           if (before != CR) return this.fail("bad_line");
         } else if (stop > pos) {
-          this.lastLineByte = unchecked(bytes[stop - 1]);
+          this.lastLineByte = byteAt(bytes, stop - 1);
         }
         this.lineLength += <u64>(stop - pos);
         if (this.phase == Phase.Inline && this.lineLength > MAX_INLINE_LENGTH) return this.fail("inline_too_long");
@@ -188,7 +189,7 @@ export class RespScanner {
         continue;
       }
       // Phase.Value: a type byte starts the next value.
-      const type = unchecked(bytes[pos]);
+      const type = byteAt(bytes, pos);
       if (this.commands && this.depth == 0 && this.topType == 0xff && type != T_ARRAY) {
         const step = this.startInline(bytes, pos);
         if (step < 0) return this.failed();
@@ -226,8 +227,8 @@ export class RespScanner {
   private startInline(bytes: Uint8Array, pos: i32): i32 {
     // The first visible byte of a command line must be printable text: TLS records and
     // other binary protocols are not Redis, even though the server would try them as inline.
-    for (let i = pos; i < bytes.length; i++) {
-      const c = unchecked(bytes[i]);
+    for (let i = pos; i < bytes.byteLength; i++) {
+      const c = byteAt(bytes, i);
       if (c == LF) break; // an empty line: nothing to judge
       if (isSpace(c)) continue;
       if (c < 0x21 || c > 0x7e) {
@@ -276,7 +277,7 @@ export class RespScanner {
         this.ended(false);
         return consumed;
       case T_BOOLEAN: {
-        const c = lineEnd == from + 1 ? unchecked(bytes[from]) : 0;
+        const c = lineEnd == from + 1 ? byteAt(bytes, from) : 0;
         if (c != 0x74 && c != 0x66) return this.bad("bad_boolean");
         this.begin(type);
         this.ended(false);
@@ -302,7 +303,7 @@ export class RespScanner {
         break;
     }
     // A length follows: bulk, verbatim and blob error strings, aggregates.
-    const streamed = lineEnd == from + 1 && unchecked(bytes[from]) == 0x3f; // ?
+    const streamed = lineEnd == from + 1 && byteAt(bytes, from) == 0x3f; // ?
     if (!streamed && !parseInteger(bytes, from, lineEnd)) return this.bad("bad_length");
     const length = streamed ? STREAMED : parsedInteger;
     if (type == T_BULK || type == T_VERBATIM || type == T_BLOB_ERROR) {
@@ -359,15 +360,15 @@ export class RespScanner {
 
   /** +status, -error, ,double and (big number: short ones whole, long ones streamed. */
   private simpleLine(bytes: Uint8Array, pos: i32, type: u8): i32 {
-    const end = bytes.length;
+    const end = bytes.byteLength;
     const limit = min(end, pos + LINE_HOLD);
     let newline = -1;
     for (let i = pos + 1; i < limit; i++) {
-      if (unchecked(bytes[i]) == LF) { newline = i; break; }
+      if (byteAt(bytes, i) == LF) { newline = i; break; }
     }
     const target = newline >= 0 || limit - pos >= LINE_HOLD ? this.begin(type) : null;
     if (newline >= 0) {
-      if (newline == pos + 1 || unchecked(bytes[newline - 1]) != CR) return this.bad("bad_line");
+      if (newline == pos + 1 || byteAt(bytes, newline - 1) != CR) return this.bad("bad_line");
       if (target != null) target.append(bytes, pos + 1, newline - 1);
       this.messageBytes += <u64>(newline + 1 - pos);
       this.ended(false);
@@ -378,7 +379,7 @@ export class RespScanner {
     if (target != null) target.append(bytes, pos + 1, limit);
     this.target = target;
     this.lineLength = <u64>(limit - pos);
-    this.lastLineByte = unchecked(bytes[limit - 1]);
+    this.lastLineByte = byteAt(bytes, limit - 1);
     this.messageBytes += <u64>(limit - pos);
     this.phase = Phase.Line;
     return limit - pos;
@@ -386,7 +387,7 @@ export class RespScanner {
 
   /** One `;N` part of a streamed string; `;0` ends it. */
   private streamedStringPart(bytes: Uint8Array, pos: i32): i32 {
-    if (unchecked(bytes[pos]) != T_CHUNK) {
+    if (byteAt(bytes, pos) != T_CHUNK) {
       this.failure = "bad_chunk";
       return -1;
     }
@@ -414,16 +415,16 @@ export class RespScanner {
    * -2 (failure set) if no short header line ends there.
    */
   private headerLineEnd(bytes: Uint8Array, pos: i32): i32 {
-    const limit = min(bytes.length, pos + MAX_HEADER_LINE);
+    const limit = min(bytes.byteLength, pos + MAX_HEADER_LINE);
     for (let i = pos + 1; i < limit; i++) {
-      if (unchecked(bytes[i]) == CR) {
-        if (i + 1 >= bytes.length) return -1;
-        if (unchecked(bytes[i + 1]) == LF) return i;
+      if (byteAt(bytes, i) == CR) {
+        if (i + 1 >= bytes.byteLength) return -1;
+        if (byteAt(bytes, i + 1) == LF) return i;
         this.failure = "bad_line";
         return -2;
       }
     }
-    if (bytes.length < pos + MAX_HEADER_LINE) return -1;
+    if (bytes.byteLength < pos + MAX_HEADER_LINE) return -1;
     this.failure = "bad_line";
     return -2;
   }
@@ -488,7 +489,7 @@ let parsedInteger: i64 = 0;
 function parseInteger(bytes: Uint8Array, from: i32, to: i32): bool {
   let i = from;
   let negative = false;
-  if (i < to && unchecked(bytes[i]) == 0x2d) {
+  if (i < to && byteAt(bytes, i) == 0x2d) {
     negative = true;
     i++;
   }
@@ -496,7 +497,7 @@ function parseInteger(bytes: Uint8Array, from: i32, to: i32): bool {
   // 19 digits always fit a u64; the sign decides how much of it an i64 can take.
   let v: u64 = 0;
   for (; i < to; i++) {
-    const c = <i32>unchecked(bytes[i]);
+    const c = <i32>byteAt(bytes, i);
     if (c < 0x30 || c > 0x39) return false;
     v = v * 10 + <u64>(c - 0x30);
   }

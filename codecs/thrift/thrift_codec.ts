@@ -91,6 +91,9 @@ export function detectTransport(bytes: Uint8Array): Detection {
 }
 
 export class ThriftCodec extends Codec {
+  // The framework reads each message before the next decode: one instance serves them all.
+  private readonly message: Message = new Message();
+
   name(): string { return "thrift"; }
 
   /** Seqids are not unique (Python clients always send 0): replies are matched in order. */
@@ -120,7 +123,7 @@ export class ThriftCodec extends Codec {
     const mismatch = this.checkEncoding(connection, compact);
     if (mismatch != null) return mismatch;
     const reader = new ThriftReader(bytes, 0, bytes.length, compact);
-    const message = new Message();
+    const message = this.message.reset();
     this.readMessage(reader, message, true);
     if (reader.failure == ReadFailure.EndOfInput) return DecodeResult.needMore(0);
     if (!reader.ok) return DecodeResult.error(reader.reason);
@@ -148,7 +151,7 @@ export class ThriftCodec extends Codec {
     const complete = available >= frameEnd;
     const end = complete ? frameEnd : available;
 
-    const message = new Message();
+    const message = this.message.reset();
     message.frameLength = <u32>frameEnd;
     message.truncated = !complete;
     let payloadStart = LENGTH_PREFIX;

@@ -7,7 +7,7 @@ import {
 } from "../../api/assembly/host";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
-import { PendingCall, PendingCalls } from "./pending_calls";
+import { PendingCalls, newPendingCall, recyclePendingCall } from "./pending_calls";
 import { ProtocolStats, responseStatusLabel } from "./stats";
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
@@ -49,7 +49,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     }
     switch (message.kind) {
       case MessageKind.Request: {
-        const call = new PendingCall(message.requestId, this.stats.forCall(message.service, message.method), nowNanos());
+        const call = newPendingCall(message.requestId, this.stats.forCall(message.service, message.method), nowNanos());
         incrementMetric(call.stats.requestBytesId, message.frameLength);
         const evicted = this.pending.add(call);
         if (evicted != null) evicted.stats.countCall("no_response", "evicted");
@@ -72,6 +72,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
         call.stats.countCall(responseStatusLabel(message.status), message.code);
         const now = nowNanos();
         call.stats.recordDurationMillis(now > call.startNanos ? (now - call.startNanos) / NANOS_PER_MILLI : 0);
+        recyclePendingCall(call);
         break;
       }
       default:

@@ -25,12 +25,12 @@ export class FrameReader {
   ) {}
 
   feed(chunk: Uint8Array): void {
-    if (this.stopped || chunk.length == 0) return;
+    if (this.stopped || chunk.byteLength == 0) return;
     let data = chunk;
     if (this.skipRemaining > 0) {
-      const skip = <i32>min<u64>(this.skipRemaining, <u64>data.length);
+      const skip = <i32>min<u64>(this.skipRemaining, <u64>data.byteLength);
       this.skipRemaining -= <u64>skip;
-      if (skip == data.length) return;
+      if (skip == data.byteLength) return;
       data = data.subarray(skip);
     }
     if (this.pendingLength > 0) {
@@ -44,19 +44,19 @@ export class FrameReader {
   /** Decodes as many messages as `data` holds; returns the bytes consumed. */
   private decodeAll(data: Uint8Array): i32 {
     let pos = 0;
-    while (pos < data.length && !this.stopped) {
+    while (pos < data.byteLength && !this.stopped) {
       const view = pos == 0 ? data : data.subarray(pos);
       const result = this.codec.decode(this.direction, view, false, this.state);
       if (result.status != DecodeStatus.NeedMore) {
-        const used = this.accept(result, view.length);
+        const used = this.accept(result, view.byteLength);
         if (used < 0) break;
         pos += used;
       } else if (<u64>result.needed > <u64>this.maxBuffered) {
-        if (view.length < this.maxBuffered) break;
+        if (view.byteLength < this.maxBuffered) break;
         pos += this.decodeTruncated(view, result.needed);
         break; // what follows in `data` is the skipped body; keep() accounts for it
       } else {
-        if (view.length >= this.maxBuffered) this.stop("frame_too_large");
+        if (view.byteLength >= this.maxBuffered) this.stop("frame_too_large");
         break;
       }
     }
@@ -71,7 +71,7 @@ export class FrameReader {
       this.stop("frame_too_large");
       return 0;
     }
-    const used = this.accept(result, prefix.length);
+    const used = this.accept(result, prefix.byteLength);
     if (used < 0) return 0;
     this.skipRemaining = <u64>frameLength - <u64>used;
     return used;
@@ -112,9 +112,9 @@ export class FrameReader {
   }
 
   private append(data: Uint8Array): void {
-    const needed = this.pendingLength + data.length;
-    if (needed > this.pending.length) {
-      let capacity = max(this.pending.length * 2, 256);
+    const needed = this.pendingLength + data.byteLength;
+    if (needed > this.pending.byteLength) {
+      let capacity = max(this.pending.byteLength * 2, 256);
       while (capacity < needed) capacity *= 2;
       const grown = new Uint8Array(capacity);
       grown.set(this.pending.subarray(0, this.pendingLength));
@@ -127,21 +127,21 @@ export class FrameReader {
   /** Keeps data[used..] for the next chunk, dropping a consumed skip prefix if any. */
   private keep(data: Uint8Array, used: i32): void {
     if (this.stopped) return;
-    if (this.skipRemaining > 0 && used < data.length) {
+    if (this.skipRemaining > 0 && used < data.byteLength) {
       // A truncated frame ended inside this chunk's data: what follows is still its body.
-      const skip = <i32>min<u64>(this.skipRemaining, <u64>(data.length - used));
+      const skip = <i32>min<u64>(this.skipRemaining, <u64>(data.byteLength - used));
       this.skipRemaining -= <u64>skip;
       used += skip;
-      if (this.skipRemaining == 0 && used < data.length) {
+      if (this.skipRemaining == 0 && used < data.byteLength) {
         this.keep(data, used + this.decodeAll(data.subarray(used)));
         return;
       }
     }
-    const rest = data.length - used;
+    const rest = data.byteLength - used;
     if (rest == 0) {
       this.pendingLength = 0;
       // Give back a large reassembly buffer once the big frame is through.
-      if (this.pending.length > 4096) this.pending = new Uint8Array(0);
+      if (this.pending.byteLength > 4096) this.pending = new Uint8Array(0);
       return;
     }
     if (data.dataStart == this.pending.dataStart) {

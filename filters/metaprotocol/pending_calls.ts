@@ -6,6 +6,25 @@ export class PendingCall {
   constructor(public id: u64, public stats: CallStats, public startNanos: u64) {}
 }
 
+// Answered calls are kept for the next requests of any connection of this VM, so a busy
+// connection does not allocate (and later collect) an object per call.
+const spareCalls: Array<PendingCall> = [];
+const MAX_SPARE_CALLS = 1024;
+
+export function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall {
+  if (spareCalls.length == 0) return new PendingCall(id, stats, startNanos);
+  const call = spareCalls.pop();
+  call.id = id;
+  call.stats = stats;
+  call.startNanos = startNanos;
+  return call;
+}
+
+/** Hands back a call that is finished with; the caller must not use it afterwards. */
+export function recyclePendingCall(call: PendingCall): void {
+  if (spareCalls.length < MAX_SPARE_CALLS) spareCalls.push(call);
+}
+
 export class PendingCalls {
   private byId: Map<u64, PendingCall> = new Map();
   private queue: Array<PendingCall> = [];
