@@ -3,6 +3,7 @@
 // connection of the VM (DESIGN.md 2, "sharp edges" of the SDK's checked helpers).
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { __pin, __unpin } from "rt/itcms";
+import { repoint } from "./bytes";
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
 export enum HostResult { Ok = 0, NotFound = 1, BadArgument = 2, Empty = 7, CasMismatch = 8, Unimplemented = 12 }
@@ -46,6 +47,8 @@ export function log(level: LogLevel, message: string): void {
 const SCRATCH_BYTES: i32 = 64 * 1024;
 const scratch = new ArrayBuffer(SCRATCH_BYTES);
 let scratchArmed = false;
+const scratchWhole = Uint8Array.wrap(scratch);
+const scratchView = Uint8Array.wrap(scratch);
 
 /** The allocator the host calls to return data to us (exported by abi.ts). */
 export function malloc(size: i32): usize {
@@ -61,7 +64,7 @@ function takeHostBuffer(): Uint8Array {
   const size = load<u32>(outSize);
   const ptr = load<usize>(outPtr);
   if (size == 0 || ptr == 0) return new Uint8Array(0);
-  if (ptr == changetype<usize>(scratch)) return Uint8Array.wrap(scratch, 0, <i32>size);
+  if (ptr == changetype<usize>(scratch)) return repoint(scratchView, scratchWhole, 0, <i32>size);
   // The host wrote into an ArrayBuffer created (and pinned) by malloc; wrap it and unpin
   // so the GC owns it from here on.
   const buffer = changetype<ArrayBuffer>(ptr);

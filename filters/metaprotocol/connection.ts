@@ -3,7 +3,7 @@
 import { ConnectionFilter } from "../../api/assembly/filter";
 import { Codec, Direction, Message, MessageKind } from "../../api/assembly/codec";
 import {
-  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, incrementMetric, log, logEnabled, nowNanos,
+  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, log, logEnabled, nowNanos,
 } from "../../api/assembly/host";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
@@ -39,7 +39,17 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     if (reader.stopped || length == 0) return;
     // FrameReader copies whatever it keeps past this call, so a borrowed view is enough.
     const bytes = borrowBufferBytes(kind, 0, length);
+    this.readNanos = 0;
     if (bytes != null) reader.feed(bytes);
+    this.stats.flush();
+  }
+
+  // Every message of one read arrived at the same moment: the clock is asked once per read.
+  private readNanos: u64 = 0;
+
+  private now(): u64 {
+    if (this.readNanos == 0) this.readNanos = nowNanos();
+    return this.readNanos;
   }
 
   onMessage(direction: Direction, message: Message): void {
@@ -49,15 +59,15 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     }
     switch (message.kind) {
       case MessageKind.Request: {
-        const call = newPendingCall(message.requestId, this.stats.forCall(message.service, message.method), nowNanos());
-        incrementMetric(call.stats.requestBytesId, message.frameLength);
+        const call = newPendingCall(message.requestId, this.stats.forCall(message.service, message.method), this.now());
+        call.stats.addRequestBytes(message.frameLength);
         const evicted = this.pending.add(call);
         if (evicted != null) evicted.stats.countCall("no_response", "evicted");
         break;
       }
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
-        incrementMetric(stats.requestBytesId, message.frameLength);
+        stats.addRequestBytes(message.frameLength);
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
         break;
@@ -68,9 +78,9 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
           this.stats.decodeError("upstream", "unmatched_response");
           break;
         }
-        incrementMetric(call.stats.responseBytesId, message.frameLength);
+        call.stats.addResponseBytes(message.frameLength);
         call.stats.countCall(responseStatusLabel(message.status), message.code);
-        const now = nowNanos();
+        const now = this.now();
         call.stats.recordDurationMillis(now > call.startNanos ? (now - call.startNanos) / NANOS_PER_MILLI : 0);
         recyclePendingCall(call);
         break;
@@ -104,5 +114,6 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   onDone(): void {
     const left = this.pending.drain();
     for (let i = 0; i < left.length; i++) left[i].stats.countCall("no_response", "closed");
+    this.stats.flush();
   }
 }

@@ -1,6 +1,7 @@
 // Reassembles one direction of a connection into messages. Bytes are forwarded by Envoy
 // untouched; this keeps only a copy of an incomplete frame, never more than the cap. A frame
 // announced larger than the cap is decoded from its prefix and the rest is skipped unseen.
+import { repoint } from "../../api/assembly/bytes";
 import { Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message } from "../../api/assembly/codec";
 
 export interface MessageSink {
@@ -13,6 +14,8 @@ export class FrameReader {
   private pending: Uint8Array = new Uint8Array(0);
   private pendingLength: i32 = 0;
   private skipRemaining: u64 = 0;
+  /** What is left of the data being decoded, re-pointed after each message (no allocation). */
+  private rest: Uint8Array = new Uint8Array(0);
   /** Set by release(): the direction is passed through without decoding. */
   stopped: bool = false;
 
@@ -45,7 +48,7 @@ export class FrameReader {
   private decodeAll(data: Uint8Array): i32 {
     let pos = 0;
     while (pos < data.byteLength && !this.stopped) {
-      const view = pos == 0 ? data : data.subarray(pos);
+      const view = pos == 0 ? data : repoint(this.rest, data, pos, data.byteLength - pos);
       const result = this.codec.decode(this.direction, view, false, this.state);
       if (result.status != DecodeStatus.NeedMore) {
         const used = this.accept(result, view.byteLength);

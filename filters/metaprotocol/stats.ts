@@ -24,15 +24,25 @@ export function responseStatusLabel(status: ResponseStatus): string {
   }
 }
 
-/** The metric ids of one (protocol, service, method), defined on first use. */
+/**
+ * The metric ids of one (protocol, service, method), defined on first use. Counts are added up
+ * here and sent to the host by ProtocolStats.flush at the end of each callback: a read that
+ * carries many pipelined calls costs one host call per series instead of one per call.
+ */
 export class CallStats {
   private labels: string;
   private requestIds: Map<string, u32> = new Map();
-  durationId: u32;
-  requestBytesId: u32;
-  responseBytesId: u32;
+  private durationId: u32;
+  private requestBytesId: u32;
+  private responseBytesId: u32;
 
-  constructor(protocol: string, service: string, method: string) {
+  /** Set while deltas wait for flush(); the owner keeps the list of such stats. */
+  dirty: bool = false;
+  private requestBytes: i64 = 0;
+  private responseBytes: i64 = 0;
+  private lastOutcomeCount: i64 = 0;
+
+  constructor(protocol: string, service: string, method: string, private owner: ProtocolStats) {
     this.labels = ";protocol=" + protocol + ";service=" + service + ";method=" + method;
     this.durationId = defineMetric(MetricKind.Histogram, "metaproto_request_duration_milliseconds" + this.labels);
     this.requestBytesId = defineMetric(MetricKind.Counter, "metaproto_request_bytes_total" + this.labels);
@@ -45,10 +55,12 @@ export class CallStats {
   private lastId: u32 = NO_METRIC;
 
   countCall(status: string, code: string): void {
+    this.markDirty();
     if (this.lastId != NO_METRIC && status == this.lastStatus && code == this.lastCode) {
-      incrementMetric(this.lastId, 1);
+      this.lastOutcomeCount++;
       return;
     }
+    incrementMetric(this.lastId, this.lastOutcomeCount);
     const key = status + ";" + code;
     let id: u32;
     if (this.requestIds.has(key)) {
@@ -61,11 +73,38 @@ export class CallStats {
     this.lastStatus = status;
     this.lastCode = code;
     this.lastId = id;
-    incrementMetric(id, 1);
+    this.lastOutcomeCount = 1;
+  }
+
+  addRequestBytes(bytes: u32): void {
+    this.markDirty();
+    this.requestBytes += <i64>bytes;
+  }
+
+  addResponseBytes(bytes: u32): void {
+    this.markDirty();
+    this.responseBytes += <i64>bytes;
   }
 
   recordDurationMillis(millis: u64): void {
     recordMetric(this.durationId, millis);
+  }
+
+  /** Sends the counts added since the last flush. */
+  flush(): void {
+    incrementMetric(this.requestBytesId, this.requestBytes);
+    incrementMetric(this.responseBytesId, this.responseBytes);
+    incrementMetric(this.lastId, this.lastOutcomeCount);
+    this.requestBytes = 0;
+    this.responseBytes = 0;
+    this.lastOutcomeCount = 0;
+    this.dirty = false;
+  }
+
+  private markDirty(): void {
+    if (this.dirty) return;
+    this.dirty = true;
+    this.owner.waitingForFlush.push(this);
   }
 }
 
@@ -74,6 +113,8 @@ export class ProtocolStats {
   private calls: Map<string, CallStats> = new Map();
   private other: CallStats | null = null;
   private counters: Map<string, u32> = new Map();
+  /** Call stats holding counts not yet sent (see CallStats). */
+  waitingForFlush: Array<CallStats> = [];
 
   constructor(public protocol: string, public maxLabelPairs: i32) {}
 
@@ -98,14 +139,21 @@ export class ProtocolStats {
     if (this.calls.size >= this.maxLabelPairs) {
       let other = this.other;
       if (other == null) {
-        other = new CallStats(this.protocol, OTHER, OTHER);
+        other = new CallStats(this.protocol, OTHER, OTHER, this);
         this.other = other;
       }
       return other;
     }
-    const stats = new CallStats(this.protocol, sanitizeLabel(service), sanitizeLabel(method));
+    const stats = new CallStats(this.protocol, sanitizeLabel(service), sanitizeLabel(method), this);
     this.calls.set(key, stats);
     return stats;
+  }
+
+  /** Sends every count added since the last flush; called at the end of each callback. */
+  flush(): void {
+    const waiting = this.waitingForFlush;
+    for (let i = 0; i < waiting.length; i++) unchecked(waiting[i]).flush();
+    waiting.length = 0;
   }
 
   private increment(name: string): void {
