@@ -6,7 +6,8 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { compileAssemblyScript, repoRoot } from "./compile";
-import { Connection, ProxyTestHost } from "./host";
+import type { Connection } from "./connection";
+import { ProxyTestHost } from "./host";
 
 export type Direction = "downstream" | "upstream";
 

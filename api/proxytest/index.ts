@@ -2,20 +2,12 @@
  * proxytest: run compiled proxy-wasm network-filter modules under an emulated Envoy host.
  * See README.md in this folder.
  */
-export {
-  ProxyTestHost,
-  Connection,
-  SharedData,
-  VmTrap,
-  VmFailed,
-  ConfigRejected,
-  ProcExit,
-  HostLoadError,
-  WasmResult,
-  FilterStatus,
-  LOG_LEVELS,
-  decodeSetEnvoyFilterStateArguments,
-} from "./host";
+export { ProxyTestHost } from "./host";
+export { Connection } from "./connection";
+export { SharedData } from "./shared_data";
+export { ConfigRejected, HostLoadError, ProcExit, VmFailed, VmTrap } from "./errors";
+export { FilterStatus, LOG_LEVELS, WasmResult } from "./types";
+export { decodeSetEnvoyFilterStateArguments } from "./filter_state";
 export type {
   HostOptions,
   ConnectionOptions,
@@ -27,7 +19,7 @@ export type {
   MemoryFault,
   TrapRecord,
   MetricSnapshot,
-} from "./host";
+} from "./types";
 export { compileAssemblyScript, repoRoot } from "./compile";
 export {
   bytewise, compiledCodec, decodedMessages, feed, metricName, metricValues, split, startedHost,

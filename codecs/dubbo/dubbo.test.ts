@@ -1,9 +1,9 @@
 // The compiled dist/wasm/dubbo.wasm against sessions captured from real Dubbo peers
 // (codecs/dubbo/fixtures/README.md), fed whole, split at every byte boundary, one byte at a
 // time and coalesced, in both directions.
-import fc from "fast-check";
+import { testChunkings } from "../../api/proxytest/chunkings";
 import {
-  SERVICE, bytewise, compiledDubbo, decodedMessages, feed, fixture, frames, requestsTotal, split, startedHost,
+  SERVICE, compiledDubbo, decodedMessages, feed, fixture, frames, requestsTotal, split, startedHost,
 } from "./test_frames";
 
 let dubbo: WebAssembly.Module;
@@ -104,23 +104,9 @@ function checkSession(session: Session, result: Awaited<ReturnType<typeof run>>)
 }
 
 describe.each(SESSIONS)("$name", (session) => {
-  test("whole session, each direction in one chunk (many frames coalesced)", async () => {
-    checkSession(session, await run(session, [session.request], [session.response]));
-  });
-
-  test("one byte at a time", async () => {
-    checkSession(session, await run(session, bytewise(session.request), bytewise(session.response)));
-  });
-
-  test("random chunkings", async () => {
-    const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: n - 1 }), { maxLength: 40 });
-    await fc.assert(
-      fc.asyncProperty(cuts(session.request.length), cuts(session.response.length), async (a, b) => {
-        checkSession(session, await run(session, split(session.request, a), split(session.response, b)));
-      }),
-      { numRuns: 25 },
-    );
-  });
+  testChunkings(session.request, session.response, async (request, response) => {
+    checkSession(session, await run(session, request, response));
+  }, 25);
 });
 
 describe("split at every byte boundary", () => {

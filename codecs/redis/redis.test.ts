@@ -2,7 +2,7 @@
 // (codecs/redis/fixtures/README.md): fed whole, one byte at a time, in random chunkings and
 // split at every byte boundary, in both directions; and in lockstep (each command, then the
 // replies the server sent for it), as the sessions actually happened.
-import fc from "fast-check";
+import { testChunkings } from "../../api/proxytest/chunkings";
 import {
   Decoded, bytewise, commandWords, compiledRedis, decodedMessages, feed, fixture, requestsTotal, respFrames, split,
   startedHost,
@@ -202,22 +202,8 @@ function checkSession(session: Session, result: Awaited<ReturnType<typeof run>>,
 }
 
 describe.each(SESSIONS)("$name", (session) => {
-  test("whole session, each direction in one chunk (many messages coalesced)", async () => {
-    checkSession(session, await run([session.request], [session.response]));
-  });
-
-  test("one byte at a time", async () => {
-    checkSession(session, await run(bytewise(session.request), bytewise(session.response)));
-  });
-
-  test("random chunkings", async () => {
-    const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: Math.max(1, n - 1) }), { maxLength: 40 });
-    await fc.assert(
-      fc.asyncProperty(cuts(session.request.length), cuts(session.response.length), async (a, b) => {
-        checkSession(session, await run(split(session.request, a), split(session.response, b)));
-      }),
-      { numRuns: 20 },
-    );
+  testChunkings(session.request, session.response, async (request, response) => {
+    checkSession(session, await run(request, response));
   });
 });
 

@@ -2,7 +2,7 @@
 // (codecs/thrift/fixtures/README.md), fed whole, one byte at a time, in random chunkings and
 // split at every byte boundary, in both directions. What the codec decodes is compared with
 // python3-thrift's own reading of the same bytes, and the metrics with what the client saw.
-import fc from "fast-check";
+import { testChunkings } from "../../api/proxytest/chunkings";
 import {
   Fixture, bytewise, compiledThrift, counters, decodedMessages, declaredExceptionFields, expectedOutcome, feed, fixture,
   observedCall, requestsTotal, split, startedHost,
@@ -97,22 +97,8 @@ test("the fixtures hold what the README promises", () => {
 });
 
 describe.each(DECODED_SESSIONS)("$name", (f) => {
-  test("whole session, each direction in one chunk (many messages coalesced)", async () => {
-    checkSession(f, await run(f, [f.request], [f.response]));
-  });
-
-  test("one byte at a time", async () => {
-    checkSession(f, await run(f, bytewise(f.request), bytewise(f.response)));
-  });
-
-  test("random chunkings", async () => {
-    const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: n - 1 }), { maxLength: 40 });
-    await fc.assert(
-      fc.asyncProperty(cuts(f.request.length), cuts(f.response.length), async (a, b) => {
-        checkSession(f, await run(f, split(f.request, a), split(f.response, b)));
-      }),
-      { numRuns: 20 },
-    );
+  testChunkings(f.request, f.response, async (request, response) => {
+    checkSession(f, await run(f, request, response));
   });
 
   test("every two-chunk split of both directions", async () => {
