@@ -22,6 +22,8 @@ const MAX_NAME_BYTES: i32 = 256;
  */
 export class CommandDecoder {
   command: PendingCommand | null = null;
+  // The framework reads each message before the next decode: one instance serves them all.
+  private readonly message: Message = new Message();
 
   decode(state: MySqlState, bytes: Uint8Array, end: i32, wholePacket: bool): DecodeResult {
     this.command = null;
@@ -31,7 +33,7 @@ export class CommandDecoder {
     if (code == COM_BINLOG_DUMP || code == COM_BINLOG_DUMP_GTID) return DecodeResult.passThrough("replication");
     if (state.pendingCommands >= MAX_PENDING_COMMANDS) return DecodeResult.passThrough("pipeline_too_deep");
 
-    const m = new Message();
+    const m = this.message.reset();
     m.kind = MessageKind.Request;
     m.service = state.database;
     m.method = name;

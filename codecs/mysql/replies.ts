@@ -25,7 +25,19 @@ class Outcome {
   code: string = "0";
   failure: string = "";
   message: Message = new Message();
+
+  reset(): Outcome {
+    this.status = ResponseStatus.Ok;
+    this.code = "0";
+    this.failure = "";
+    this.message.reset();
+    return this;
+  }
 }
+
+// Every packet of a reply (each row of a result set) is read into this one instance: the
+// framework has read the Response before it asks for the next packet.
+const OUTCOME = new Outcome();
 
 /** Decodes one server packet while the server is answering commands. */
 export function decodeReply(state: MySqlState, bytes: Uint8Array, frameIsTruncated: bool): DecodeResult {
@@ -52,7 +64,7 @@ export function decodeReply(state: MySqlState, bytes: Uint8Array, frameIsTruncat
   reply.continuation = length == MAX_PAYLOAD;
   if (length == 0) return DecodeResult.error("bad_reply");
 
-  const outcome = new Outcome();
+  const outcome = OUTCOME.reset();
   const step = readPacket(state, reply, command!, bytes, end, length, outcome);
   if (step == Step.Corrupt) return DecodeResult.error(outcome.failure);
   if (step == Step.More) return DecodeResult.skip(<u32>end);
