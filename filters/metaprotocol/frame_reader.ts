@@ -10,6 +10,8 @@ export interface MessageSink {
   onPassThrough(direction: Direction, reason: string): void;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 export class FrameReader {
   private pending: Uint8Array = new Uint8Array(0);
   private pendingLength: i32 = 0;
@@ -63,6 +65,8 @@ export class FrameReader {
         break;
       }
     }
+    // Let go of the buffer: it may be a large reassembly buffer that keep() is about to drop.
+    if (pos > 0) repoint(this.rest, NO_BYTES, 0, 0);
     return pos;
   }
 
