@@ -6,7 +6,7 @@ import {
   Codec, ConnectionState, DecodeResult, Direction, Message, MessageKind, Pairing, ResponseStatus,
 } from "../../api/assembly/codec";
 import { Capture } from "./capture";
-import { CommandNames } from "./command_names";
+import { CommandKind, CommandName, CommandNames } from "./command_names";
 import { subcommandLabel } from "./commands";
 import { Expect, ExpectedReplies, ExpectedReply, SUBSCRIPTION_WORDS, Subscription } from "./expected_replies";
 import { CODE_NULL, CODE_OK, CODE_QUEUED, errorLabel } from "./reply_status";
@@ -81,16 +81,6 @@ function pubsubWord(scanner: RespScanner): i32 {
   return NOT_PUBSUB;
 }
 
-// The subscription words as command names, uppercased once rather than for every command.
-const SUBSCRIPTION_COMMANDS = SUBSCRIPTION_WORDS.map<string>((word: string) => word.toUpperCase());
-
-function subscriptionOf(name: string): i32 {
-  for (let i = 0; i < SUBSCRIPTION_COMMANDS.length; i++) {
-    if (name == unchecked(SUBSCRIPTION_COMMANDS[i])) return i;
-  }
-  return -1;
-}
-
 function frameLength(scanner: RespScanner): u32 {
   return scanner.messageBytes > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>scanner.messageBytes;
 }
@@ -132,9 +122,9 @@ export class RedisCodec extends Codec {
     const command = this.names.of(unchecked(scanner.elements[0]));
     const name = command.name;
     // Redis drops these connections as cross-protocol attacks (HTTP sent to its port).
-    if (name == "POST" || name == "HOST:") return DecodeResult.error("not_redis");
+    if (command.kind == CommandKind.NotRedis) return DecodeResult.error("not_redis");
     // A replica's stream (an RDB payload, then the replicated commands) is not request/reply.
-    if (name == "SYNC" || name == "PSYNC") return DecodeResult.passThrough("replication");
+    if (command.kind == CommandKind.Replication) return DecodeResult.passThrough("replication");
     const method = command.container && argc >= 2
       ? subcommandLabel(name, unchecked(scanner.elements[1]).upperWord())
       : command.label;
@@ -145,7 +135,7 @@ export class RedisCodec extends Codec {
     message.frameLength = frameLength(scanner);
     const answered = this.replyFollows(connection, method, argc, unchecked(scanner.elements[2]));
     message.kind = answered ? MessageKind.Request : MessageKind.Oneway;
-    const entry = this.trackCommand(connection, name, argc, scanner.elements);
+    const entry = this.trackCommand(connection, command, argc, scanner.elements);
     if (answered) {
       if (entry == null) connection.expected.addPlain();
       else connection.expected.add(entry);
@@ -185,8 +175,10 @@ export class RedisCodec extends Codec {
    * Follows what a command does to the connection as it goes by (database, transaction);
    * returns the entry whose reply must be read specially, or null for a plain one.
    */
-  private trackCommand(connection: RedisConnection, name: string, argc: i64, args: StaticArray<Capture>): ExpectedReply | null {
-    if (name == "SELECT") {
+  private trackCommand(connection: RedisConnection, command: CommandName, argc: i64, args: StaticArray<Capture>): ExpectedReply | null {
+    const kind = command.kind;
+    if (kind == CommandKind.Plain) return null;
+    if (kind == CommandKind.Select) {
       const index = argc == 2 ? unchecked(args[1]).canonicalIndex() : -1;
       if (index < 0) return null; // Redis refuses it; the database stays
       const db = index.toString();
@@ -202,21 +194,21 @@ export class RedisCodec extends Codec {
       connection.db = db;
       return entry;
     }
-    if (name == "MULTI") {
+    if (kind == CommandKind.Multi) {
       if (!connection.inMulti) {
         connection.inMulti = true;
         connection.dbAtMulti = connection.db;
       }
       return null;
     }
-    if (name == "DISCARD") {
+    if (kind == CommandKind.Discard) {
       if (connection.inMulti) {
         connection.inMulti = false;
         connection.db = connection.dbAtMulti;
       }
       return null;
     }
-    if (name == "EXEC") {
+    if (kind == CommandKind.Exec) {
       if (!connection.inMulti) return null;
       connection.inMulti = false;
       const entry = new ExpectedReply(Expect.Exec);
@@ -224,22 +216,21 @@ export class RedisCodec extends Codec {
       entry.dbAfter = connection.db;
       return entry;
     }
-    if (name == "RESET") {
+    if (kind == CommandKind.Reset) {
       connection.db = DEFAULT_DB;
       connection.inMulti = false;
       return new ExpectedReply(Expect.Reset);
     }
-    if (name == "HELLO") {
+    if (kind == CommandKind.Hello) {
       const entry = new ExpectedReply(Expect.Hello);
       entry.version = argc >= 2 ? <i32>unchecked(args[1]).canonicalIndex() : 0;
       return entry;
     }
     if (connection.inMulti) return null;
-    if (name == "MONITOR") return new ExpectedReply(Expect.Monitor);
-    const subscription = subscriptionOf(name);
-    if (subscription >= 0) {
+    if (kind == CommandKind.Monitor) return new ExpectedReply(Expect.Monitor);
+    if (kind == CommandKind.Subscription) {
       const entry = new ExpectedReply(Expect.Subscription);
-      entry.subscription = <Subscription>subscription;
+      entry.subscription = <Subscription>command.subscription;
       entry.channels = <i32>min<i64>(argc - 1, i32.MAX_VALUE);
       return entry;
     }
