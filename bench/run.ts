@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { repoRoot } from "../api/proxytest";
+import { compileAssemblyScript, repoRoot } from "../api/proxytest";
 import { envoyBinary, envoyVersion } from "./lib/envoy";
 import { log } from "./lib/log";
 import { machineFacts } from "./lib/machine";
@@ -36,7 +36,7 @@ async function main(): Promise<number> {
     .option("--pin <spec>", "CPU pinning: envoy=1,backend=0,load=0 or none (default: chosen from the CPU count)")
     .option("--idle-connections <n>", "connections for the memory-per-connection measurements (default 1000; smoke 200)")
     .option("--codec-seconds <s>", "seconds per message mix in the codec micro-benchmark (default 2; smoke 0.3)")
-    .option("--targets <list>", "only these targets (direct and tcp_proxy always run), e.g. metaproto,redis_proxy")
+    .option("--targets <list>", "only these targets (direct and tcp_proxy always run), e.g. metaproto,wasm_floor,redis_proxy")
     .option("--shapes <list>", "only these shape ids, e.g. closed-c64,open-2000")
     .option("--skip-memory", "skip the Envoy idle-connection memory measurement", false)
     .option("--skip-codec", "skip the host-emulator measurements (decode rate, Wasm heap)", false)
@@ -79,13 +79,17 @@ async function main(): Promise<number> {
   log(`pinning: ${pin.description}`);
   log(`Envoy ${version} (${binary})`);
 
+  const emptyFilterWasm = path.join(buildDir, "empty_filter.wasm");
+  log(`compiling bench/assembly/empty_filter.ts -> ${path.relative(repo, emptyFilterWasm)} (the wasm_floor target)`);
+  await compileAssemblyScript("bench/assembly/empty_filter.ts", emptyFilterWasm);
+
   const reports: ProtocolReport[] = [];
   let failed = false;
   for (const name of protocols) {
     try {
       reports.push(await benchProtocol(name, {
         repo, workDir, envoyBinary: binary, pin, rounds, warmupPassSec, idleConnections, codecBenchSec,
-        wasmDir: path.resolve(repo, o.wasmDir ?? "dist/wasm"),
+        wasmDir: path.resolve(repo, o.wasmDir ?? "dist/wasm"), emptyFilterWasm,
         onlyTargets: o.targets ? String(o.targets).split(",") : undefined,
         onlyShapes: o.shapes ? String(o.shapes).split(",") : undefined,
         skipMemory: Boolean(o.skipMemory), skipCodec: Boolean(o.skipCodec),

@@ -23,6 +23,8 @@ const n1 = (v: number) => (Number.isFinite(v) ? v.toLocaleString("en-US", { mini
 const n2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : "–");
 const delta = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${a - b >= 0 ? "+" : "−"}${Math.abs(Math.round(a - b)).toLocaleString("en-US")} µs` : "–");
+/** Envoy CPU per request difference: ms per 1k requests are µs per request. */
+const cpuDelta = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${a - b >= 0 ? "+" : "−"}${Math.abs(a - b).toFixed(2)} µs` : "–");
 const kib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(2)} KiB` : "–");
 
 function table(header: string[], rows: string[][]): string {
@@ -68,6 +70,15 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
     return [s.id, m && n ? ratio(m.throughput, n.throughput) : targetCell(p, m ? nativeName : "metaproto"),
       m && n ? delta(m.p50, n.p50) : "–", m && n ? ratio(m.envoyCpuMsPer1k, n.envoyCpuMsPer1k) : "–"];
   }) : [];
+  const hasFloor = p.targets.some((t) => t.kind === "wasm_floor" && t.status === "ok");
+  const vsFloor = hasFloor ? p.shapes.map((s) => {
+    const row = agg.get(s.id)!;
+    const m = row.get("metaproto");
+    const e = row.get("wasm_floor");
+    const t = row.get("tcp_proxy");
+    return [s.id, m && e ? ratio(m.throughput, e.throughput) : targetCell(p, m ? "wasm_floor" : "metaproto"),
+      e && t ? cpuDelta(e.envoyCpuMsPer1k, t.envoyCpuMsPer1k) : "–", m && e ? cpuDelta(m.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–"];
+  }) : [];
   return [
     "Throughput relative to tcp_proxy (median of rounds; closed-loop shapes measure capacity, the open-loop shape runs at a fixed offered rate so ≈1.00× is expected):",
     "",
@@ -91,6 +102,8 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
         return a && base ? ratio(a.envoyCpuMsPer1k, base.envoyCpuMsPer1k) : targetCell(p, t.name);
       })];
     })),
+    ...(hasFloor ? ["", "Where MetaProto's cost goes: `wasm_floor` is an empty Wasm network filter, so its cost over tcp_proxy is what any Wasm network filter pays in this Envoy (a V8 call per read); MetaProto's cost over `wasm_floor` is its own (reading the bytes into the VM, decoding, metrics). Envoy CPU per request:", "",
+      table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor"], vsFloor)] : []),
     ...(nativeName ? ["", `MetaProto against Envoy's native filter (${nativeName}): throughput ratio, p50 difference, Envoy CPU per request ratio:`, "",
       table(["shape", `throughput metaproto/${nativeName}`, "p50 difference", "Envoy CPU per request"], vsNative)] : []),
   ].join("\n");
@@ -245,7 +258,7 @@ export function renderMarkdown(reports: ProtocolReport[], info: RunInfo): string
     `git ${m.gitCommit}${m.gitDirty ? " (with uncommitted changes)" : ""}; took ${Math.round(info.wallClockSec / 60)} min. Harness: \`bench/\` (see bench/README.md).`,
     "",
     "Per protocol, the same load goes to each target, interleaved (every target once per shape, then the next shape, then the next round) so drift hits all alike:",
-    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
+    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
     "metrics on, stats_tags as in test/lib/envoy.sh); and Envoy's **native** L7 filter for the protocol. One Envoy process serves all proxied targets " +
     "(a listener and a cluster each, `--concurrency 1`).",
     "",

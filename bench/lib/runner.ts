@@ -15,7 +15,7 @@ import { freePort, logContains, runToCompletion, startChild, stopChild, waitFor 
 import type { Backend, BenchOptions, ProtocolBench, RunResult, Shape } from "./protocol";
 import { DecodeRate, IdleMemory, decodeRate, idleMemory } from "./wasm_bench";
 
-export type TargetKind = "direct" | "tcp_proxy" | "metaproto" | "native";
+export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "metaproto" | "native";
 
 export interface TargetInfo {
   name: string;
@@ -68,6 +68,8 @@ export interface RunnerEnv {
   codecBenchSec: number;
   /** Where compiled modules are looked up (dist/wasm). */
   wasmDir: string;
+  /** The compiled bench/assembly/empty_filter.ts, run as the `wasm_floor` target. */
+  emptyFilterWasm: string;
   /** If set, only these targets / shape ids run. */
   onlyTargets?: string[];
   onlyShapes?: string[];
@@ -165,6 +167,11 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     const tcpSpec = { name: "tcp_proxy", filters: tcpProxyFilterYaml };
     listeners.push({ ...tcpSpec, port: await freePort() });
     targets.push({ name: "tcp_proxy", kind: "tcp_proxy", status: "ok", note: "tcp_proxy only" });
+    const floorSpec = { name: "wasm_floor", filters: (c: string, s: string) => metaprotoFiltersYaml(env.emptyFilterWasm, "{}", c, s) };
+    if (!env.onlyTargets || env.onlyTargets.includes("wasm_floor")) {
+      listeners.push({ ...floorSpec, port: await freePort() });
+      targets.push({ name: "wasm_floor", kind: "wasm_floor", status: "ok", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" });
+    }
     const metaSpec = { name: "metaproto", filters: (c: string, s: string) => metaprotoFiltersYaml(wasm, protocol.pluginConfig, c, s) };
     if (built && (!env.onlyTargets || env.onlyTargets.includes("metaproto"))) {
       listeners.push({ ...metaSpec, port: await freePort() });
@@ -258,7 +265,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
 
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
-      const spec = t.kind === "tcp_proxy" ? tcpSpec : t.kind === "metaproto" ? metaSpec
+      const spec = t.kind === "tcp_proxy" ? tcpSpec : t.kind === "metaproto" ? metaSpec : t.kind === "wasm_floor" ? floorSpec
         : { name: t.name, filters: protocol.nativeFilters.find((n) => n.name === t.name)!.filtersYaml };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {
