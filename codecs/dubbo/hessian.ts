@@ -3,36 +3,11 @@
 // definitions are remembered, because an object's field count depends on them.
 // Never throws: running past the end or meeting a reserved byte sets `failure`.
 
+import { recentString } from "../../api/assembly/recent_strings";
+
 export enum HessianFailure { None = 0, EndOfInput = 1, Malformed = 2, TooDeep = 3 }
 
 const MAX_DEPTH: i32 = 256;
-
-// The same service paths, method names and attachment keys recur in every call: keep the
-// last few as strings and hand out the same instance, so decoding them allocates nothing.
-const INTERNED_SLOTS = 64;
-const interned = new StaticArray<string>(INTERNED_SLOTS);
-let internedNext = 0;
-
-function sameAscii(s: string, data: usize, length: i32): bool {
-  if (s.length != length) return false;
-  const chars = changetype<usize>(s);
-  for (let i = 0; i < length; i++) {
-    if (load<u16>(chars + (<usize>i << 1)) != <u16>load<u8>(data + <usize>i)) return false;
-  }
-  return true;
-}
-
-function internAscii(data: usize, length: i32): string {
-  if (length > 128) return String.UTF8.decodeUnsafe(data, <usize>length);
-  for (let i = 0; i < INTERNED_SLOTS; i++) {
-    const s = unchecked(interned[i]);
-    if (changetype<usize>(s) != 0 && sameAscii(s, data, length)) return s;
-  }
-  const s = String.UTF8.decodeUnsafe(data, <usize>length);
-  unchecked(interned[internedNext] = s);
-  internedNext = (internedNext + 1) % INTERNED_SLOTS;
-  return s;
-}
 
 export class HessianReader {
   pos: i32;
@@ -155,7 +130,7 @@ export class HessianReader {
       if (load<u8>(data + <usize>i) >= 0x80) return null;
     }
     this.pos = start + length;
-    return internAscii(data, length);
+    return recentString(data, length);
   }
 
   /** Decodes `count` UTF-16 code units of UTF-8 input into `out`. */

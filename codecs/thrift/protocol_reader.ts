@@ -3,6 +3,8 @@
 // transport has no length prefix, so the end of a message is where its struct ends).
 // Never throws: running past the end or meeting an impossible byte sets `failure`.
 
+import { recentString } from "../../api/assembly/recent_strings";
+
 export enum ReadFailure { None = 0, EndOfInput = 1, Malformed = 2, TooDeep = 3 }
 
 // Value types as the binary protocol numbers them (TType); compact types are mapped to these.
@@ -152,15 +154,25 @@ export class ThriftReader {
 
   /** A string (or binary) value decoded as UTF-8, at most `maxLength` bytes long. */
   readString(maxLength: i32, reason: string = "bad_body"): string {
+    const n = this.stringBytes(maxLength, reason);
+    return n < 0 ? "" : String.UTF8.decodeUnsafe(this.bytes.dataStart + <usize>(this.pos - n), <usize>n);
+  }
+
+  /** A message name: the same few recur on a connection, so they come from the recent strings. */
+  private readName(): string {
+    const n = this.stringBytes(MAX_NAME_LENGTH, "bad_name");
+    return n < 0 ? "" : recentString(this.bytes.dataStart + <usize>(this.pos - n), n);
+  }
+
+  /** Reads a string's length and steps over its bytes; returns the length, or -1 on failure. */
+  private stringBytes(maxLength: i32, reason: string): i32 {
     const n = this.length();
-    if (!this.ok) return "";
+    if (!this.ok) return -1;
     if (n > <i64>maxLength) {
       this.fail(ReadFailure.Malformed, reason);
-      return "";
+      return -1;
     }
-    const start = this.pos;
-    if (!this.take(n)) return "";
-    return String.UTF8.decodeUnsafe(this.bytes.dataStart + <usize>start, <usize>n);
+    return this.take(n) ? <i32>n : -1;
   }
 
   /**
@@ -177,7 +189,7 @@ export class ThriftReader {
       this.messageType = (versionAndType >> 5) & 0x07;
       this.seqid = <i32><u32>this.varint(5);
       if (!this.checkMessageType()) return;
-      this.name = this.readString(MAX_NAME_LENGTH, "bad_name");
+      this.name = this.readName();
       this.headerRead = this.ok;
       return;
     }
@@ -189,7 +201,7 @@ export class ThriftReader {
       if (!this.take(1)) return; // unused byte of the version word
       this.messageType = this.u8();
       if (!this.checkMessageType()) return;
-      this.name = this.readString(MAX_NAME_LENGTH, "bad_name");
+      this.name = this.readName();
       this.seqid = this.bigEndian32();
       this.headerRead = this.ok;
       return;
@@ -201,7 +213,7 @@ export class ThriftReader {
     if (nameLength < 0 || nameLength > MAX_NAME_LENGTH) return this.fail(ReadFailure.Malformed, "bad_magic");
     const start = this.pos;
     if (!this.take(nameLength)) return;
-    this.name = String.UTF8.decodeUnsafe(this.bytes.dataStart + <usize>start, <usize>nameLength);
+    this.name = recentString(this.bytes.dataStart + <usize>start, nameLength);
     this.messageType = this.u8();
     if (!this.checkMessageType()) return;
     this.seqid = this.bigEndian32();

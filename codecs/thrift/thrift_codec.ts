@@ -241,15 +241,21 @@ export class ThriftCodec extends Codec {
     }
   }
 
+  // The split of the last name: names come from the recent strings, so a repeat is the same instance.
+  private lastName: string = "";
+  private lastService: string = "";
+  private lastMethod: string = "";
+
   /** TMultiplexedProtocol sends "Service:method"; plain Thrift has no service name on the wire. */
   private nameMessage(message: Message, name: string): void {
-    const colon = name.indexOf(":");
-    if (colon < 0) {
-      message.method = name;
-      return;
+    if (name != this.lastName) {
+      const colon = name.indexOf(":");
+      this.lastName = name;
+      this.lastService = colon < 0 ? "" : name.substring(0, colon);
+      this.lastMethod = colon < 0 ? name : name.substring(colon + 1);
     }
-    message.service = name.substring(0, colon);
-    message.method = name.substring(colon + 1);
+    message.service = this.lastService;
+    message.method = this.lastMethod;
   }
 
   /** A REPLY's result struct sets field 0 (the return value) or one declared exception (ids 1+). */
