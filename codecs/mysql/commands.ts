@@ -25,7 +25,19 @@ export class CommandDecoder {
   // The framework reads each message before the next decode: one instance serves them all.
   private readonly message: Message = new Message();
 
-  decode(state: MySqlState, bytes: Uint8Array, end: i32, wholePacket: bool): DecodeResult {
+  // "COM_QUERY:SELECT" for the last keyword seen (keywords come from the recent strings).
+  private lastKeyword: string = "";
+  private lastQueryMethod: string = "";
+
+  private queryMethod(name: string, keyword: string): string {
+    if (keyword != this.lastKeyword) {
+      this.lastKeyword = keyword;
+      this.lastQueryMethod = name + ":" + keyword;
+    }
+    return this.lastQueryMethod;
+  }
+
+  decode(state: MySqlState, bytes: Uint8Array, end: i32, wholePacket: bool, attributesWanted: bool): DecodeResult {
     this.command = null;
     const code = unchecked(bytes[HEADER_LENGTH]);
     const name = commandName(code);
@@ -67,8 +79,9 @@ export class CommandDecoder {
           sql = r.ok && parameters == 0 ? r.pos : end;
         }
         if (sql < end) keyword = firstKeyword(bytes, sql, end);
-        m.method = name + ":" + keyword;
-        query = utf8(bytes, sql, min(end, sql + MAX_QUERY_BYTES));
+        m.method = this.queryMethod(name, keyword);
+        // The text only feeds the `query` attribute: read it only when someone reads attributes.
+        if (attributesWanted) query = utf8(bytes, sql, min(end, sql + MAX_QUERY_BYTES));
         if (keyword == "USE") newDatabase = useTarget(bytes, sql, end);
         break;
       }

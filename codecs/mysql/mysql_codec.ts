@@ -76,7 +76,7 @@ export class MySqlCodec extends Codec {
     if (bytes.length > HEADER_LENGTH && commandName(unchecked(bytes[HEADER_LENGTH])).length == 0) return DecodeResult.error("unknown_command");
     if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
 
-    const result = this.commands.decode(s, bytes, end, whole);
+    const result = this.commands.decode(s, bytes, end, whole, this.attributesWanted);
     if (result.message == null) return result;
     const message = result.message!;
     message.truncated = !whole;

@@ -1,5 +1,6 @@
 // The bits of SQL text the codec reads: the statement's first keyword (for the bounded
 // `COM_QUERY:<KEYWORD>` method label) and the schema named by `USE`.
+import { recentString } from "../../api/assembly/recent_strings";
 
 /** Keyword for statements that start with something that is not a known SQL keyword. */
 export const OTHER_KEYWORD = "OTHER";
@@ -99,14 +100,18 @@ export function firstKeyword(bytes: Uint8Array, pos: i32, end: i32): string {
     wordEnd++;
   }
   if (wordEnd == start) return OTHER_KEYWORD;
-  let word = "";
-  for (let i = start; i < wordEnd; i++) {
-    let c = unchecked(bytes[i]);
+  // Uppercased in a scratch buffer; the recent strings hand back the same few keywords.
+  const length = wordEnd - start;
+  for (let i = 0; i < length; i++) {
+    let c = unchecked(bytes[start + i]);
     if (c >= 0x61) c -= 0x20;
-    word += String.fromCharCode(c);
+    unchecked(keywordScratch[i] = c);
   }
+  const word = recentString(changetype<usize>(keywordScratch), length);
   return keywords().has(word) ? word : OTHER_KEYWORD;
 }
+
+const keywordScratch = new StaticArray<u8>(LONGEST_KEYWORD);
 
 /** Schema names are at most 64 characters of up to 4 bytes; longer input is cut. */
 const MAX_SCHEMA_BYTES: i32 = 256;
