@@ -73,3 +73,29 @@ test("decode errors in either direction stop decoding both", async () => {
   // a was pending when decoding stopped: it ends as no_response; b was never decoded.
   expect(calls(h)).toEqual({ "service=s;method=a;response_status=no_response;response_code=closed": 1 });
 });
+
+test("counts sent once per read are complete when each callback returns, across series and outcomes", async () => {
+  const h = await host();
+  const c = h.newConnection();
+  const requests = "CALL s a\nCALL s b\nCALL s a\nSEND s a\nCALL s a\nCALL s b\nCALL s a\n";
+  c.downstream(requests);
+  const bytes = (kind: string, method: string) => h.counterValue(`metaproto_${kind}_bytes_total;protocol=line;service=s;method=${method}`) ?? 0;
+  expect(bytes("request", "a") + bytes("request", "b")).toBe(requests.length);
+  expect(calls(h)).toEqual({ "service=s;method=a;response_status=no_response;response_code=oneway": 1 });
+  // Outcomes switch back and forth inside one read: every switch and the last run must land.
+  // Pending in order: a b a a b a. Five answers leave the last a pending.
+  const responses = "OK 0\nOK 0\nERR 7\nOK 0\nERR 7\n";
+  c.upstream(responses);
+  expect(calls(h)).toEqual({
+    "service=s;method=a;response_status=no_response;response_code=oneway": 1,
+    "service=s;method=a;response_status=ok;response_code=0": 2,
+    "service=s;method=a;response_status=server_error;response_code=7": 1,
+    "service=s;method=b;response_status=ok;response_code=0": 1,
+    "service=s;method=b;response_status=server_error;response_code=7": 1,
+  });
+  expect(bytes("response", "a") + bytes("response", "b")).toBe(responses.length);
+  // The call left unanswered is counted when the connection closes.
+  c.close("downstream");
+  expect(calls(h)["service=s;method=b;response_status=no_response;response_code=closed"]).toBeUndefined();
+  expect(calls(h)["service=s;method=a;response_status=no_response;response_code=closed"]).toBe(1);
+});

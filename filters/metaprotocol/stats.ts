@@ -37,7 +37,7 @@ export class CallStats {
   private responseBytesId: u32;
 
   /** Set while deltas wait for flush(); the owner keeps the list of such stats. */
-  dirty: bool = false;
+  private dirty: bool = false;
   private requestBytes: i64 = 0;
   private responseBytes: i64 = 0;
   private lastOutcomeCount: i64 = 0;
