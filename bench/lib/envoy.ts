@@ -7,8 +7,8 @@ import * as http from "http";
 import * as path from "path";
 import { Child, freePort, startChild, stopChild, tail, waitFor } from "./processes";
 
-function fromEnvoySh(repo: string, fn: string): string {
-  return execFileSync("bash", ["-c", `REPO="$1"; . "$1/test/lib/envoy.sh"; ${fn}`, "bash", repo], { encoding: "utf8" });
+function fromEnvoySh(repo: string, fn: string, ...args: string[]): string {
+  return execFileSync("bash", ["-c", `REPO="$1"; shift; . "$REPO/test/lib/envoy.sh"; ${fn} "$@"`, "bash", repo, ...args], { encoding: "utf8" });
 }
 
 export function envoyBinary(repo: string): string {
@@ -40,21 +40,9 @@ export function tcpProxyFilterYaml(cluster: string, statPrefix: string): string 
 `;
 }
 
-/** The MetaProto sidecar chain: the Wasm network filter with the codec's module, then tcp_proxy. */
-export function metaprotoFiltersYaml(wasm: string, pluginConfig: string, cluster: string, statPrefix: string): string {
-  return `- name: envoy.filters.network.wasm
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
-    config:
-      name: metaproto
-      root_id: metaproto
-      configuration:
-        "@type": type.googleapis.com/google.protobuf.StringValue
-        value: '${pluginConfig}'
-      vm_config:
-        runtime: envoy.wasm.runtime.v8
-        code: { local: { filename: "${wasm}" } }
-${tcpProxyFilterYaml(cluster, statPrefix)}`;
+/** The MetaProto sidecar chain: the Wasm network filter with the codec's module, then tcp_proxy (as the rigs run it). */
+export function metaprotoFiltersYaml(repo: string, wasm: string, pluginConfig: string, cluster: string, statPrefix: string): string {
+  return fromEnvoySh(repo, "metaproto_filters_yaml", wasm, pluginConfig, cluster, statPrefix);
 }
 
 export interface ListenerSpec {

@@ -167,12 +167,12 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     const tcpSpec = { name: "tcp_proxy", filters: tcpProxyFilterYaml };
     listeners.push({ ...tcpSpec, port: await freePort() });
     targets.push({ name: "tcp_proxy", kind: "tcp_proxy", status: "ok", note: "tcp_proxy only" });
-    const floorSpec = { name: "wasm_floor", filters: (c: string, s: string) => metaprotoFiltersYaml(env.emptyFilterWasm, "{}", c, s) };
+    const floorSpec = { name: "wasm_floor", filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, env.emptyFilterWasm, "{}", c, s) };
     if (!env.onlyTargets || env.onlyTargets.includes("wasm_floor")) {
       listeners.push({ ...floorSpec, port: await freePort() });
       targets.push({ name: "wasm_floor", kind: "wasm_floor", status: "ok", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" });
     }
-    const metaSpec = { name: "metaproto", filters: (c: string, s: string) => metaprotoFiltersYaml(wasm, protocol.pluginConfig, c, s) };
+    const metaSpec = { name: "metaproto", filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, wasm, protocol.pluginConfig, c, s) };
     if (built && (!env.onlyTargets || env.onlyTargets.includes("metaproto"))) {
       listeners.push({ ...metaSpec, port: await freePort() });
       targets.push({ name: "metaproto", kind: "metaproto", status: "ok", note: `Wasm (${report.wasm}) + tcp_proxy` });

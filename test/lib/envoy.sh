@@ -63,6 +63,31 @@ metaproto_stats_tags_yaml() {
   done
 }
 
+# The MetaProto filter chain as YAML list items (unindented): the Wasm MetaProtocol filter, then
+# tcp_proxy. The benchmark (bench/lib/envoy.ts) builds its listeners from this too.
+# Args: wasm_file plugin_config_json cluster stat_prefix
+metaproto_filters_yaml() {
+  cat <<YAML
+- name: envoy.filters.network.wasm
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
+    config:
+      name: metaproto
+      root_id: metaproto
+      configuration:
+        "@type": type.googleapis.com/google.protobuf.StringValue
+        value: '$2'
+      vm_config:
+        runtime: envoy.wasm.runtime.v8
+        code: { local: { filename: "$1" } }
+- name: envoy.filters.network.tcp_proxy
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+    stat_prefix: $4
+    cluster: $3
+YAML
+}
+
 # A bootstrap with one listener per NAME: [Wasm MetaProtocol filter] + tcp_proxy to its own
 # upstream. tcp_proxy's stat_prefix is NAME, so tcp.NAME.downstream_cx_rx_bytes_total counts
 # what that listener's clients sent.
@@ -87,23 +112,7 @@ YAML
     address: { socket_address: { address: 127.0.0.1, port_value: $listen } }
     filter_chains:
     - filters:
-      - name: envoy.filters.network.wasm
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
-          config:
-            name: metaproto
-            root_id: metaproto
-            configuration:
-              "@type": type.googleapis.com/google.protobuf.StringValue
-              value: '$config'
-            vm_config:
-              runtime: envoy.wasm.runtime.v8
-              code: { local: { filename: "$wasm" } }
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: $name
-          cluster: $name
+$(metaproto_filters_yaml "$wasm" "$config" "$name" "$name" | sed 's/^/      /')
 YAML
   done
   echo "  clusters:"
