@@ -24,7 +24,7 @@ export enum CommandKind {
   Subscription,
 }
 
-function kindOf(name: string): CommandKind {
+function kindOf(name: string, subscription: i32): CommandKind {
   if (name == "POST" || name == "HOST:") return CommandKind.NotRedis;
   if (name == "SYNC" || name == "PSYNC") return CommandKind.Replication;
   if (name == "SELECT") return CommandKind.Select;
@@ -34,7 +34,7 @@ function kindOf(name: string): CommandKind {
   if (name == "RESET") return CommandKind.Reset;
   if (name == "HELLO") return CommandKind.Hello;
   if (name == "MONITOR") return CommandKind.Monitor;
-  return subscriptionOf(name) >= 0 ? CommandKind.Subscription : CommandKind.Plain;
+  return subscription >= 0 ? CommandKind.Subscription : CommandKind.Plain;
 }
 
 function subscriptionOf(name: string): i32 {
@@ -53,8 +53,8 @@ export class CommandName {
     /** A container command (CLIENT, CONFIG...): the label comes from its subcommand. */
     readonly container: bool,
   ) {
-    this.kind = kindOf(name);
     this.subscription = subscriptionOf(name);
+    this.kind = kindOf(name, this.subscription);
   }
 
   readonly kind: CommandKind;
