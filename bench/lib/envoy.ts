@@ -1,6 +1,6 @@
 // One Envoy for all proxied targets of a protocol: a listener per target, each with its own cluster
 // to the same backend, so stats and connections can be told apart. The pinned binary, the
-// stats_tags and `envoy_bin` come from test/lib/envoy.sh so the benchmark runs what the rigs run.
+// stats config and `envoy_bin` come from test/lib/envoy.sh so the benchmark runs what the rigs run.
 import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import * as http from "http";
@@ -21,9 +21,9 @@ export function envoyVersion(binary: string): string {
   return m ? m[1] : out.trim();
 }
 
-/** The stats_tags block (already indented for `stats_config:`) that test/lib/envoy.sh uses. */
-export function metaprotoStatsTagsYaml(repo: string): string {
-  return fromEnvoySh(repo, "metaproto_stats_tags_yaml").trimEnd();
+/** The body of `stats_config:` (stats_tags, histogram buckets) that test/lib/envoy.sh uses. */
+export function metaprotoStatsConfigYaml(repo: string): string {
+  return fromEnvoySh(repo, "metaproto_stats_config_yaml").trimEnd();
 }
 
 export function indent(text: string, spaces: number): string {
@@ -70,8 +70,7 @@ ${indent(l.filters(`backend_${l.name}`, `bench_${l.name}`), 4)}`).join("\n");
   return `admin:
   address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } }
 stats_config:
-  stats_tags:
-${metaprotoStatsTagsYaml(repo)}
+${indent(metaprotoStatsConfigYaml(repo), 2)}
 static_resources:
   listeners:
 ${indent(listenerYaml, 2)}

@@ -55,12 +55,21 @@ wait_for() {
   log "$what is ready"
 }
 
-# stats_tags that turn MetaProto's encoded metric names into Prometheus labels.
-metaproto_stats_tags_yaml() {
-  local tag
-  for tag in protocol service method response_status response_code direction reason; do
-    printf '    - tag_name: %s\n      regex: "(;%s=([^;]*))"\n' "$tag" "$tag"
-  done
+# The body of the bootstrap's stats_config (unindented), from api/telemetry/metrics.json, the one
+# list of MetaProto's labels and histogram buckets: stats_tags turn the encoded metric names
+# (`name;label=value;...`) into Prometheus labels, histogram_bucket_settings give the duration
+# histogram buckets that fit microseconds.
+metaproto_stats_config_yaml() {
+  python3 - "$REPO/api/telemetry/metrics.json" <<'PY'
+import json, sys
+contract = json.load(open(sys.argv[1]))
+print("stats_tags:")
+for label in contract["labels"]:
+    print(f'- tag_name: {label}\n  regex: "(;{label}=([^;]*))"')
+print("histogram_bucket_settings:")
+for name, histogram in contract["histograms"].items():
+    print(f'- match: {{ prefix: "{name}" }}\n  buckets: {json.dumps(histogram["buckets"])}')
+PY
 }
 
 # The MetaProto filter chain as YAML list items (unindented): the Wasm MetaProtocol filter, then
@@ -100,8 +109,7 @@ admin:
   address: { socket_address: { address: 127.0.0.1, port_value: $admin_port } }
 stats_flush_interval: 1s
 stats_config:
-  stats_tags:
-$(metaproto_stats_tags_yaml)
+$(metaproto_stats_config_yaml | sed 's/^/  /')
 static_resources:
   listeners:
 YAML
