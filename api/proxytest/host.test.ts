@@ -278,6 +278,14 @@ describe("guest memory", () => {
     expect(host.guestMemoryBytes()).toBeGreaterThanOrEqual(before + 4 * (1 << 20));
   });
 
+  test("a call that leaves memory over the VM limit traps, as the allocation would fail in Envoy", async () => {
+    const host = await startedHost({ maxMemoryBytes: 8 * (1 << 20) });
+    host.call("echo_retain", 1 << 20);
+    expect(host.traps).toEqual([]);
+    expect(() => { for (let i = 0; i < 8; i++) host.call("echo_retain", 1 << 20); }).toThrow(VmTrap);
+    expect(host.traps[0].message).toMatch(/over the VM limit of 8388608/);
+  });
+
   test("memory per connection can be measured", async () => {
     const host = await startedHost({ pluginConfig: "" });
     const before = host.guestMemoryBytes();

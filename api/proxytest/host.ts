@@ -15,7 +15,7 @@ import type { ConnectionDriver } from "./connection";
 import { ConfigRejected, HostLoadError, OutOfBounds, ProcExit, RestrictedCallback, VmFailed, VmTrap, formatLogs } from "./errors";
 import { decodeSetEnvoyFilterStateArguments } from "./filter_state";
 import { SharedData } from "./shared_data";
-import { FilterStatus, LOG_LEVELS, WasmResult } from "./types";
+import { ENVOY_MAX_VM_MEMORY_BYTES, FilterStatus, LOG_LEVELS, WasmResult } from "./types";
 import type {
   ConnectionOptions, DataResult, ForeignCall, HostOptions, LogEntry, LogLevelName, MemoryFault, MetricSnapshot, TrapRecord,
   UnimplementedCall,
@@ -177,6 +177,7 @@ export class ProxyTestHost {
   private instance!: WebAssembly.Instance;
   private exportsObj!: Record<string, unknown>;
   private memory!: WebAssembly.Memory;
+  private readonly maxMemoryBytes: number;
   private readonly logLevel: number;
   private readonly echo: boolean;
   private readonly hostProperties: Map<string, Uint8Array>;
@@ -220,6 +221,7 @@ export class ProxyTestHost {
     if (level < 0) throw new Error(`unknown log level ${options.logLevel}`);
     this.logLevel = level;
     this.echo = options.echoLogs === true || process.env.PROXYTEST_ECHO_LOGS === "1";
+    this.maxMemoryBytes = options.maxMemoryBytes ?? ENVOY_MAX_VM_MEMORY_BYTES;
     this.hostProperties = ProxyTestHost.propertyMap(options.properties);
     this.vmConfig = toBytes(options.vmConfig).slice();
     this.pluginConfig = toBytes(options.pluginConfig).slice();
@@ -530,6 +532,11 @@ export class ProxyTestHost {
     this.currentContextId = saved.current;
     this.effectiveContextId = saved.effective;
     this.restriction = saved.restriction;
+    if (this.memory !== undefined && this.memory.buffer.byteLength > this.maxMemoryBytes) {
+      // Envoy's VM cannot grow past its limit: the module's allocation fails and it aborts.
+      const over = new Error(`linear memory grew to ${this.memory.buffer.byteLength} bytes, over the VM limit of ${this.maxMemoryBytes}`);
+      throw this.recordTrap(name, contextId, over, this.callOutput);
+    }
     if (this.depth === 0) {
       const output = this.callOutput;
       this.runAfterVmCall();

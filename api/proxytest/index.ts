@@ -6,7 +6,7 @@ export { ProxyTestHost } from "./host";
 export { Connection } from "./connection";
 export { SharedData } from "./shared_data";
 export { ConfigRejected, HostLoadError, ProcExit, VmFailed, VmTrap } from "./errors";
-export { FilterStatus, LOG_LEVELS, WasmResult } from "./types";
+export { ENVOY_MAX_VM_MEMORY_BYTES, FilterStatus, LOG_LEVELS, WasmResult } from "./types";
 export { decodeSetEnvoyFilterStateArguments } from "./filter_state";
 export type {
   HostOptions,

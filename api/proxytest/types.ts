@@ -112,9 +112,17 @@ export interface HostOptions {
   env?: Record<string, string>;
   /** Shared-data store; pass another host's `sharedData` to emulate two worker VMs of one vm_id. */
   sharedData?: SharedData;
+  /**
+   * Largest linear memory the VM may have, in bytes; a callback that leaves it larger traps, as the
+   * module's allocation would fail in Envoy. Default {@link ENVOY_MAX_VM_MEMORY_BYTES}.
+   */
+  maxMemoryBytes?: number;
   /** Print every kept log line to the console as it happens (also enabled by env `PROXYTEST_ECHO_LOGS=1`). */
   echoLogs?: boolean;
 }
+
+/** proxy-wasm-cpp-host's default cap on a VM's linear memory (PROXY_WASM_HOST_MAX_WASM_MEMORY_SIZE_BYTES). */
+export const ENVOY_MAX_VM_MEMORY_BYTES = 1024 * 1024 * 1024;
 
 /** Options for {@link ProxyTestHost.newConnection}. */
 export interface ConnectionOptions {
