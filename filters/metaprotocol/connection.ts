@@ -1,16 +1,24 @@
 // One downstream connection: decodes both directions, pairs responses with requests and
 // records per-call metrics. Bytes are never held back or changed (sidecar mode, no policy).
 import { ConnectionFilter } from "../../api/assembly/filter";
-import { Codec, Direction, Message, MessageKind } from "../../api/assembly/codec";
+import { Codec, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
 import {
   BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, log, logEnabled, nowNanos,
 } from "../../api/assembly/host";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
-import { PendingCalls, newPendingCall, recyclePendingCall } from "./pending_calls";
+import { PendingById } from "./pending_by_id";
+import { PendingCalls, defaultPendingCalls } from "./pending_calls";
+import { PendingInOrder } from "./pending_in_order";
 import { ProtocolStats, responseStatusLabel } from "./stats";
 
-const NANOS_PER_MILLI: u64 = 1_000_000;
+const NANOS_PER_MICRO: u64 = 1_000;
+
+function newPendingCalls(pairing: Pairing, configured: i32, stats: ProtocolStats): PendingCalls {
+  const capacity = configured > 0 ? configured : defaultPendingCalls(pairing);
+  if (pairing == Pairing.ById) return new PendingById(capacity);
+  return new PendingInOrder(capacity, stats);
+}
 
 export class MetaProtocolConnection extends ConnectionFilter implements MessageSink {
   private downstream!: FrameReader;
@@ -22,7 +30,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     const state = codec.newConnectionState();
     this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);
     this.upstream = new FrameReader(codec, Direction.Upstream, <i32>config.maxBufferedBytes, state, this);
-    this.pending = new PendingCalls(codec.pairing(), config.maxPendingCalls);
+    this.pending = newPendingCalls(codec.pairing(), config.maxPendingCalls, stats);
   }
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
@@ -59,10 +67,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     }
     switch (message.kind) {
       case MessageKind.Request: {
-        const call = newPendingCall(message.requestId, this.stats.forCall(message.service, message.method), this.now());
-        call.stats.addRequestBytes(message.frameLength);
-        const evicted = this.pending.add(call);
-        if (evicted != null) evicted.stats.countCall("no_response", "evicted");
+        const stats = this.stats.forCall(message.service, message.method);
+        stats.addRequestBytes(message.frameLength);
+        const evicted = this.pending.add(message.requestId, stats, this.now());
+        if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
       }
       case MessageKind.Oneway: {
@@ -73,16 +81,16 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
         break;
       }
       case MessageKind.Response: {
-        const call = this.pending.take(message.requestId);
-        if (call == null) {
+        if (!this.pending.take(message.requestId)) {
           this.stats.decodeError("upstream", "unmatched_response");
           break;
         }
-        call.stats.addResponseBytes(message.frameLength);
-        call.stats.countCall(responseStatusLabel(message.status), message.code);
+        const stats = this.pending.takenStats!;
+        const start = this.pending.takenStartNanos;
+        stats.addResponseBytes(message.frameLength);
+        stats.countCall(responseStatusLabel(message.status), message.code);
         const now = this.now();
-        call.stats.recordDurationMillis(now > call.startNanos ? (now - call.startNanos) / NANOS_PER_MILLI : 0);
-        recyclePendingCall(call);
+        stats.recordDurationMicros(now > start ? (now - start) / NANOS_PER_MICRO : 0);
         break;
       }
       default:
@@ -113,7 +121,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
 
   onDone(): void {
     const left = this.pending.drain();
-    for (let i = 0; i < left.length; i++) left[i].stats.countCall("no_response", "closed");
+    for (let i = 0; i < left.length; i++) unchecked(left[i]).countCall("no_response", "closed");
     this.stats.flush();
   }
 }

@@ -1,96 +1,29 @@
-// Requests awaiting their response on one connection, matched by id or in order.
+// Requests awaiting their response on one connection: matched by id (pending_by_id.ts) or in
+// order (pending_in_order.ts).
 import { Pairing } from "../../api/assembly/codec";
-import { CallStats } from "./stats";
+import { CallStats, ProtocolStats } from "./stats";
 
-export class PendingCall {
-  constructor(public id: u64, public stats: CallStats, public startNanos: u64) {}
+/** Requests awaiting a response per connection when `max_pending_calls` is not configured. */
+export const DEFAULT_PENDING_BY_ID: i32 = 1024;
+export const DEFAULT_PENDING_IN_ORDER: i32 = 65536;
+
+export abstract class PendingCalls {
+  /** The call the last successful take() answered. */
+  takenStats: CallStats | null = null;
+  takenStartNanos: u64 = 0;
+
+  /** Adds a call; returns the stats of the call given up to stay within capacity, or null. */
+  abstract add(id: u64, stats: CallStats, startNanos: u64): CallStats | null;
+
+  /** Finds the call a response answers (by id, or the oldest) and removes it; false if none. */
+  abstract take(responseId: u64): bool;
+
+  /** Empties the set, returning the stats of every call left unanswered. */
+  abstract drain(): Array<CallStats>;
+
+  abstract get size(): i32;
 }
 
-// Answered calls are kept for the next requests of any connection of this VM, so a busy
-// connection does not allocate (and later collect) an object per call.
-const spareCalls: Array<PendingCall> = [];
-const MAX_SPARE_CALLS = 1024;
-
-export function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall {
-  if (spareCalls.length == 0) return new PendingCall(id, stats, startNanos);
-  const call = spareCalls.pop();
-  call.id = id;
-  call.stats = stats;
-  call.startNanos = startNanos;
-  return call;
-}
-
-/** Hands back a call that is finished with; the caller must not use it afterwards. */
-export function recyclePendingCall(call: PendingCall): void {
-  if (spareCalls.length < MAX_SPARE_CALLS) spareCalls.push(call);
-}
-
-export class PendingCalls {
-  private byId: Map<u64, PendingCall> = new Map();
-  private queue: Array<PendingCall> = [];
-  private head: i32 = 0;
-
-  constructor(private pairing: Pairing, private capacity: i32) {}
-
-  get size(): i32 {
-    return this.pairing == Pairing.ById ? this.byId.size : this.queue.length - this.head;
-  }
-
-  /** Adds a call; returns the call given up to stay within capacity, or null. */
-  add(call: PendingCall): PendingCall | null {
-    let evicted: PendingCall | null = null;
-    if (this.size >= this.capacity) evicted = this.removeOldest();
-    if (this.pairing == Pairing.ById) this.byId.set(call.id, call);
-    else this.queue.push(call);
-    return evicted;
-  }
-
-  /** The call a response answers: the one with its id, or the oldest. */
-  take(responseId: u64): PendingCall | null {
-    if (this.pairing == Pairing.ById) {
-      if (!this.byId.has(responseId)) return null;
-      const call = this.byId.get(responseId);
-      this.byId.delete(responseId);
-      return call;
-    }
-    return this.shift();
-  }
-
-  /** Empties the set, returning what was left unanswered. */
-  drain(): Array<PendingCall> {
-    let left: Array<PendingCall>;
-    if (this.pairing == Pairing.ById) {
-      left = this.byId.values();
-      this.byId.clear();
-    } else {
-      left = this.queue.slice(this.head);
-      this.queue = [];
-      this.head = 0;
-    }
-    return left;
-  }
-
-  private shift(): PendingCall | null {
-    if (this.head >= this.queue.length) return null;
-    const call = unchecked(this.queue[this.head++]);
-    if (this.head == this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    } else if (this.head >= 64 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    return call;
-  }
-
-  private removeOldest(): PendingCall | null {
-    if (this.pairing == Pairing.Fifo) return this.shift();
-    // Only reached when a peer leaves `capacity` calls unanswered: a linear scan is fine.
-    const calls = this.byId.values();
-    if (calls.length == 0) return null;
-    let oldest = calls[0];
-    for (let i = 1; i < calls.length; i++) if (calls[i].startNanos < oldest.startNanos) oldest = calls[i];
-    this.byId.delete(oldest.id);
-    return oldest;
-  }
+export function defaultPendingCalls(pairing: Pairing): i32 {
+  return pairing == Pairing.ById ? DEFAULT_PENDING_BY_ID : DEFAULT_PENDING_IN_ORDER;
 }

@@ -1,0 +1,73 @@
+// Pending calls of a protocol whose responses carry the request id (Dubbo): a map by id.
+import { PendingCalls } from "./pending_calls";
+import { CallStats } from "./stats";
+
+class PendingCall {
+  constructor(public id: u64, public stats: CallStats, public startNanos: u64) {}
+}
+
+// Answered calls are kept for the next requests of any connection of this VM, so a busy
+// connection does not allocate (and later collect) an object per call.
+const spareCalls: Array<PendingCall> = [];
+const MAX_SPARE_CALLS = 1024;
+
+function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall {
+  if (spareCalls.length == 0) return new PendingCall(id, stats, startNanos);
+  const call = spareCalls.pop();
+  call.id = id;
+  call.stats = stats;
+  call.startNanos = startNanos;
+  return call;
+}
+
+function recycle(call: PendingCall): void {
+  if (spareCalls.length < MAX_SPARE_CALLS) spareCalls.push(call);
+}
+
+export class PendingById extends PendingCalls {
+  private byId: Map<u64, PendingCall> = new Map();
+
+  constructor(private capacity: i32) {
+    super();
+  }
+
+  get size(): i32 {
+    return this.byId.size;
+  }
+
+  add(id: u64, stats: CallStats, startNanos: u64): CallStats | null {
+    let evicted: CallStats | null = null;
+    if (this.byId.size >= this.capacity) evicted = this.removeOldest();
+    this.byId.set(id, newPendingCall(id, stats, startNanos));
+    return evicted;
+  }
+
+  take(responseId: u64): bool {
+    if (!this.byId.has(responseId)) return false;
+    const call = this.byId.get(responseId);
+    this.byId.delete(responseId);
+    this.takenStats = call.stats;
+    this.takenStartNanos = call.startNanos;
+    recycle(call);
+    return true;
+  }
+
+  drain(): Array<CallStats> {
+    const calls = this.byId.values();
+    this.byId.clear();
+    const left = new Array<CallStats>(calls.length);
+    for (let i = 0; i < calls.length; i++) unchecked(left[i] = calls[i].stats);
+    return left;
+  }
+
+  private removeOldest(): CallStats | null {
+    // Only reached when a peer leaves `capacity` calls unanswered: a linear scan is fine.
+    const calls = this.byId.values();
+    if (calls.length == 0) return null;
+    let oldest = calls[0];
+    for (let i = 1; i < calls.length; i++) if (calls[i].startNanos < oldest.startNanos) oldest = calls[i];
+    this.byId.delete(oldest.id);
+    recycle(oldest);
+    return oldest.stats;
+  }
+}
