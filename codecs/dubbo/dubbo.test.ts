@@ -99,7 +99,7 @@ function checkSession(session: Session, result: Awaited<ReturnType<typeof run>>)
   const counted = host.metrics().filter((m) => m.name.startsWith("metaproto_requests_total;")).reduce((n, m) => n + m.value, 0);
   expect(counted).toBe(session.calls.length);
   expect(host.metrics().filter((m) => m.name.startsWith("metaproto_decode_errors_total"))).toEqual([]);
-  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_milliseconds;"));
+  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_microseconds;"));
   expect(durations.reduce((n, m) => n + (m.samples?.length ?? 0), 0)).toBe(session.responses.length);
 }
 

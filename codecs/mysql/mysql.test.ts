@@ -210,7 +210,7 @@ function checkSession(e: Expected, result: Awaited<ReturnType<typeof run>>): voi
   }
   for (const [name, count] of expected) expect([name, host.counterValue(name)]).toEqual([name, count]);
   expect(callsCounted(host)).toBe(calls.length);
-  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_milliseconds;"));
+  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_microseconds;"));
   expect(durations.reduce((n, m) => n + (m.samples?.length ?? 0), 0)).toBe(calls.filter((c) => c[0] === "request").length);
   const requestBytes = host.metrics().filter((m) => m.name.startsWith("metaproto_request_bytes_total;")).reduce((n, m) => n + m.value, 0);
   expect(requestBytes).toBe(s.request.length - e.clientTurnBytes);

@@ -197,7 +197,7 @@ function checkSession(session: Session, result: Awaited<ReturnType<typeof run>>,
     .map((m) => [m.name, m.value] as [string, number]));
   expect(counted).toEqual(expectedCounts(calls, session.replies));
   expect(host.metrics().filter((m) => /^metaproto_(decode_errors|passthrough_connections)_total/.test(m.name))).toEqual([]);
-  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_milliseconds;"));
+  const durations = host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_microseconds;"));
   expect(durations.reduce((n, m) => n + (m.samples?.length ?? 0), 0)).toBe(session.replies.filter((r) => r !== "event").length);
 }
 

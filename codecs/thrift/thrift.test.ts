@@ -73,7 +73,7 @@ function checkSession(f: Fixture, result: Awaited<ReturnType<typeof run>>): void
   const bytes = (prefix: string) => Object.values(counters(result.host, prefix)).reduce((n, v) => n + v, 0);
   expect(bytes("metaproto_request_bytes_total;")).toBe(f.request.length);
   expect(bytes("metaproto_response_bytes_total;")).toBe(f.response.length);
-  const durations = result.host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_milliseconds;"));
+  const durations = result.host.metrics().filter((m) => m.name.startsWith("metaproto_request_duration_microseconds;"));
   expect(durations.reduce((n, m) => n + (m.samples?.length ?? 0), 0)).toBe(f.responseMessages.length);
 }
 

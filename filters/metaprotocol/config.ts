@@ -1,15 +1,19 @@
 // The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
 import { JsonKind, JsonValue, parseJson } from "../../api/assembly/json";
+import { LabelLimits } from "./stats";
 
 export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }
 
 export class FilterConfig {
   /** Bytes buffered per connection and direction while a frame is incomplete (min 256). */
   maxBufferedBytes: u32 = 1024 * 1024;
-  /** Requests awaiting a response per connection; the oldest is given up past this. */
-  maxPendingCalls: i32 = 1024;
-  /** Distinct (service, method) label pairs per worker; the rest are counted as "other". */
-  maxLabelPairs: i32 = 1000;
+  /**
+   * Requests awaiting a response per connection; the oldest is given up past this. 0: the
+   * default for the codec's pairing (pending_calls.ts).
+   */
+  maxPendingCalls: i32 = 0;
+  /** Bounds of every label dimension, per worker (stats.ts). */
+  labelLimits: LabelLimits = new LabelLimits();
   /** What to do with a connection whose bytes do not decode. */
   onDecodeError: DecodeErrorPolicy = DecodeErrorPolicy.PassThrough;
 }
@@ -19,7 +23,9 @@ export class ConfigResult {
   error: string = "";
 }
 
-const KNOWN_FIELDS = ["max_buffered_bytes", "max_pending_calls", "max_label_pairs", "on_decode_error"];
+const KNOWN_FIELDS = [
+  "max_buffered_bytes", "max_pending_calls", "max_label_pairs", "max_response_codes", "max_series", "on_decode_error",
+];
 
 function wholeNumber(value: JsonValue, field: string, min: f64, max: f64, result: ConfigResult): f64 {
   if (value.kind != JsonKind.Number || value.number != Math.floor(value.number) || value.number < min || value.number > max) {
@@ -54,8 +60,13 @@ export function parseConfig(text: string): ConfigResult {
   if (v != null) config.maxBufferedBytes = <u32>wholeNumber(v, "max_buffered_bytes", 256, 1073741824, result);
   v = root.get("max_pending_calls");
   if (v != null) config.maxPendingCalls = <i32>wholeNumber(v, "max_pending_calls", 1, 1048576, result);
+  const limits = config.labelLimits;
   v = root.get("max_label_pairs");
-  if (v != null) config.maxLabelPairs = <i32>wholeNumber(v, "max_label_pairs", 1, 1048576, result);
+  if (v != null) limits.maxLabelPairs = <i32>wholeNumber(v, "max_label_pairs", 1, 1048576, result);
+  v = root.get("max_response_codes");
+  if (v != null) limits.maxResponseCodes = <i32>wholeNumber(v, "max_response_codes", 1, 1024, result);
+  v = root.get("max_series");
+  if (v != null) limits.maxSeries = <i32>wholeNumber(v, "max_series", 100, 1048576, result);
   v = root.get("on_decode_error");
   if (v != null) {
     if (v.kind == JsonKind.String && v.string == "pass_through") config.onDecodeError = DecodeErrorPolicy.PassThrough;

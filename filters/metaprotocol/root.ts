@@ -7,14 +7,26 @@ import { MetaProtocolConnection } from "./connection";
 import { ProtocolStats } from "./stats";
 
 let activeCodec: Codec | null = null;
+// One per VM: every root context (each configuration ECDS brings) counts into the same series,
+// so the label bounds hold for the VM's lifetime.
+let vmStats: ProtocolStats | null = null;
+
+function statsFor(codec: Codec): ProtocolStats {
+  let stats = vmStats;
+  if (stats == null) {
+    stats = new ProtocolStats(codec.name());
+    vmStats = stats;
+  }
+  return stats;
+}
 
 export class MetaProtocolRoot extends RootFilter {
   private config: FilterConfig = new FilterConfig();
-  private stats!: ProtocolStats;
+  private stats: ProtocolStats;
 
   constructor(contextId: u32, private codec: Codec) {
     super(contextId);
-    this.stats = new ProtocolStats(codec.name(), this.config.maxLabelPairs);
+    this.stats = statsFor(codec);
   }
 
   onConfigure(configuration: Uint8Array): bool {
@@ -25,7 +37,7 @@ export class MetaProtocolRoot extends RootFilter {
       return false;
     }
     this.config = parsed.config;
-    this.stats.maxLabelPairs = this.config.maxLabelPairs;
+    this.stats.limits = this.config.labelLimits;
     log(LogLevel.Info, "metaproto " + this.codec.name() + ": configured");
     return true;
   }

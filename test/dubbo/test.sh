@@ -57,7 +57,7 @@ rx_bytes=$(curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^tcp\.metaproto\.
 
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 10 \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello,response_status=ok,response_code=20} == $hello_calls" \
-  --expect "metaproto_request_duration_milliseconds_count{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} == $hello_calls" \
+  --expect "metaproto_request_duration_microseconds_count{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} == $hello_calls" \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=echo,response_status=ok,response_code=20} == $echo_calls" \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=fail,response_status=server_error,response_code=20} == $failed_calls" \
   --expect "metaproto_requests_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=notifyOneway,response_status=no_response,response_code=oneway} == $oneway_calls" \

@@ -129,7 +129,7 @@ check \
   --expect "$M,method=LOGIN,response_status=ok,response_code=0} == $connections" \
   --expect "$M,method=COM_QUIT,response_status=no_response,response_code=oneway} == $connections" \
   --expect "$M,service=$MYSQL_DATABASE,method=COM_STMT_EXECUTE,response_status=ok,response_code=0} >= $sysbench_reads" \
-  --expect "metaproto_request_duration_milliseconds_count{protocol=mysql,service=$MYSQL_DATABASE,method=COM_STMT_EXECUTE} == $(com Com_stmt_execute)" \
+  --expect "metaproto_request_duration_microseconds_count{protocol=mysql,service=$MYSQL_DATABASE,method=COM_STMT_EXECUTE} == $(com Com_stmt_execute)" \
   --expect "metaproto_response_bytes_total{protocol=mysql,method=COM_QUERY:SELECT} > 20971520" \
   --expect "metaproto_decode_errors_total{protocol=mysql} == 0"
 

@@ -109,7 +109,7 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_requests_total{protocol=redis,method=GET,response_status=ok,response_code=NULL} >= 1" \
   --expect "metaproto_request_bytes_total{protocol=redis} == $((rx_bytes - 2))" \
   --expect "metaproto_response_bytes_total{protocol=redis,method=GET} > 0" \
-  --expect "metaproto_request_duration_milliseconds_count{protocol=redis,service=0,method=GET} > 20000" \
+  --expect "metaproto_request_duration_microseconds_count{protocol=redis,service=0,method=GET} > 20000" \
   --expect "metaproto_passthrough_connections_total{protocol=redis,reason=monitor} == 1" \
   --expect "metaproto_decode_errors_total{protocol=redis} == 0"
 

@@ -1,0 +1,60 @@
+// Hostile label values through the compiled dist/wasm/dubbo.wasm at Envoy's log level (info)
+// and Envoy's 1 GiB VM limit: distinct huge service paths and attachments must not grow memory.
+import { ProxyTestHost } from "../../api/proxytest";
+import { compiledDubbo, request, response } from "./test_frames";
+
+let dubbo: WebAssembly.Module;
+beforeAll(async () => {
+  dubbo = await compiledDubbo();
+}, 120_000);
+
+async function infoHost(config: object = {}): Promise<ProxyTestHost> {
+  const host = await ProxyTestHost.load(dubbo, { pluginConfig: JSON.stringify(config) });
+  host.start();
+  return host;
+}
+
+const metaprotoSeries = (host: ProxyTestHost) => host.metrics().filter((m) => m.name.startsWith("metaproto_")).length;
+
+test("312 requests with distinct ~1 MB service paths and no reply: no trap, memory flat", async () => {
+  const host = await infoHost();
+  const conn = host.newConnection();
+  const base = "s".repeat(1_000_000);
+  let sent = 0;
+  const send = (n: number) => {
+    for (let i = 0; i < n; i++, sent++) {
+      const frame = request({ id: BigInt(sent + 1), service: `${sent}.${base}` });
+      for (let at = 0; at < frame.length; at += 256 * 1024) conn.downstream(frame.subarray(at, at + 256 * 1024));
+    }
+  };
+  // The collector settles after the first hundred 2 MB strings (measured: 16 MiB, then 32 MiB for good).
+  send(120);
+  const warm = host.guestMemoryBytes();
+  send(192);
+  expect(host.traps).toEqual([]);
+  expect(host.guestMemoryBytes()).toBe(warm);
+  // Every request has its own pair (cut to 128 characters) until max_label_pairs.
+  expect(host.metrics().filter((m) => m.name.startsWith("metaproto_request_bytes_total;")).length).toBe(312);
+  expect(metaprotoSeries(host)).toBeLessThanOrEqual(312 * 3);
+}, 120_000);
+
+test("distinct huge attachment keys and values, with attributes decoded (debug): memory flat", async () => {
+  const host = await ProxyTestHost.load(dubbo, { pluginConfig: "{}", logLevel: "debug" });
+  host.start();
+  const conn = host.newConnection();
+  const big = "k".repeat(20_000);
+  let id = 0;
+  const round = (n: number) => {
+    for (let i = 0; i < n; i++, id++) {
+      conn.downstream(request({ id: BigInt(id + 1), attachments: { [`${id}${big}`]: `${id}${big}`, [`t${id}`]: "v" } }));
+      conn.upstream(response(BigInt(id + 1)));
+      host.logs.length = 0; // the test keeps no debug lines; the VM is what is measured
+    }
+  };
+  round(200);
+  const warm = host.guestMemoryBytes();
+  round(1000);
+  expect(host.traps).toEqual([]);
+  expect(host.guestMemoryBytes()).toBeLessThanOrEqual(warm + 2 * (1 << 20));
+  expect(metaprotoSeries(host)).toBe(4);
+}, 120_000);
