@@ -13,7 +13,7 @@ RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
 # Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
 BENCH_PROTOCOLS=dubbo,redis,thrift,mysql
-# Real peers the rigs start (DESIGN.md section 6).
+# Real peers the rigs start (README "Requirements").
 DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
 
 usage() {

@@ -1,7 +1,7 @@
 // The proxy-wasm entry points for a network filter, dispatched to MetaProto filter objects.
 // We dispatch ourselves rather than through the SDK's Context map because SDK 1.2.3 builds
 // debug strings over every live context on each new connection and traps in proxy_on_done
-// for contexts it never registered (DESIGN.md 2). The host import declarations are the SDK's.
+// for contexts it never registered. The host import declarations are the SDK's.
 import { BufferKind, LogLevel, getBufferBytes, log } from "./host";
 export { malloc } from "./host";
 import { ConnectionFilter, RootFilter, createRootFilter } from "./filter";

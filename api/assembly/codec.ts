@@ -29,7 +29,7 @@ export enum Pairing {
   Fifo = 1,
 }
 
-/** Reasons a local reply is generated (DESIGN.md 4: metaproto_local_replies_total). */
+/** Reasons a local reply is generated (the `reason` of metaproto_local_replies_total). */
 export enum LocalReplyKind { RateLimited = 0, Denied = 1, Fault = 2, Overloaded = 3 }
 
 export class Attribute {

@@ -1,6 +1,6 @@
 // Thin layer over the proxy-wasm host imports. Every call returns or swallows the host
 // result instead of throwing: on the per-byte and per-call paths a trap would close every
-// connection of the VM (DESIGN.md 2, "sharp edges" of the SDK's checked helpers).
+// connection of the VM (the SDK's checked helpers throw on any result but Ok/NotFound).
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { __pin, __unpin } from "rt/itcms";
 import { repoint } from "./bytes";
