@@ -21,6 +21,8 @@ describe("configuration", () => {
     ['{"max_buffered_bytes": 12}', /max_buffered_bytes: must be a whole number from 256/],
     ['{"max_pending_calls": 1.5}', /max_pending_calls: must be a whole number/],
     ['{"on_decode_error": "drop"}', /on_decode_error: must be "pass_through" or "close"/],
+    ['{"max_response_codes": 0}', /max_response_codes: must be a whole number from 1 to 1024/],
+    ['{"max_series": 99}', /max_series: must be a whole number from 100 to 1048576/],
     ['{"max_bufered_bytes": 4096}', /max_bufered_bytes: unknown field/],
     ["[1, 2]", /must be a JSON object/],
   ])("%s is rejected, naming the field", async (config, why) => {
@@ -30,7 +32,7 @@ describe("configuration", () => {
   });
 
   test("an empty configuration means defaults; a valid one is accepted", async () => {
-    for (const config of ["", '{"max_buffered_bytes": 4096, "max_pending_calls": 8, "max_label_pairs": 5, "on_decode_error": "close"}']) {
+    for (const config of ["", '{"max_buffered_bytes": 4096, "max_pending_calls": 8, "max_label_pairs": 5, "max_response_codes": 4, "max_series": 100, "on_decode_error": "close"}']) {
       const host = await ProxyTestHost.load(dubbo, { pluginConfig: config });
       expect(() => host.start()).not.toThrow();
     }
