@@ -8,6 +8,7 @@ import * as path from "path";
 import { compileAssemblyScript, repoRoot } from "./compile";
 import type { Connection } from "./connection";
 import { ProxyTestHost } from "./host";
+import type { HostOptions } from "./types";
 
 export type Direction = "downstream" | "upstream";
 
@@ -18,9 +19,12 @@ export async function compiledCodec(codec: string): Promise<WebAssembly.Module> 
   return new WebAssembly.Module(readFileSync(path.join(repoRoot(), wasm)));
 }
 
-/** A host running `module` with `config` as plugin configuration, logging at debug level. */
-export async function startedHost(module: WebAssembly.Module, config: object = {}): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
+/**
+ * A host running `module` with `config` as plugin configuration, logging at debug level (every
+ * decoded message is logged, and attributes are decoded) unless `options` say otherwise.
+ */
+export async function startedHost(module: WebAssembly.Module, config: object = {}, options: HostOptions = {}): Promise<ProxyTestHost> {
+  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel: "debug", ...options });
   host.start();
   return host;
 }

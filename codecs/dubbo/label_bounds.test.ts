@@ -1,23 +1,17 @@
 // Hostile label values through the compiled dist/wasm/dubbo.wasm at Envoy's log level (info)
 // and Envoy's 1 GiB VM limit: distinct huge service paths and attachments must not grow memory.
 import { ProxyTestHost } from "../../api/proxytest";
-import { compiledDubbo, request, response } from "./test_frames";
+import { compiledDubbo, request, response, startedHost } from "./test_frames";
 
 let dubbo: WebAssembly.Module;
 beforeAll(async () => {
   dubbo = await compiledDubbo();
 }, 120_000);
 
-async function infoHost(config: object = {}): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(dubbo, { pluginConfig: JSON.stringify(config) });
-  host.start();
-  return host;
-}
-
 const metaprotoSeries = (host: ProxyTestHost) => host.metrics().filter((m) => m.name.startsWith("metaproto_")).length;
 
 test("312 requests with distinct ~1 MB service paths and no reply: no trap, memory flat", async () => {
-  const host = await infoHost();
+  const host = await startedHost(dubbo, {}, { logLevel: "info" });
   const conn = host.newConnection();
   const base = "s".repeat(1_000_000);
   let sent = 0;
@@ -39,8 +33,7 @@ test("312 requests with distinct ~1 MB service paths and no reply: no trap, memo
 }, 120_000);
 
 test("distinct huge attachment keys and values, with attributes decoded (debug): memory flat", async () => {
-  const host = await ProxyTestHost.load(dubbo, { pluginConfig: "{}", logLevel: "debug" });
-  host.start();
+  const host = await startedHost(dubbo);
   const conn = host.newConnection();
   const big = "k".repeat(20_000);
   let id = 0;

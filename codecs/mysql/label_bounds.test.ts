@@ -1,7 +1,6 @@
 // A hostile server through the compiled dist/wasm/mysql.wasm: every query answered with an ERR of
 // a new code (all 65,534 a u16 allows). Response codes are folded past max_response_codes.
-import { ProxyTestHost } from "../../api/proxytest";
-import { COM, command, compiledMysql, err, greeting, login, ok } from "./test_frames";
+import { COM, command, compiledMysql, err, greeting, login, ok, startedHost } from "./test_frames";
 
 let mysql: WebAssembly.Module;
 beforeAll(async () => {
@@ -9,8 +8,7 @@ beforeAll(async () => {
 }, 120_000);
 
 test("65,534 distinct ERR codes: codes folded into `other`, memory flat", async () => {
-  const host = await ProxyTestHost.load(mysql, { pluginConfig: "{}" });
-  host.start();
+  const host = await startedHost(mysql, {}, { logLevel: "info" });
   const conn = host.newConnection();
   conn.upstream(greeting());
   conn.downstream(login({ database: "db" }));

@@ -1,7 +1,6 @@
 // A hostile server through the compiled dist/wasm/redis.wasm: error replies with a new code word
 // each time. Only words Redis defines become labels; series and memory stay flat.
-import { ProxyTestHost } from "../../api/proxytest";
-import { command, compiledRedis } from "./test_frames";
+import { command, compiledRedis, startedHost } from "./test_frames";
 
 let redis: WebAssembly.Module;
 beforeAll(async () => {
@@ -9,8 +8,7 @@ beforeAll(async () => {
 }, 120_000);
 
 test("100,000 distinct error words: one series, memory flat", async () => {
-  const host = await ProxyTestHost.load(redis, { pluginConfig: "{}" });
-  host.start();
+  const host = await startedHost(redis, {}, { logLevel: "info" });
   const conn = host.newConnection();
   const get = command("GET", "k");
   let word = 0;

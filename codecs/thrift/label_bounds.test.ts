@@ -1,7 +1,6 @@
 // A hostile server through the compiled dist/wasm/thrift.wasm: every reply a TApplicationException
 // of a new type (an i32 the upstream chooses). Series and memory must stay flat.
-import { ProxyTestHost } from "../../api/proxytest";
-import { appException, call, compiledThrift } from "./test_frames";
+import { appException, call, compiledThrift, startedHost } from "./test_frames";
 
 let thrift: WebAssembly.Module;
 beforeAll(async () => {
@@ -9,8 +8,7 @@ beforeAll(async () => {
 }, 120_000);
 
 test("200,000 distinct exception types: response codes folded into `other`, memory flat", async () => {
-  const host = await ProxyTestHost.load(thrift, { pluginConfig: "{}" });
-  host.start();
+  const host = await startedHost(thrift, {}, { logLevel: "info" });
   const conn = host.newConnection();
   const request = call("binary", "framed", "ping");
   let type = 0;

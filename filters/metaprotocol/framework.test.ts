@@ -1,21 +1,14 @@
 // The framework's paths that Dubbo does not take, through a toy line protocol
 // (testdata/line_codec.ts) compiled like any codec.
-import { readFileSync } from "fs";
-import * as path from "path";
-import { ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost } from "../../api/proxytest";
+import { compiledLine, lineHost } from "./testdata/line_host";
 
-const WASM = "build/test/line.wasm";
 let line: WebAssembly.Module;
 beforeAll(async () => {
-  await compileAssemblyScript("filters/metaprotocol/testdata/main.ts", WASM);
-  line = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  line = await compiledLine();
 }, 120_000);
 
-async function host(config: object = {}) {
-  const h = await ProxyTestHost.load(line, { pluginConfig: JSON.stringify(config) });
-  h.start();
-  return h;
-}
+const host = (config: object = {}) => lineHost(line, config);
 
 const calls = (h: ProxyTestHost) =>
   Object.fromEntries(h.metrics().filter((m) => m.name.startsWith("metaproto_requests_total;")).map((m) => [m.name.replace("metaproto_requests_total;protocol=line;", ""), m.value]));

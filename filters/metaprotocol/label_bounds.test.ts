@@ -1,21 +1,14 @@
 // Every label dimension a peer can grow is bounded (stats.ts): hostile values in the toy line
 // protocol (testdata/line_codec.ts) must leave the series count and the VM's memory flat.
-import { readFileSync } from "fs";
-import * as path from "path";
-import { ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost } from "../../api/proxytest";
+import { compiledLine, lineHost } from "./testdata/line_host";
 
-const WASM = "build/test/line.wasm";
 let line: WebAssembly.Module;
 beforeAll(async () => {
-  await compileAssemblyScript("filters/metaprotocol/testdata/main.ts", WASM);
-  line = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  line = await compiledLine();
 }, 120_000);
 
-async function host(config: object = {}) {
-  const h = await ProxyTestHost.load(line, { pluginConfig: JSON.stringify(config) });
-  h.start();
-  return h;
-}
+const host = (config: object = {}) => lineHost(line, config);
 
 const series = (h: ProxyTestHost) => h.metrics().filter((m) => m.name.startsWith("metaproto_")).length;
 const overflows = (h: ProxyTestHost, dimension: string) =>

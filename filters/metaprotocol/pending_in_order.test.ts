@@ -1,21 +1,14 @@
 // In-order pairing follows deep pipelines: a client may send tens of thousands of requests
 // before it reads a reply, and every call must still count with its real status.
-import { readFileSync } from "fs";
-import * as path from "path";
-import { ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost } from "../../api/proxytest";
+import { compiledLine, lineHost } from "./testdata/line_host";
 
-const WASM = "build/test/line.wasm";
 let line: WebAssembly.Module;
 beforeAll(async () => {
-  await compileAssemblyScript("filters/metaprotocol/testdata/main.ts", WASM);
-  line = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  line = await compiledLine();
 }, 120_000);
 
-async function host(config: object = {}) {
-  const h = await ProxyTestHost.load(line, { pluginConfig: JSON.stringify(config) });
-  h.start();
-  return h;
-}
+const host = (config: object = {}) => lineHost(line, config);
 
 const count = (h: ProxyTestHost, method: string, status: string, code: string) =>
   h.counterValue(`metaproto_requests_total;protocol=line;service=s;method=${method};response_status=${status};response_code=${code}`);

@@ -18,6 +18,14 @@ WORK=$(mktemp -d)
 log "work dir $WORK"
 PEERS="$REPO/test/hostile/hostile-peers.js"
 
+# Runs check_metrics.py with its full output in FILE, printing only the verdict lines.
+check_quietly() { # file check_metrics args...
+  local out=$1; shift
+  python3 "$REPO/test/lib/check_metrics.py" "$@" >"$out" \
+    || { tail -n 40 "$out" >&2; die "expectations failed (full output: $out)"; }
+  grep -E '^(ok|FAIL) ' "$out"
+}
+
 # Stats Envoy holds for MetaProto (every series the VMs defined; Envoy names them wasmcustom.*).
 metaproto_stat_count() { # admin_port
   curl -sf "http://127.0.0.1:$1/stats?filter=^wasmcustom\.metaproto_" | grep -c '^wasmcustom\.metaproto_' || true
@@ -35,14 +43,12 @@ grep -q "^SENT $DUBBO_REQUESTS$" "$WORK/dubbo-client.out" || die "the Dubbo clie
 # The sink never answers: each call ends as no_response (evicted past max_pending_calls, or
 # closed with the connection), under its own pair until max_series, then under other/other.
 rx_bytes=$(curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^tcp\.metaproto\.downstream_cx_rx_bytes_total$" | awk '{print $2}')
-python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 15 \
+check_quietly "$WORK/dubbo-check.out" --admin "127.0.0.1:$ADMIN_PORT" --wait 15 \
   --expect "metaproto_label_overflow_total{protocol=dubbo,dimension=series} >= $((DUBBO_REQUESTS - MAX_SERIES))" \
   --expect "metaproto_requests_total{protocol=dubbo,service=other,method=other} >= $((DUBBO_REQUESTS - MAX_SERIES))" \
   --expect "metaproto_requests_total{protocol=dubbo,response_status=no_response} == $DUBBO_REQUESTS" \
   --expect "metaproto_request_bytes_total{protocol=dubbo} == $rx_bytes" \
-  --expect "metaproto_decode_errors_total{protocol=dubbo} == 0" >"$WORK/dubbo-check.out" \
-  || { tail -n 40 "$WORK/dubbo-check.out" >&2; die "Dubbo expectations failed (full output: $WORK/dubbo-check.out)"; }
-grep -E '^(ok|FAIL) ' "$WORK/dubbo-check.out"
+  --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
 stats=$(metaproto_stat_count "$ADMIN_PORT")
 log "Envoy holds $stats metaproto_* stats after $DUBBO_REQUESTS distinct services (max_series $MAX_SERIES)"
 [ "$stats" -gt 100 ] && [ "$stats" -le "$MAX_SERIES" ] || die "$stats metaproto_* stats: expected between 100 and $MAX_SERIES"
@@ -57,13 +63,11 @@ start_envoy "$WORK/thrift.yaml" "$ADMIN_PORT" "$WORK/thrift-envoy.log"
 log "hostile Thrift server: $THRIFT_CALLS calls, each answered with a TApplicationException of a new type"
 node "$PEERS" thrift-client 127.0.0.1 "$LISTEN_PORT" "$THRIFT_CALLS" | tee "$WORK/thrift-client.out"
 grep -q "^EXCEPTIONS $THRIFT_CALLS TYPES $THRIFT_CALLS$" "$WORK/thrift-client.out" || die "the client did not get $THRIFT_CALLS distinct exceptions"
-python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 15 \
+check_quietly "$WORK/thrift-check.out" --admin "127.0.0.1:$ADMIN_PORT" --wait 15 \
   --expect "metaproto_requests_total{protocol=thrift,method=ping} == $THRIFT_CALLS" \
   --expect "metaproto_requests_total{protocol=thrift,method=ping,response_code=other} == $((THRIFT_CALLS - MAX_RESPONSE_CODES))" \
   --expect "metaproto_label_overflow_total{protocol=thrift,dimension=response_code} == $((THRIFT_CALLS - MAX_RESPONSE_CODES))" \
-  --expect "metaproto_decode_errors_total{protocol=thrift} == 0" >"$WORK/thrift-check.out" \
-  || { tail -n 40 "$WORK/thrift-check.out" >&2; die "Thrift expectations failed (full output: $WORK/thrift-check.out)"; }
-grep -E '^(ok|FAIL) ' "$WORK/thrift-check.out"
+  --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
 stats=$(metaproto_stat_count "$ADMIN_PORT")
 # One method: duration, request and response bytes, 32 named codes, `other`, the overflow counter.
 log "Envoy holds $stats metaproto_* stats after $THRIFT_CALLS distinct exception types"

@@ -71,7 +71,7 @@ def main():
               f"response_status={status},response_code={code}}} == {n}")
     print(f"metaproto_requests_total{{protocol=thrift}} == {sum(calls.values())}")
     for (service, method), n in sorted(answered.items()):
-        print(f"metaproto_request_duration_milliseconds_count{{protocol=thrift,service={service},method={method}}} == {n}")
+        print(f"metaproto_request_duration_microseconds_count{{protocol=thrift,service={service},method={method}}} == {n}")
 
 
 if __name__ == "__main__":
