@@ -336,6 +336,18 @@ describe("JSON protocol (TJSONProtocol)", () => {
     );
   }, 120_000);
 
+  test("a buffered message with escapes, split at every byte (a read may end inside an escape)", async () => {
+    const tricky = 'q"\\"]}\\\\[{"\n\u2028κ🔑\u0001';
+    const request = encodeMessage("json", "buffered", "Svc:m", MessageType.CALL, 9, (p) => struct(p, [[1, Type.STRING, (q) => q.writeString(tricky)]]));
+    const response = encodeMessage("json", "buffered", "m", MessageType.REPLY, 9, (p) => struct(p, [[0, Type.STRING, (q) => q.writeString(tricky)]]));
+    expect(request.includes('\\\\\\"')).toBe(true); // an escaped backslash before an escaped quote
+    for (let i = 1; i < request.length; i++) {
+      const host = await session(split(request, [i]), split(response, [i % response.length]));
+      expect(decodedMessages(host).map((m) => [m.kind, m.method, m.frame_length])).toEqual([["request", "m", request.length], ["response", "m", response.length]]);
+      expect(counters(host, "metaproto_requests_total;")).toEqual({ [requestsTotal("Svc", "m", "ok", "0")]: 1 });
+    }
+  });
+
   test.each([
     ["version 2", "bad_magic", '[2,"m",1,1,{}]'],
     ["a string for the version", "bad_magic", '["1","m",1,1,{}]'],
