@@ -290,8 +290,8 @@ export class JsonReader {
   }
 
   /**
-   * A TApplicationException's `type` (field `fieldId`, an i32): walks the struct's fields
-   * `"id":{"type":value}` until it is found. 0 (UNKNOWN) when absent.
+   * The value of the struct's i32 field `wanted` (a TApplicationException's type): walks the
+   * fields `"id":{"type":value}` until it is found; 0 (UNKNOWN) when absent.
    */
   readI32Field(wanted: i32): i32 {
     let first = true;
