@@ -115,7 +115,7 @@ export function counters(host: ProxyTestHost, prefix = "metaproto_"): Record<str
 export const Type = thrift.Thrift.Type;
 export const MessageType = thrift.Thrift.MessageType;
 
-export type ProtocolName = "binary" | "binary-nonstrict" | "compact";
+export type ProtocolName = "binary" | "binary-nonstrict" | "compact" | "json";
 export type TransportName = "buffered" | "framed";
 
 /** Writes one message with npm thrift: `body` writes the message's struct through the protocol. */
@@ -126,7 +126,9 @@ export function encodeMessage(
   const out: Buffer[] = [];
   const Transport = transport === "framed" ? thrift.TFramedTransport : thrift.TBufferedTransport;
   const trans = new Transport(undefined, (buf: Buffer) => out.push(Buffer.from(buf)));
-  const p = protocol === "compact" ? new thrift.TCompactProtocol(trans) : new thrift.TBinaryProtocol(trans, false, protocol === "binary");
+  const p = protocol === "compact" ? new thrift.TCompactProtocol(trans)
+    : protocol === "json" ? new thrift.TJSONProtocol(trans)
+      : new thrift.TBinaryProtocol(trans, false, protocol === "binary");
   p.writeMessageBegin(name, type, seqid);
   body(p);
   p.writeMessageEnd();

@@ -22,6 +22,10 @@ const DECODED_SESSIONS = [
   "python-header-compact",
   "python-binary-nonstrict-buffered",
   "python-compact-framed",
+  "node-json-buffered",
+  "node-json-framed-multiplexed",
+  "python-json-buffered",
+  "python-json-framed",
 ].map(fixture);
 const declared = declaredExceptionFields();
 
@@ -83,6 +87,8 @@ test("the fixtures hold what the README promises", () => {
     "node-binary-buffered:buffered", "node-binary-framed:framed", "node-compact-buffered:buffered",
     "node-compact-framed-multiplexed:framed", "python-header-binary:header", "python-header-compact:header",
     "python-binary-nonstrict-buffered:buffered", "python-compact-framed:framed",
+    "node-json-buffered:buffered", "node-json-framed-multiplexed:framed", "python-json-buffered:buffered",
+    "python-json-framed:framed",
   ]);
   for (const f of DECODED_SESSIONS) {
     // Every session has calls, oneways, declared exceptions and TApplicationExceptions.

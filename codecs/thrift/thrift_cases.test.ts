@@ -1,7 +1,7 @@
 // The compiled dist/wasm/thrift.wasm on messages written by npm thrift's own encoder (and raw
-// bytes where no encoder writes them): every protocol × transport, every outcome, multiplexed
-// names, FIFO pairing with repeated seqids, frames larger than the buffer cap, bad input,
-// deep nesting and random bytes.
+// bytes where no encoder writes them): every protocol (binary, compact, JSON) × transport, every
+// outcome, multiplexed names, FIFO pairing with repeated seqids, frames larger than the buffer
+// cap, bad input, deep nesting and random bytes.
 import fc from "fast-check";
 import { ProxyTestHost } from "../../api/proxytest";
 import {
@@ -14,7 +14,7 @@ beforeAll(async () => {
   thriftWasm = await compiledThrift();
 }, 120_000);
 
-const PROTOCOLS: ProtocolName[] = ["binary", "binary-nonstrict", "compact"];
+const PROTOCOLS: ProtocolName[] = ["binary", "binary-nonstrict", "compact", "json"];
 const TRANSPORTS: TransportName[] = ["buffered", "framed"];
 const VARIANTS = PROTOCOLS.flatMap((protocol) => TRANSPORTS.map((transport) => ({ protocol, transport })));
 
@@ -164,6 +164,7 @@ describe("frames larger than max_buffered_bytes", () => {
   const BIG_VARIANTS: Array<{ name: string; protocol: ProtocolName; wrap: (message: Buffer) => Buffer }> = [
     { name: "framed binary", protocol: "binary", wrap: framed },
     { name: "framed compact", protocol: "compact", wrap: framed },
+    { name: "framed JSON", protocol: "json", wrap: framed },
     { name: "THeader", protocol: "binary", wrap: (m) => theaderFrame(m, { headers: { trace: "big" } }) },
   ];
 
@@ -196,7 +197,7 @@ describe("frames larger than max_buffered_bytes", () => {
     expect(host.counterValue("metaproto_response_bytes_total;protocol=thrift;service=Up;method=upload")).toBe(response.length);
   });
 
-  test.each(["binary", "compact"] as ProtocolName[])("buffered %s: no length to skip by, so it is a frame_too_large decode error", async (p) => {
+  test.each(["binary", "compact", "json"] as ProtocolName[])("buffered %s: no length to skip by, so it is a frame_too_large decode error", async (p) => {
     const request = blob(p, "buffered", MessageType.CALL, "upload", 1);
     const host = await startedHost(thriftWasm, { max_buffered_bytes: cap });
     const conn = host.newConnection();
@@ -216,8 +217,8 @@ describe("frames larger than max_buffered_bytes", () => {
     expect(counters(host)).toEqual({ [decodeError("downstream", "frame_too_large")]: 1 });
   });
 
-  test("a buffered message just under the cap is decoded, however it arrives", async () => {
-    const request = encodeMessage("binary", "buffered", "upload", MessageType.CALL, 1, (q) => struct(q, [[1, Type.STRING, (r) => r.writeBinary(Buffer.alloc(cap - 64, 0x62))]]));
+  test.each(["binary", "json"] as ProtocolName[])("a buffered %s message just under the cap is decoded, however it arrives", async (p) => {
+    const request = encodeMessage(p, "buffered", "upload", MessageType.CALL, 1, (q) => struct(q, [[1, Type.STRING, (r) => r.writeString("b".repeat(cap - 64))]]));
     const host = await startedHost(thriftWasm, { max_buffered_bytes: cap });
     const conn = host.newConnection();
     feed(conn, "downstream", split(request, Array.from({ length: 64 }, (_, i) => i * 1000)));
@@ -279,6 +280,9 @@ describe("bytes that are not Thrift, or not this connection's Thrift", () => {
     ["buffered compact, then buffered binary", [call("compact", "buffered", "a"), call("binary", "buffered", "b")]],
     ["framed, then a THeader frame", [call("binary", "framed", "a"), theaderFrame(call("binary", "buffered", "b"))]],
     ["THeader, then a framed message", [theaderFrame(call("binary", "buffered", "a")), call("binary", "framed", "b")]],
+    ["buffered binary, then buffered JSON", [call("binary", "buffered", "a"), call("json", "buffered", "b")]],
+    ["buffered JSON, then buffered compact", [call("json", "buffered", "a"), call("compact", "buffered", "b")]],
+    ["framed JSON, then framed binary", [call("json", "framed", "a"), call("binary", "framed", "b")]],
   ])("the variant is kept per connection: %s is variant_changed", async (_name, messages) => {
     const host = await session(messages, []);
     expect(decodedMessages(host).map((m) => m.method)).toEqual(["a"]);
@@ -290,6 +294,101 @@ describe("bytes that are not Thrift, or not this connection's Thrift", () => {
     const conn = host.newConnection();
     conn.downstream(http);
     expect(conn.closedByFilter).toBe(true);
+  });
+});
+
+describe("JSON protocol (TJSONProtocol)", () => {
+  const json = (text: string) => Buffer.from(text);
+
+  test.each([
+    ["the type after the message", '{"1":{"str":"it failed"},"2":{"i32":6}}', "server_error", "app_exception:6"],
+    ["the type first", '{"2":{"i32":1},"1":{"str":"it failed"}}', "client_error", "app_exception:1"],
+    ["no type (npm thrift 0.17 servers)", '{"1":{"str":"Unknown function m"}}', "server_error", "app_exception:0"],
+    ["a message full of JSON syntax", '{"1":{"str":"a \\"quoted\\" ]}[{ \\\\"},"2":{"i32":7}}', "client_error", "app_exception:7"],
+    ["unknown fields of every shape first", '{"3":{"lst":["rec",1,{"1":{"str":"]"}}]},"4":{"dbl":-1.5e+300},"2":{"i32":10}}', "client_error", "app_exception:10"],
+  ])("a TApplicationException with %s", async (_name, struct, status, code) => {
+    const host = await session([json('[1,"m",1,1,{}]')], [json(`[1,"m",3,1,${struct}]`)]);
+    expect(counters(host, "metaproto_requests_total;")).toEqual({ [requestsTotal("", "m", status, code)]: 1 });
+  });
+
+  test("whitespace between tokens and escaped names are read as JSON defines them", async () => {
+    const request = json('[ 1 ,\n "Svc:say\\u0048ello\\"\\\\" , 1 , 42 , { "1" : { "str" : "x" } } ]');
+    const response = json('[1,"say\\u0048ello\\"\\\\",2,42,{ "1" :{"rec":{}}}]');
+    const host = await session([request], [response]);
+    expect(decodedMessages(host).map((m) => [m.kind, m.service, m.method, m.request_id, m.frame_length])).toEqual([
+      ["request", "Svc", 'sayHello"\\', "42", request.length], ["response", "", 'sayHello"\\', "42", response.length],
+    ]);
+    expect(counters(host, "metaproto_requests_total;")).toEqual({ [requestsTotal("Svc", 'sayHello"\\', "server_error", "exception:1")]: 1 });
+  });
+
+  test("strings holding brackets, quotes and escapes do not end a buffered message early, however it arrives", async () => {
+    const text = fc.oneof(fc.string({ unit: "binary", maxLength: 30 }), fc.string({ unit: fc.constantFrom("[", "]", "{", "}", '"', "\\", ",", ":", "\\u", "\n"), maxLength: 30 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 12 }), async (texts, cuts) => {
+        const messages = texts.map((t, i) => encodeMessage("json", "buffered", `m${i}`, MessageType.CALL, i, (p) =>
+          struct(p, [[1, Type.STRING, (q) => q.writeString(t)], [2, Type.LIST, (q) => { q.writeListBegin(Type.STRING, 1); q.writeString(t); q.writeListEnd(); }]])));
+        const stream = Buffer.concat(messages);
+        const host = await session(split(stream, cuts.map((c) => c % stream.length)), []);
+        expect(decodedMessages(host).map((m) => [m.method, m.frame_length])).toEqual(messages.map((m, i) => [`m${i}`, m.length]));
+        expect(counters(host, "metaproto_decode_errors_total")).toEqual({});
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+
+  test("a buffered message with escapes, split at every byte (a read may end inside an escape)", async () => {
+    const tricky = 'q"\\"]}\\\\[{"\n\u2028κ🔑\u0001';
+    const request = encodeMessage("json", "buffered", "Svc:m", MessageType.CALL, 9, (p) => struct(p, [[1, Type.STRING, (q) => q.writeString(tricky)]]));
+    const response = encodeMessage("json", "buffered", "m", MessageType.REPLY, 9, (p) => struct(p, [[0, Type.STRING, (q) => q.writeString(tricky)]]));
+    expect(request.includes('\\\\\\"')).toBe(true); // an escaped backslash before an escaped quote
+    for (let i = 1; i < request.length; i++) {
+      const host = await session(split(request, [i]), split(response, [i % response.length]));
+      expect(decodedMessages(host).map((m) => [m.kind, m.method, m.frame_length])).toEqual([["request", "m", request.length], ["response", "m", response.length]]);
+      expect(counters(host, "metaproto_requests_total;")).toEqual({ [requestsTotal("Svc", "m", "ok", "0")]: 1 });
+    }
+  });
+
+  test.each([
+    ["version 2", "bad_magic", '[2,"m",1,1,{}]'],
+    ["a string for the version", "bad_magic", '["1","m",1,1,{}]'],
+    ["an object, not an array", "bad_magic", '{"m":1}'],
+    ["message type 0", "bad_message_type", '[1,"m",0,1,{}]'],
+    ["message type 5", "bad_message_type", '[1,"m",5,1,{}]'],
+    ["a name longer than 4096 bytes", "bad_name", `[1,"${"a".repeat(4097)}",1,1,{}]`],
+    ["no struct", "bad_body", '[1,"m",1,1]'],
+    ["a bracket closing an object", "bad_body", '[1,"m",1,1,{"1":{"str":"x"]]]'],
+    ["a character JSON has no place for", "bad_body", '[1,"m",1,1,{"1":{"i32":<}}]'],
+    ["a control byte between tokens", "bad_body", '[1,"m",1,1,{"1":{"i32":\x01}}]'],
+    ["a reply whose field id is not a number", "bad_body", '[1,"m",2,1,{"x":{"str":"x"}}]'],
+    ["a framed message longer than its frame", "bad_body", null],
+  ])("%s is %s", async (_name, reason, text) => {
+    const bytes = text === null ? framed(json('[1,"m",1,1,{}]')).subarray(0, 12) : json(text);
+    if (text === null) bytes.writeInt32BE(8, 0);
+    const direction = text !== null && text.startsWith('[1,"m",2') ? "upstream" : "downstream";
+    const host = direction === "upstream" ? await session([json('[1,"m",1,1,{}]')], [bytes]) : await session([bytes], []);
+    expect(counters(host, "metaproto_decode_errors_total")).toEqual({ [decodeError(direction, reason)]: 1 });
+  });
+
+  test("a buffered message whose header is wrong is refused before its end arrives", async () => {
+    const host = await startedHost(thriftWasm);
+    const conn = host.newConnection();
+    conn.downstream(json('[1,"m",1,1,{"1":{"str":"'));
+    expect(counters(host)).toEqual({}); // a sound header: waits for the rest
+    const bad = await startedHost(thriftWasm);
+    bad.newConnection().downstream(json('[7,"m",1,1,{"1":{"str":"'));
+    expect(counters(bad)).toEqual({ [decodeError("downstream", "bad_magic")]: 1 });
+  });
+
+  const nested = (depth: number) => json(`[1,"m",1,1,{${'"1":{"rec":{'.repeat(depth)}${"}}".repeat(depth)}}]`);
+  test("buffered: 64 levels of structs decode, 65 and 100 000 are too_deep, nothing traps", async () => {
+    const ok = await session([nested(64)], []);
+    expect(decodedMessages(ok).map((m) => [m.method, m.frame_length])).toEqual([["m", nested(64).length]]);
+    for (const depth of [65, 100_000]) {
+      const host = await session([nested(depth)], [], { max_buffered_bytes: 4 << 20 });
+      expect(counters(host)).toEqual({ [decodeError("downstream", "too_deep")]: 1 });
+    }
+    const brackets = await session([json("[".repeat(100_000))], []);
+    expect(counters(brackets)).toEqual({ [decodeError("downstream", "too_deep")]: 1 });
   });
 });
 
@@ -332,7 +431,55 @@ describe("never a trap", () => {
     );
   }, 120_000);
 
-  test.each(["node-binary-buffered", "node-compact-framed-multiplexed", "python-header-binary", "python-binary-nonstrict-buffered", "python-header-compact"])(
+  // JSON's structure is in its punctuation: mutations that add, drop or swap it.
+  const JSON_PUNCTUATION = [..."[]{}\",:\\ 0-a"].map((c) => c.charCodeAt(0));
+  test.each(["node-json-buffered", "python-json-buffered", "node-json-framed-multiplexed"])("%s with JSON punctuation inserted, dropped and swapped", async (name) => {
+    const f = fixture(name);
+    const edit = fc.tuple(fc.constantFrom("insert", "drop", "replace"), fc.nat(), fc.constantFrom(...JSON_PUNCTUATION));
+    const mutate = (bytes: Buffer, edits: Array<[string, number, number]>) => {
+      let out = Buffer.from(bytes);
+      for (const [kind, at, c] of edits) {
+        const i = at % out.length;
+        if (kind === "insert") out = Buffer.concat([out.subarray(0, i), Buffer.from([c]), out.subarray(i)]);
+        else if (kind === "drop") out = Buffer.concat([out.subarray(0, i), out.subarray(i + 1)]);
+        else out[i] = c;
+      }
+      return out;
+    };
+    await fc.assert(
+      fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 6 }), fc.array(edit, { maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }),
+        async (requestEdits, responseEdits, cuts) => {
+          const request = mutate(f.request, requestEdits);
+          const response = mutate(f.response, responseEdits);
+          const host = await startedHost(thriftWasm, { max_buffered_bytes: 512 });
+          const conn = host.newConnection();
+          expect(feed(conn, "downstream", split(request, cuts.map((c) => c % request.length))).equals(request)).toBe(true);
+          expect(feed(conn, "upstream", bytewise(response)).equals(response)).toBe(true);
+          conn.close("upstream");
+          expect(host.traps).toEqual([]);
+        }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+
+  test("random JSON-ish bytes after a message start, in random chunks", async () => {
+    const starts = ["[", '[1,"m",1,1,{', '[1,"m",2,1,{"0":', '[1,"m",3,1,{"2":{"i32":'];
+    const jsonish = fc.tuple(fc.constantFrom(...starts), fc.array(fc.oneof(fc.constantFrom(...JSON_PUNCTUATION), fc.integer({ min: 0, max: 255 })), { maxLength: 300 }))
+      .map(([start, b]) => Buffer.concat([Buffer.from(start), Buffer.from(b)]));
+    await fc.assert(
+      fc.asyncProperty(fc.array(jsonish, { minLength: 1, maxLength: 4 }), fc.array(jsonish, { maxLength: 4 }), async (down, up) => {
+        const host = await startedHost(thriftWasm, { max_buffered_bytes: 256 });
+        const conn = host.newConnection();
+        expect(feed(conn, "downstream", down).equals(Buffer.concat(down))).toBe(true);
+        expect(feed(conn, "upstream", up).equals(Buffer.concat(up))).toBe(true);
+        conn.close("downstream");
+        expect(host.traps).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
+  test.each(["node-binary-buffered", "node-compact-framed-multiplexed", "python-header-binary", "python-binary-nonstrict-buffered", "python-header-compact", "python-json-buffered", "node-json-framed-multiplexed"])(
     "%s with bytes flipped", async (name) => {
       const f = fixture(name);
       await fc.assert(

@@ -1,22 +1,38 @@
-// Apache Thrift: binary (strict and non-strict) and compact protocols, over the framed,
-// buffered (unframed) and THeader transports. The variant is detected from the first bytes of
-// a connection and kept in its state; replies come back in the client's variant.
+// Apache Thrift: binary (strict and non-strict), compact and JSON protocols, over the framed
+// and buffered (unframed) transports, and THeader (binary or compact inside). The variant is
+// detected from the first bytes of a connection and kept in its state; replies come back in the
+// client's variant.
 import {
   Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message, MessageKind, Pairing, ResponseStatus,
 } from "../../api/assembly/codec";
 import {
   CALL, COMPACT_PROTOCOL_ID, EXCEPTION, ONEWAY, REPLY, ReadFailure, T_I32, T_STOP, ThriftReader,
 } from "./protocol_reader";
+import { JSON_MESSAGE_START, JsonMessageScanner, JsonReader } from "./json_protocol";
 import { HEADER_MAGIC_HIGH, HeaderOutcome, PROTOCOL_COMPACT, readTHeader } from "./theader";
 
 export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
-export enum Encoding { Unknown = 0, Binary = 1, Compact = 2 }
+export enum Encoding { Unknown = 0, Binary = 1, Compact = 2, Json = 3 }
 
 /** The variant a connection speaks, fixed by its first decoded message. */
 export class ThriftConnectionState extends ConnectionState {
   transport: Transport = Transport.Unknown;
   /** For framed and unframed connections; a THeader frame names its own protocol. */
   encoding: Encoding = Encoding.Unknown;
+  // Unframed JSON: where each direction's message in progress has been scanned to.
+  private downstreamJson: JsonMessageScanner | null = null;
+  private upstreamJson: JsonMessageScanner | null = null;
+
+  jsonScanner(direction: Direction): JsonMessageScanner {
+    if (direction == Direction.Downstream) {
+      let scanner = this.downstreamJson;
+      if (scanner == null) this.downstreamJson = scanner = new JsonMessageScanner();
+      return scanner;
+    }
+    let scanner = this.upstreamJson;
+    if (scanner == null) this.upstreamJson = scanner = new JsonMessageScanner();
+    return scanner;
+  }
 }
 
 /** Largest frame length accepted (THeader's hard limit); longer ones are not Thrift. */
@@ -50,9 +66,16 @@ function readI32BE(bytes: Uint8Array, at: i32): i32 {
     (<i32>unchecked(bytes[at + 2]) << 8) | <i32>unchecked(bytes[at + 3]);
 }
 
-/** True for the first byte of a binary (strict or not) or compact message inside a frame. */
+/** True for the first byte of a binary (strict or not), compact or JSON message inside a frame. */
 function startsPlainMessage(b: u8): bool {
-  return b == 0x80 || b == COMPACT_PROTOCOL_ID || b == 0x00;
+  return b == 0x80 || b == COMPACT_PROTOCOL_ID || b == 0x00 || b == JSON_MESSAGE_START;
+}
+
+/** The protocol of a message from its first byte (binary unless compact's or JSON's marker). */
+function encodingOf(b: u8): Encoding {
+  if (b == COMPACT_PROTOCOL_ID) return Encoding.Compact;
+  if (b == JSON_MESSAGE_START) return Encoding.Json;
+  return Encoding.Binary;
 }
 
 /** What the first bytes of a connection say about its transport; Unknown when too few arrived. */
@@ -62,18 +85,19 @@ export class Detection {
 }
 
 /**
- * Tells the transport from a connection's first bytes. Strict binary (0x80 0x01) and compact
- * (0x82) messages start unframed; anything else starts with a big-endian length: a frame's
- * (framed, THeader) or a method name's (non-strict binary, unframed). The byte after it tells
- * them apart: a frame holds a message header (0x80, 0x82, or 0x00 for a non-strict name
- * length) or THeader's 0x0FFF, where a non-strict name starts with the name's first character.
+ * Tells the transport from a connection's first bytes. Strict binary (0x80 0x01), compact
+ * (0x82) and JSON (`[`) messages start unframed; anything else starts with a big-endian length:
+ * a frame's (framed, THeader) or a method name's (non-strict binary, unframed). The byte after
+ * it tells them apart: a frame holds a message header (0x80, 0x82, `[`, or 0x00 for a non-strict
+ * name length) or THeader's 0x0FFF, where a non-strict name starts with the name's first
+ * character (never `[`: names are identifiers).
  */
 export function detectTransport(bytes: Uint8Array): Detection {
   const d = new Detection();
   const n = bytes.length;
   if (n < 1) return d;
   const b0 = unchecked(bytes[0]);
-  if (b0 == 0x80 || b0 == COMPACT_PROTOCOL_ID) {
+  if (b0 == 0x80 || b0 == COMPACT_PROTOCOL_ID || b0 == JSON_MESSAGE_START) {
     d.transport = Transport.Unframed;
     return d;
   }
@@ -119,9 +143,11 @@ export class ThriftCodec extends Codec {
 
   /** Buffered transport: the message ends where its struct ends, found by walking all of it. */
   private decodeUnframed(direction: Direction, bytes: Uint8Array, connection: ThriftConnectionState): DecodeResult {
-    const compact = bytes.length > 0 && unchecked(bytes[0]) == COMPACT_PROTOCOL_ID;
-    const mismatch = this.checkEncoding(connection, compact);
+    const encoding = bytes.length > 0 ? encodingOf(unchecked(bytes[0])) : Encoding.Binary;
+    const mismatch = this.checkEncoding(connection, encoding);
     if (mismatch != null) return mismatch;
+    if (encoding == Encoding.Json) return this.decodeUnframedJson(direction, bytes, connection);
+    const compact = encoding == Encoding.Compact;
     const reader = new ThriftReader(bytes, 0, bytes.length, compact);
     const message = this.message.reset();
     this.readMessage(reader, message, true);
@@ -130,8 +156,41 @@ export class ThriftCodec extends Codec {
     const wrongDirection = this.checkDirection(direction, message);
     if (wrongDirection != null) return wrongDirection;
     message.frameLength = <u32>reader.pos;
-    connection.encoding = compact ? Encoding.Compact : Encoding.Binary;
+    connection.encoding = encoding;
     return DecodeResult.done(message, <u32>reader.pos);
+  }
+
+  /**
+   * Buffered JSON: the message ends where its array closes. The scanner keeps its place between
+   * reads, so a message arriving in many reads is scanned once; its header is checked as soon as
+   * it has arrived, so bytes that only start like JSON are refused early.
+   */
+  private decodeUnframedJson(direction: Direction, bytes: Uint8Array, connection: ThriftConnectionState): DecodeResult {
+    const scanner = connection.jsonScanner(direction);
+    const end = scanner.scan(bytes);
+    if (end < 0) return DecodeResult.error(scanner.reason);
+    if (end == 0) {
+      if (scanner.headerChecked) return DecodeResult.needMore(0);
+      const early = new JsonReader(bytes, 0, bytes.length);
+      early.readMessageHeader();
+      if (early.ok) scanner.headerChecked = true;
+      else if (early.failure != ReadFailure.EndOfInput) {
+        scanner.reset();
+        return DecodeResult.error(early.reason);
+      }
+      return DecodeResult.needMore(0);
+    }
+    const reader = new JsonReader(bytes, 0, end);
+    const message = this.message.reset();
+    this.readJsonMessage(reader, message);
+    // The array closed before the header (or a reply's outcome) did: not a Thrift message.
+    if (reader.failure == ReadFailure.EndOfInput) return DecodeResult.error(reader.headerRead ? "bad_body" : "bad_magic");
+    if (!reader.ok) return DecodeResult.error(reader.reason);
+    const wrongDirection = this.checkDirection(direction, message);
+    if (wrongDirection != null) return wrongDirection;
+    message.frameLength = <u32>end;
+    connection.encoding = Encoding.Json;
+    return DecodeResult.done(message, <u32>end);
   }
 
   /**
@@ -155,7 +214,7 @@ export class ThriftCodec extends Codec {
     message.frameLength = <u32>frameEnd;
     message.truncated = !complete;
     let payloadStart = LENGTH_PREFIX;
-    let compact = false;
+    let encoding = Encoding.Binary;
     if (transport == Transport.Header) {
       if (startsPlainMessage(unchecked(bytes[LENGTH_PREFIX]))) return DecodeResult.error("variant_changed");
       const header = readTHeader(bytes, end, frameEnd);
@@ -169,37 +228,50 @@ export class ThriftCodec extends Codec {
       }
       message.attributes = header.attributes;
       payloadStart = header.payloadStart;
-      compact = header.protocolId == PROTOCOL_COMPACT;
+      if (header.protocolId == PROTOCOL_COMPACT) encoding = Encoding.Compact;
     } else {
       if (unchecked(bytes[LENGTH_PREFIX]) == HEADER_MAGIC_HIGH) return DecodeResult.error("variant_changed");
-      compact = unchecked(bytes[LENGTH_PREFIX]) == COMPACT_PROTOCOL_ID;
-      const mismatch = this.checkEncoding(connection, compact);
+      encoding = encodingOf(unchecked(bytes[LENGTH_PREFIX]));
+      const mismatch = this.checkEncoding(connection, encoding);
       if (mismatch != null) return mismatch;
     }
 
-    const reader = new ThriftReader(bytes, payloadStart, end, compact);
-    this.readMessage(reader, message, false);
-    if (reader.failure == ReadFailure.EndOfInput) {
+    let failure: ReadFailure;
+    let reason: string;
+    let headerRead: bool;
+    if (encoding == Encoding.Json) {
+      const reader = new JsonReader(bytes, payloadStart, end);
+      this.readJsonMessage(reader, message);
+      failure = reader.failure;
+      reason = reader.reason;
+      headerRead = reader.headerRead;
+    } else {
+      const reader = new ThriftReader(bytes, payloadStart, end, encoding == Encoding.Compact);
+      this.readMessage(reader, message, false);
+      failure = reader.failure;
+      reason = reader.reason;
+      headerRead = reader.headerRead;
+    }
+    if (failure == ReadFailure.EndOfInput) {
       // The message runs past the frame it came in: corrupt. Past the bytes seen so far: wait.
       if (complete) return DecodeResult.error("bad_body");
       if (!frameIsTruncated) return DecodeResult.needMore(<u32>frameEnd);
       // A prefix too short for even the message header (a name longer than the buffer cap).
-      if (!reader.headerRead) return DecodeResult.error("frame_too_large");
-    } else if (!reader.ok) {
-      return DecodeResult.error(reader.reason);
+      if (!headerRead) return DecodeResult.error("frame_too_large");
+    } else if (failure != ReadFailure.None) {
+      return DecodeResult.error(reason);
     } else if (!complete && !frameIsTruncated) {
       return DecodeResult.needMore(<u32>frameEnd);
     }
     const wrongDirection = this.checkDirection(direction, message);
     if (wrongDirection != null) return wrongDirection;
-    if (transport == Transport.Framed) connection.encoding = compact ? Encoding.Compact : Encoding.Binary;
+    if (transport == Transport.Framed) connection.encoding = encoding;
     return DecodeResult.done(message, <u32>end);
   }
 
-  private checkEncoding(connection: ThriftConnectionState, compact: bool): DecodeResult | null {
-    if (connection.encoding == Encoding.Unknown) return null;
-    if ((connection.encoding == Encoding.Compact) != compact) return DecodeResult.error("variant_changed");
-    return null;
+  private checkEncoding(connection: ThriftConnectionState, encoding: Encoding): DecodeResult | null {
+    if (connection.encoding == Encoding.Unknown || connection.encoding == encoding) return null;
+    return DecodeResult.error("variant_changed");
   }
 
   /** Calls come from the client, replies from the server. */
@@ -241,6 +313,33 @@ export class ThriftCodec extends Codec {
     }
   }
 
+  /**
+   * A JSON message's header and outcome, as readMessage does for binary and compact: its end
+   * is already known (a frame, or the scanner), so no body is walked here.
+   */
+  private readJsonMessage(reader: JsonReader, message: Message): void {
+    reader.readMessageHeader();
+    if (!reader.ok) return;
+    this.nameMessage(message, reader.name);
+    message.hasRequestId = true;
+    message.requestId = <u64><u32>reader.seqid;
+    switch (reader.messageType) {
+      case CALL: message.kind = MessageKind.Request; break;
+      case ONEWAY: message.kind = MessageKind.Oneway; break;
+      case REPLY: {
+        message.kind = MessageKind.Response;
+        this.setResultOutcome(message, SUCCESS_FIELD); // also what a prefix that ends first counts as
+        const fieldId = reader.readFirstFieldId();
+        if (reader.ok && fieldId >= 0) this.setResultOutcome(message, fieldId);
+        break;
+      }
+      case EXCEPTION:
+        message.kind = MessageKind.Response;
+        this.setApplicationExceptionOutcome(message, reader.readI32Field(APP_EXCEPTION_TYPE_FIELD));
+        break;
+    }
+  }
+
   // The split of the last name: names come from the recent strings, so a repeat is the same instance.
   private lastName: string = "";
   private lastService: string = "";
@@ -264,11 +363,7 @@ export class ThriftCodec extends Codec {
     message.code = SUCCESS_CODE;
     const type = reader.readFieldBegin(0);
     if (type <= T_STOP) return; // void success, or a failure the caller sees on the reader
-    if (reader.fieldId != SUCCESS_FIELD) {
-      // The method threw an exception it declares: the call reached the service and failed there.
-      message.status = ResponseStatus.ServerError;
-      message.code = "exception:" + reader.fieldId.toString();
-    }
+    this.setResultOutcome(message, reader.fieldId);
     if (!wholeBody) return;
     const fieldId = reader.fieldId;
     reader.skipFieldValue(type, 1);
@@ -286,6 +381,22 @@ export class ThriftCodec extends Codec {
       if (last == APP_EXCEPTION_TYPE_FIELD && fieldType == T_I32) type = reader.readI32();
       else reader.skipFieldValue(fieldType, 1);
     }
+    this.setApplicationExceptionOutcome(message, type);
+  }
+
+  /** Field 0 of a result struct is the return value (or none: void); ids from 1 the declared exceptions. */
+  private setResultOutcome(message: Message, fieldId: i32): void {
+    if (fieldId == SUCCESS_FIELD) {
+      message.status = ResponseStatus.Ok;
+      message.code = SUCCESS_CODE;
+    } else {
+      // The method threw an exception it declares: the call reached the service and failed there.
+      message.status = ResponseStatus.ServerError;
+      message.code = "exception:" + fieldId.toString();
+    }
+  }
+
+  private setApplicationExceptionOutcome(message: Message, type: i32): void {
     message.status = appExceptionStatus(type);
     message.code = "app_exception:" + type.toString();
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-captures codecs/thrift/fixtures/*.bin: real Thrift peers (npm thrift 0.17.0, python3-thrift
 # 0.17) talking through the byte-exact relay test/lib/capture.js. See the fixtures' README.
-#   bash test/thrift/capture-fixtures.sh
+#   bash test/thrift/capture-fixtures.sh            # all of them
+#   bash test/thrift/capture-fixtures.sh NAME...    # only these (e.g. node-json-buffered)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=thrift-capture
@@ -17,8 +18,10 @@ mkdir -p "$OUT"
 
 # capture NAME VARIANT "server command..." "client command..." (both get --port appended);
 # VARIANT (buffered|framed|header) tells describe.py how to split the recording.
+ONLY=("$@")
 capture() {
   local name=$1 variant=$2 server=$3 client=$4
+  if [ ${#ONLY[@]} -gt 0 ] && [[ " ${ONLY[*]} " != *" $name "* ]]; then return 0; fi
   local server_port relay_port
   server_port=$(free_port); relay_port=$(free_port)
   start_child "$name server" "$WORK/$name.server.log" $server --port "$server_port"
@@ -64,4 +67,16 @@ capture python-binary-nonstrict-buffered buffered \
 capture python-compact-framed framed \
   "$PYPEER server --gen $WORK --protocol compact --transport framed" \
   "$PYPEER client --gen $WORK --protocol compact --transport framed --calls 2"
+capture node-json-buffered buffered \
+  "$NODE server --gen $WORK --transport buffered --protocol json" \
+  "$NODE client --gen $WORK --transport buffered --protocol json --calls 2"
+capture node-json-framed-multiplexed framed \
+  "$NODE server --gen $WORK --transport framed --protocol json --multiplex Greeter" \
+  "$NODE client --gen $WORK --transport framed --protocol json --multiplex Greeter --calls 2"
+capture python-json-buffered buffered \
+  "$PYPEER server --gen $WORK --protocol json --transport buffered" \
+  "$PYPEER client --gen $WORK --protocol json --transport buffered --calls 2"
+capture python-json-framed framed \
+  "$PYPEER server --gen $WORK --protocol json --transport framed" \
+  "$PYPEER client --gen $WORK --protocol json --transport framed --calls 2"
 log "fixtures written to $OUT"

@@ -7,9 +7,9 @@ oracle independent of MetaProto's codec), and prints them as a table or JSON.
       writes PREFIX.json: the variant, the client's OBSERVED lines (what it saw per call), and
       the messages of PREFIX.request.bin and PREFIX.response.bin (the codec tests' oracle).
 
-buffered: unframed binary (strict or not) or compact messages back to back; framed: 4-byte
+buffered: unframed binary (strict or not), compact or JSON messages back to back; framed: 4-byte
 length + message; header: THeader frames (read by python3-thrift's THeaderTransport, which
-also undoes zlib transforms). The protocol (binary/compact) is told by each message's first byte,
+also undoes zlib transforms). The protocol (binary/compact/JSON) is told by each message's first byte,
 as python3-thrift's own THeader server does.
 
 Per message: offset, length, name, type, seqid; for THeader the info headers and transforms;
@@ -24,6 +24,7 @@ import sys
 from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol
 from thrift.protocol.TCompactProtocol import TCompactProtocol
+from thrift.protocol.TJSONProtocol import TJSONProtocol
 from thrift.transport.THeaderTransport import THeaderClientType, THeaderSubprotocolID, THeaderTransport
 from thrift.transport.TTransport import TMemoryBuffer
 
@@ -31,12 +32,19 @@ TYPES = {TMessageType.CALL: "call", TMessageType.REPLY: "reply", TMessageType.EX
 
 
 def protocol_for(transport, first_byte):
-    return TCompactProtocol(transport) if first_byte == 0x82 else TBinaryProtocol(transport)
+    if first_byte == 0x82:
+        return TCompactProtocol(transport)
+    if first_byte == ord("["):
+        return TJSONProtocol(transport)
+    return TBinaryProtocol(transport)
 
 
 def skip(protocol, ttype):
-    """TProtocolBase.skip, but binary-safe: its STRING case decodes UTF-8 and fails on blobs."""
-    if ttype == TType.STRING:
+    """TProtocolBase.skip, but binary-safe: its STRING case decodes UTF-8 and fails on blobs.
+    (A JSON string is text either way; reading it as base64 would fail on text.)"""
+    if ttype == TType.STRING and isinstance(protocol, TJSONProtocol):
+        protocol.readString()
+    elif ttype == TType.STRING:
         protocol.readBinary()
     elif ttype == TType.STRUCT:
         protocol.readStructBegin()

@@ -5,7 +5,7 @@
  * `thrift --gen js:node` into GEN_DIR (the rig does it at test time).
  *
  *   node test/thrift/node-peer.js server --gen DIR --port P [--transport buffered|framed]
- *        [--protocol binary|compact] [--multiplex SERVICE]
+ *        [--protocol binary|compact|json] [--multiplex SERVICE]
  *     prints "SERVER READY <port>", then "NOTIFY <event>" for every oneway call it receives.
  *
  *   node test/thrift/node-peer.js client --gen DIR --port P [--host H] [same transport options]
@@ -51,7 +51,7 @@ const Greeter = require(path.resolve(opts.gen, 'Greeter.js'));
 const GreeterWithUnimplemented = require(path.resolve(opts.gen, 'GreeterWithUnimplemented.js'));
 const types = require(path.resolve(opts.gen, 'demo_types.js'));
 const transport = { buffered: thrift.TBufferedTransport, framed: thrift.TFramedTransport }[opts.transport];
-const protocol = { binary: thrift.TBinaryProtocol, compact: thrift.TCompactProtocol }[opts.protocol];
+const protocol = { binary: thrift.TBinaryProtocol, compact: thrift.TCompactProtocol, json: thrift.TJSONProtocol }[opts.protocol];
 if (!transport || !protocol) throw new Error(`unknown transport/protocol ${opts.transport}/${opts.protocol}`);
 
 function kitchenSink() {

@@ -5,6 +5,10 @@
 #   compact + framed         npm thrift client and server, TMultiplexedProtocol service "Greeter",
 #                            plus a 2 MiB echo (larger than max_buffered_bytes: decoded from its prefix)
 #   THeader (binary inside)  python3-thrift 0.17 client and server (pure-Python protocol), info headers
+#   JSON + buffered          python3-thrift client and server (TJSONProtocol)
+#   JSON + framed            npm thrift client and server, TMultiplexedProtocol service "GreeterJson",
+#                            plus an 800 KiB echo (base64: a frame over max_buffered_bytes, decoded
+#                            from its prefix; npm thrift's JSON parser is slow, so not 2 MiB)
 # and what is counted but not decoded: a THeader client with zlib (passed through), a 2 MiB
 # buffered message (no length prefix: frame_too_large), HTTP bytes on a Thrift port (bad_magic).
 # Asserts Envoy's /stats/prometheus against what the clients and servers saw.
@@ -20,6 +24,7 @@ WASM="$REPO/dist/wasm/thrift.wasm"
 IDL="$REPO/test/thrift/demo.thrift"
 PY=/usr/bin/python3 # the interpreter Debian's python3-thrift is installed for
 BIG=$((2 * 1024 * 1024))
+JSON_BIG=$((800 * 1024))
 [ -f "$WASM" ] || die "$WASM is missing: run ./build.sh first"
 command -v thrift >/dev/null || die "the thrift compiler is missing: ./build.sh setup installs thrift-compiler"
 "$PY" -c 'import thrift' 2>/dev/null || die "python3-thrift is missing: ./build.sh setup installs it"
@@ -34,20 +39,31 @@ NODE_PEER=(node "$REPO/test/thrift/node-peer.js")
 PY_PEER=("$PY" "$REPO/test/thrift/py-peer.py")
 BUFFERED=(--transport buffered --protocol binary)
 FRAMED=(--transport framed --protocol compact --multiplex Greeter)
+JSON_BUFFERED=(--transport buffered --protocol json)
+JSON_FRAMED=(--transport framed --protocol json --multiplex GreeterJson)
 
-BUFFERED_SERVER=$(free_port); FRAMED_SERVER=$(free_port); HEADER_SERVER=$(free_port)
+# Twelve ports held open together while they are picked, so no two are the same (free_port
+# one at a time can hand out a port twice).
+read -r BUFFERED_SERVER FRAMED_SERVER HEADER_SERVER JSON_BUFFERED_SERVER JSON_FRAMED_SERVER \
+  ADMIN BUFFERED_PORT FRAMED_PORT HEADER_PORT JSON_BUFFERED_PORT JSON_FRAMED_PORT _ < <(python3 -c '
+import socket
+held = [socket.socket() for _ in range(12)]
+for s in held: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in held))')
 start_child "npm server (binary, buffered)" "$WORK/buffered-server.log" "${NODE_PEER[@]}" server --gen "$WORK" "${BUFFERED[@]}" --port "$BUFFERED_SERVER"
 start_child "npm server (compact, framed, multiplexed)" "$WORK/framed-server.log" "${NODE_PEER[@]}" server --gen "$WORK" "${FRAMED[@]}" --port "$FRAMED_SERVER"
 start_child "python server (THeader)" "$WORK/header-server.log" "${PY_PEER[@]}" server --gen "$WORK" --protocol header --port "$HEADER_SERVER"
-for server in buffered framed header; do
+start_child "python server (JSON, buffered)" "$WORK/json-buffered-server.log" "${PY_PEER[@]}" server --gen "$WORK" "${JSON_BUFFERED[@]}" --port "$JSON_BUFFERED_SERVER"
+start_child "npm server (JSON, framed, multiplexed)" "$WORK/json-framed-server.log" "${NODE_PEER[@]}" server --gen "$WORK" "${JSON_FRAMED[@]}" --port "$JSON_FRAMED_SERVER"
+for server in buffered framed header json-buffered json-framed; do
   wait_for "$server server" 20 grep -q "SERVER READY" "$WORK/$server-server.log" \
     || { cat "$WORK/$server-server.log" >&2; die "the $server server did not start"; }
 done
 
-ADMIN=$(free_port); BUFFERED_PORT=$(free_port); FRAMED_PORT=$(free_port); HEADER_PORT=$(free_port)
 metaproto_bootstrap_listeners "$ADMIN" "$WASM" '{"max_buffered_bytes": 1048576}' \
   "thrift_buffered:$BUFFERED_PORT:$BUFFERED_SERVER" "thrift_framed:$FRAMED_PORT:$FRAMED_SERVER" \
-  "thrift_header:$HEADER_PORT:$HEADER_SERVER" >"$WORK/envoy.yaml"
+  "thrift_header:$HEADER_PORT:$HEADER_SERVER" "thrift_json_buffered:$JSON_BUFFERED_PORT:$JSON_BUFFERED_SERVER" \
+  "thrift_json_framed:$JSON_FRAMED_PORT:$JSON_FRAMED_SERVER" >"$WORK/envoy.yaml"
 # Wasm at debug level: the filter logs every decoded message (THeader attributes are checked there).
 start_child envoy "$WORK/envoy.log" "$(envoy_bin)" -c "$WORK/envoy.yaml" --concurrency 1 --log-level info \
   --component-log-level wasm:debug --base-id "$((ADMIN % 60000))" --disable-hot-restart
@@ -68,18 +84,25 @@ log "npm client, compact + framed, multiplexed, with a $BIG-byte echo -> Envoy :
 log "python client, THeader with info headers -> Envoy :$HEADER_PORT -> python server :$HEADER_SERVER"
 "${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t1 --header trace=rig --calls 3 --port "$HEADER_PORT" \
   | tee "$WORK/header-client.out"
+log "python client, JSON + buffered -> Envoy :$JSON_BUFFERED_PORT -> python server :$JSON_BUFFERED_SERVER"
+"${PY_PEER[@]}" client --gen "$WORK" "${JSON_BUFFERED[@]}" --calls 3 --port "$JSON_BUFFERED_PORT" | tee "$WORK/json-buffered-client.out"
+log "npm client, JSON + framed, multiplexed, with a $JSON_BIG-byte echo -> Envoy :$JSON_FRAMED_PORT -> npm server :$JSON_FRAMED_SERVER"
+"${NODE_PEER[@]}" client --gen "$WORK" "${JSON_FRAMED[@]}" --port "$JSON_FRAMED_PORT" --calls 3 --big "$JSON_BIG" | tee "$WORK/json-framed-client.out"
 log "python client, THeader with the zlib transform (passed through, not decoded) -> Envoy :$HEADER_PORT"
 "${PY_PEER[@]}" client --gen "$WORK" --protocol header --zlib --calls 1 --port "$HEADER_PORT" >"$WORK/zlib-client.out"
 log "npm client, binary + buffered, one $BIG-byte echo (no length prefix: frame_too_large) -> Envoy :$BUFFERED_PORT"
 "${NODE_PEER[@]}" client --gen "$WORK" "${BUFFERED[@]}" --port "$BUFFERED_PORT" --only-big --big "$BIG" >"$WORK/big-buffered-client.out"
-for out in buffered-client framed-client header-client zlib-client big-buffered-client; do
+# The clients whose calls the codec decodes (the zlib and big buffered ones are not decoded).
+DECODED_OUTPUTS=()
+for client in buffered framed header json-buffered json-framed; do DECODED_OUTPUTS+=("$WORK/$client-client.out"); done
+for out in buffered-client framed-client header-client json-buffered-client json-framed-client zlib-client big-buffered-client; do
   grep -q '^CLIENT OK' "$WORK/$out.out" || die "$out did not finish: $(cat "$WORK/$out.out")"
 done
 
 # Oneway calls have no reply: the servers' logs say they arrived.
-oneways=$(cat "$WORK"/{buffered,framed,header,zlib}-client.out | grep -c 'outcome=oneway' || true)
+oneways=$(cat "$WORK"/{buffered,framed,header,zlib,json-buffered,json-framed}-client.out | grep -c 'outcome=oneway' || true)
 wait_for "$oneways oneway calls at the servers" 10 sh -c \
-  "[ \$(cat \"\$@\" | grep -c '^NOTIFY ') -ge $oneways ]" sh "$WORK"/{buffered,framed,header}-server.log \
+  "[ \$(cat \"\$@\" | grep -c '^NOTIFY ') -ge $oneways ]" sh "$WORK"/{buffered,framed,header,json-buffered,json-framed}-server.log \
   || die "the servers did not receive every oneway call"
 
 # THeader info headers: the server read them, and the codec decoded them as attributes.
@@ -90,15 +113,18 @@ log "THeader: $header_calls calls, $header_seen requests with headers at the ser
 [ "$header_seen" -eq "$header_calls" ] || die "the python server saw $header_seen requests with headers, expected $header_calls"
 [ "$decoded_with_headers" -eq "$header_calls" ] || die "the codec decoded $decoded_with_headers THeader requests with attributes, expected $header_calls"
 
-# Every byte of the framed listener belongs to a decoded call, the 2 MiB echo included.
+# Every byte of the framed listeners belongs to a decoded call, the big echoes included.
 stat() { curl -sf "http://127.0.0.1:$ADMIN/stats?filter=^$1\$" | awk '{print $2}'; }
 framed_rx=$(stat 'tcp\.thrift_framed\.downstream_cx_rx_bytes_total')
 framed_tx=$(stat 'tcp\.thrift_framed\.downstream_cx_tx_bytes_total')
+json_framed_rx=$(stat 'tcp\.thrift_json_framed\.downstream_cx_rx_bytes_total')
+json_framed_tx=$(stat 'tcp\.thrift_json_framed\.downstream_cx_tx_bytes_total')
 [ -n "$framed_rx" ] && [ -n "$framed_tx" ] || die "Envoy reports no tcp.thrift_framed byte counters"
+[ -n "$json_framed_rx" ] && [ -n "$json_framed_tx" ] || die "Envoy reports no tcp.thrift_json_framed byte counters"
 
 # What the clients saw is the expectation; Envoy's metrics must agree with it. The zlib and big
-# buffered clients' calls are not decoded, so only the first three clients' calls are counted.
-mapfile -t EXPECT < <(python3 "$REPO/test/thrift/expectations.py" --idl "$IDL" "$WORK"/{buffered,framed,header}-client.out)
+# buffered clients' calls are not decoded, so only the other clients' calls are counted.
+mapfile -t EXPECT < <(python3 "$REPO/test/thrift/expectations.py" --idl "$IDL" "${DECODED_OUTPUTS[@]}")
 ARGS=()
 for e in "${EXPECT[@]}"; do ARGS+=(--expect "$e"); done
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN" --wait 10 "${ARGS[@]}" \
@@ -107,13 +133,16 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN" --wait 10 "
   --expect "metaproto_decode_errors_total{protocol=thrift} == 2" \
   --expect "metaproto_passthrough_connections_total{protocol=thrift,reason=theader_transform} == 1" \
   --expect "metaproto_request_bytes_total{protocol=thrift,service=Greeter} == $framed_rx" \
-  --expect "metaproto_response_bytes_total{protocol=thrift,service=Greeter} == $framed_tx"
+  --expect "metaproto_response_bytes_total{protocol=thrift,service=Greeter} == $framed_tx" \
+  --expect "metaproto_request_bytes_total{protocol=thrift,service=GreeterJson} == $json_framed_rx" \
+  --expect "metaproto_response_bytes_total{protocol=thrift,service=GreeterJson} == $json_framed_tx"
 
-calls=$(cat "$WORK"/{buffered,framed,header}-client.out | grep -c '^OBSERVED')
-log "PASS: $calls Thrift calls in three variants through Envoy + dist/wasm/thrift.wasm, metrics agree"
+calls=$(cat "${DECODED_OUTPUTS[@]}" | grep -c '^OBSERVED')
+log "PASS: $calls Thrift calls in five variants through Envoy + dist/wasm/thrift.wasm, metrics agree"
 if [ -n "${KEEP_RUNNING:-}" ]; then
   log "Envoy admin: http://127.0.0.1:$ADMIN/stats/prometheus (metaproto_* lines)"
-  log "Thrift via Envoy: binary+buffered :$BUFFERED_PORT, compact+framed (Greeter:...) :$FRAMED_PORT, THeader :$HEADER_PORT"
+  log "Thrift via Envoy: binary+buffered :$BUFFERED_PORT, compact+framed (Greeter:...) :$FRAMED_PORT, THeader :$HEADER_PORT,"
+  log "  JSON+buffered :$JSON_BUFFERED_PORT, JSON+framed (GreeterJson:...) :$JSON_FRAMED_PORT"
   log "running until Ctrl-C"
   wait "$ENVOY_PID" || true
 fi
