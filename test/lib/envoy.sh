@@ -19,9 +19,19 @@ envoy_bin() {
   printf '%s\n' "$bin"
 }
 
-# A TCP port nobody listens on right now.
+# A TCP port nobody listens on right now, and not handed out before by this shell: the kernel may
+# give the same free port to two calls in a row when nothing has bound the first one yet.
+# Call it as `x=$(free_port)`: the list of ports handed out lives in a file, since a command
+# substitution runs in a subshell.
+FREE_PORTS_TAKEN=$(mktemp)
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local port
+  while :; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    grep -qx "$port" "$FREE_PORTS_TAKEN" || break
+  done
+  echo "$port" >>"$FREE_PORTS_TAKEN"
+  echo "$port"
 }
 
 # Children started by the rig, stopped by their recorded PIDs on exit.
