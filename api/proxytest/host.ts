@@ -182,7 +182,7 @@ export class ProxyTestHost {
   private readonly echo: boolean;
   private readonly hostProperties: Map<string, Uint8Array>;
   private readonly vmConfig: Uint8Array;
-  private readonly pluginConfig: Uint8Array;
+  private pluginConfig: Uint8Array;
   private nowNs: bigint;
   private monotonicNs = 1_000_000_000n;
   private nextTickAtNs: bigint | null = null;
@@ -192,6 +192,9 @@ export class ProxyTestHost {
   private failure: TrapRecord | null = null;
   private readonly connections = new Map<number, { state: ConnState; facade: Connection }>();
   private nextContextId = ROOT_CONTEXT_ID + 1;
+  /** Root contexts created by reconfigure(); new connections attach to the newest. */
+  private extraRoots = new Set<number>();
+  private currentRootId = ROOT_CONTEXT_ID;
   private nextConnectionNumber = 1;
   private currentContextId = 0;
   private effectiveContextId = 0;
@@ -305,12 +308,44 @@ export class ProxyTestHost {
     const facade = new Connection(state, this.driver);
     this.connections.set(state.id, { state, facade });
     this.operation(() => {
-      this.invoke("proxy_on_context_create", state.id, [state.id, ROOT_CONTEXT_ID]);
+      this.invoke("proxy_on_context_create", state.id, [state.id, this.currentRootId]);
       state.contextCreated = true;
       const raw = this.invoke("proxy_on_new_connection", state.id, [state.id]);
       state.newConnectionStatus = raw === undefined || raw === 0 ? FilterStatus.Continue : FilterStatus.Pause;
     });
     return facade;
+  }
+
+  /**
+   * A configuration-only update, as Envoy applies one from ECDS: the same VM gets a new root
+   * context (`proxy_on_context_create(newRoot, 0)`, `proxy_on_configure(newRoot, size)`); new
+   * connections attach to it, open ones stay with the root they were created under.
+   * @returns the new root context id
+   * @throws ConfigRejected if on_configure returns 0 (Envoy then keeps the previous configuration)
+   */
+  reconfigure(pluginConfig: string | Uint8Array): number {
+    this.assertAlive();
+    if (!this.startedFlag) throw new Error("call host.start() before reconfigure()");
+    const root = this.nextContextId++;
+    const previousConfig = this.pluginConfig;
+    this.pluginConfig = toBytes(pluginConfig).slice();
+    this.extraRoots.add(root);
+    this.operation(() => {
+      this.pluginConfigAvailable = true;
+      let ok: number | undefined;
+      try {
+        this.invoke("proxy_on_context_create", root, [root, 0]);
+        ok = this.invoke("proxy_on_configure", root, [root, this.pluginConfig.length]);
+      } finally {
+        this.pluginConfigAvailable = false;
+      }
+      if (ok === 0) {
+        this.pluginConfig = previousConfig;
+        throw new ConfigRejected("configure", this.lastCallOutput);
+      }
+    });
+    this.currentRootId = root;
+    return root;
   }
 
   /** Calls `proxy_on_tick(root)` now, whatever the timer says. */
@@ -744,7 +779,7 @@ export class ProxyTestHost {
   }
 
   private contextExists(id: number): boolean {
-    return (id === ROOT_CONTEXT_ID && !this.rootDeleted) || this.connections.has(id);
+    return (id === ROOT_CONTEXT_ID && !this.rootDeleted) || this.extraRoots.has(id) || this.connections.has(id);
   }
 
   private static propertyMap(props: Record<string, string | Uint8Array> | undefined): Map<string, Uint8Array> {
