@@ -32,6 +32,11 @@ export enum Pairing {
 /** Reasons a local reply is generated (the `reason` of metaproto_local_replies_total). */
 export enum LocalReplyKind { RateLimited = 0, Denied = 1, Fault = 2, Overloaded = 3 }
 
+/** An error reply the proxy sends in a request's place, and how it will be counted. */
+export class LocalReply {
+  constructor(public bytes: Uint8Array, public status: ResponseStatus, public code: string) {}
+}
+
 export class Attribute {
   constructor(public key: string, public value: string) {}
 }
@@ -247,14 +252,22 @@ export abstract class Codec {
   /** Re-encodes a (mutated) message; null when the codec does not support mutation. */
   encode(message: Message, original: Uint8Array): Uint8Array | null { return null; }
 
-  /** A protocol-correct error reply for `request`; null when the protocol has none. */
-  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string): Uint8Array | null { return null; }
+  /**
+   * A protocol-correct error reply to `request` (decoded just now, on this connection) saying
+   * `text`, with the status and code a client will see; null when the protocol has none.
+   */
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null { return null; }
 
-  /** A harmless request the server always answers (for provoke-and-replace); null if none. */
-  probeRequest(): Uint8Array | null { return null; }
-
-  /** True when `response` answers the probe built by probeRequest. */
-  isProbeReply(response: Message): bool { return false; }
+  /**
+   * A harmless request the server always answers with exactly one response, sent in place of a
+   * request the proxy answers itself (provoke-and-replace: only bytes arriving from the server can
+   * carry a reply to the client). Its answer is replaced by encodeLocalReply's bytes. `request` is
+   * the request it stands in for, already decoded: the codec's connection state must stay true
+   * when the probe's answer arrives in that request's place. Protocols paired by id give the probe
+   * `id`, and its answer comes back as a reply (heartbeat/event with isReply) carrying it.
+   * Return null when no probe fits this request or state (then the connection is closed).
+   */
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null { return null; }
 
   /** True for protocols where the server speaks first (MySQL). */
   serverFirst(): bool { return false; }

@@ -125,3 +125,53 @@ export function abort_proc_exit(message: string | null, fileName: string | null,
   if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
   log(LogLevel.Critical, text);
 }
+
+/**
+ * Replaces bytes [start, start+length) of a connection buffer with `bytes`. Envoy accepts only
+ * start 0 (replace the front, any length, including the whole buffer) or an append at the end.
+ */
+export function setBufferBytes(kind: BufferKind, start: u32, length: u32, bytes: Uint8Array): HostResult {
+  return imports.proxy_set_buffer_bytes(kind, start, length, bytes.dataStart, bytes.byteLength) as HostResult;
+}
+
+/** The shared-data value for `key` and its CAS, or null (NotFound and any failure). */
+export class SharedValue {
+  constructor(public bytes: Uint8Array, public cas: u32) {}
+}
+
+export function getSharedData(key: string): SharedValue | null {
+  const name = String.UTF8.encode(key);
+  const casPtr = memory.data(4);
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const result = imports.proxy_get_shared_data(changetype<usize>(name), name.byteLength, outPtr, outSize, casPtr);
+  if (result != HostResult.Ok) return null;
+  return new SharedValue(takeHostBuffer(), load<u32>(casPtr));
+}
+
+/** Writes `key`; cas 0 writes unconditionally, another value fails with CasMismatch if stale. */
+export function setSharedData(key: string, bytes: Uint8Array, cas: u32): HostResult {
+  const name = String.UTF8.encode(key);
+  return imports.proxy_set_shared_data(changetype<usize>(name), name.byteLength, bytes.dataStart, bytes.byteLength, cas) as HostResult;
+}
+
+/** A property of the stream (`["source", "address"]`), or null when the host has none. */
+export function getProperty(path: Array<string>): Uint8Array | null {
+  let size = 0;
+  const encoded = new Array<ArrayBuffer>(path.length);
+  for (let i = 0; i < path.length; i++) {
+    encoded[i] = String.UTF8.encode(path[i]);
+    size += encoded[i].byteLength + 1;
+  }
+  const joined = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < path.length; i++) {
+    joined.set(Uint8Array.wrap(encoded[i]), at);
+    at += encoded[i].byteLength + 1; // segments end with NUL
+  }
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const result = imports.proxy_get_property(joined.dataStart, size, outPtr, outSize);
+  if (result != HostResult.Ok) return null;
+  return takeHostBuffer();
+}
