@@ -1,6 +1,8 @@
 // The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
 import { JsonKind, JsonValue, parseJson } from "../../api/assembly/json";
 import { LabelLimits } from "./stats";
+import { PolicyChain, readPolicy } from "./policy/chain";
+import { ConfigReader } from "./policy/config_reader";
 
 export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }
 
@@ -16,6 +18,8 @@ export class FilterConfig {
   labelLimits: LabelLimits = new LabelLimits();
   /** What to do with a connection whose bytes do not decode. */
   onDecodeError: DecodeErrorPolicy = DecodeErrorPolicy.PassThrough;
+  /** The policy stages requests go through; null: none, every request passes. */
+  policy: PolicyChain | null = null;
 }
 
 export class ConfigResult {
@@ -25,6 +29,7 @@ export class ConfigResult {
 
 const KNOWN_FIELDS = [
   "max_buffered_bytes", "max_pending_calls", "max_label_pairs", "max_response_codes", "max_series", "on_decode_error",
+  "policy",
 ];
 
 function wholeNumber(value: JsonValue, field: string, min: f64, max: f64, result: ConfigResult): f64 {
@@ -35,8 +40,11 @@ function wholeNumber(value: JsonValue, field: string, min: f64, max: f64, result
   return value.number;
 }
 
-/** Parses the configuration; an empty string means all defaults. */
-export function parseConfig(text: string): ConfigResult {
+/**
+ * Parses the configuration; an empty string means all defaults. `scope` names this plugin's
+ * shared state (rate-limit buckets).
+ */
+export function parseConfig(text: string, scope: string = ""): ConfigResult {
   const result = new ConfigResult();
   if (text.trim().length == 0) return result;
   const parsed = parseJson(text);
@@ -72,6 +80,12 @@ export function parseConfig(text: string): ConfigResult {
     if (v.kind == JsonKind.String && v.string == "pass_through") config.onDecodeError = DecodeErrorPolicy.PassThrough;
     else if (v.kind == JsonKind.String && v.string == "close") config.onDecodeError = DecodeErrorPolicy.Close;
     else result.error = "on_decode_error: must be \"pass_through\" or \"close\"";
+  }
+  v = root.get("policy");
+  if (v != null && result.error.length == 0) {
+    const reader = new ConfigReader();
+    config.policy = readPolicy(reader, v, scope);
+    result.error = reader.error;
   }
   return result;
 }

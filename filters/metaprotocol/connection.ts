@@ -1,18 +1,26 @@
-// One downstream connection: decodes both directions, pairs responses with requests and
-// records per-call metrics. Bytes are never held back or changed (sidecar mode, no policy).
+// One downstream connection: decodes both directions, pairs responses with requests, records
+// per-call metrics and applies the plugin's policy to each request. Bytes pass unchanged unless
+// a policy answers a request itself: then the request is replaced by the codec's probe and the
+// probe's answer by the codec's error reply (provoke-and-replace; README "Policies").
 import { ConnectionFilter } from "../../api/assembly/filter";
-import { Codec, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
+import { Codec, ConnectionState, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
 import {
-  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, log, logEnabled, nowNanos,
+  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
 } from "../../api/assembly/host";
+import { PolicyChain, livePolicy } from "./policy/chain";
+import { Peer, parseIpv4 } from "./policy/match";
+import { CONTINUE, Verdict, VerdictKind, localReplyReason } from "./policy/verdict";
+import { StreamEditor } from "./stream_editor";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
 import { PendingById } from "./pending_by_id";
-import { PendingCalls, defaultPendingCalls } from "./pending_calls";
+import { PendingCalls, PendingLocalReply, defaultPendingCalls } from "./pending_calls";
 import { PendingInOrder } from "./pending_in_order";
-import { ProtocolStats, responseStatusLabel } from "./stats";
+import { CallStats, ProtocolStats, responseStatusLabel } from "./stats";
 
 const NANOS_PER_MICRO: u64 = 1_000;
+/** Ids of probes, for protocols paired by id: far from the small counters clients use. */
+const FIRST_PROBE_ID: u64 = 0x7fff_ffff_0000_0000;
 
 function newPendingCalls(pairing: Pairing, configured: i32, stats: ProtocolStats): PendingCalls {
   const capacity = configured > 0 ? configured : defaultPendingCalls(pairing);
@@ -23,33 +31,59 @@ function newPendingCalls(pairing: Pairing, configured: i32, stats: ProtocolStats
 export class MetaProtocolConnection extends ConnectionFilter implements MessageSink {
   private downstream!: FrameReader;
   private upstream!: FrameReader;
+  private downstreamEditor: StreamEditor = new StreamEditor();
+  private upstreamEditor: StreamEditor = new StreamEditor();
   private pending!: PendingCalls;
+  private state: ConnectionState | null;
+  /** The policy in force for the read being handled (read once per read). */
+  private policy: PolicyChain | null = null;
+  private peer: Peer | null = null;
+  /** Requests answered locally whose probe's answer has not come back yet. */
+  private localRepliesPending: i32 = 0;
+  private nextProbeId: u64 = FIRST_PROBE_ID;
+  /** Set when a policy had to close the connection: what the read had not handed on is dropped. */
+  private closeAt: u64 = U64.MAX_VALUE;
 
-  constructor(contextId: u32, codec: Codec, private config: FilterConfig, private stats: ProtocolStats) {
+  constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, private policyKey: string) {
     super(contextId);
     const state = codec.newConnectionState();
+    this.state = state;
     this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);
     this.upstream = new FrameReader(codec, Direction.Upstream, <i32>config.maxBufferedBytes, state, this);
     this.pending = newPendingCalls(codec.pairing(), config.maxPendingCalls, stats);
   }
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
-    this.read(this.downstream, BufferKind.Downstream, length);
+    this.policy = livePolicy(this.policyKey);
+    // Under a policy, requests are held back until whole, so a refused one can still be dropped.
+    this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy != null);
     return FilterStatus.Continue;
   }
 
   onUpstreamData(length: u32, endOfStream: bool): i32 {
-    this.read(this.upstream, BufferKind.Upstream, length);
+    // While a probe's answer is due, answers are held back until whole, so it can be replaced.
+    this.read(this.upstream, this.upstreamEditor, BufferKind.Upstream, length, this.localRepliesPending > 0);
     return FilterStatus.Continue;
   }
 
-  private read(reader: FrameReader, kind: BufferKind, length: u32): void {
-    if (reader.stopped || length == 0) return;
-    // FrameReader copies whatever it keeps past this call, so a borrowed view is enough.
+  private read(reader: FrameReader, editor: StreamEditor, kind: BufferKind, length: u32, holdIncomplete: bool): void {
+    if (length == 0) return;
+    if (reader.stopped && editor.heldBytes == 0) {
+      editor.released += <u64>length;
+      return;
+    }
+    // FrameReader copies whatever it keeps past this call, and so does the editor.
     const bytes = borrowBufferBytes(kind, 0, length);
+    if (bytes == null) return;
     this.readNanos = 0;
-    if (bytes != null) reader.feed(bytes);
+    editor.begin(bytes, reader.fed);
+    reader.feed(bytes);
+    let releaseUpTo = holdIncomplete && !reader.stopped ? reader.wholeMessagesUpTo : reader.fed;
+    const closing = this.closeAt != U64.MAX_VALUE;
+    if (closing) releaseUpTo = min<u64>(releaseUpTo, max<u64>(this.closeAt, editor.released));
+    editor.finish(releaseUpTo, kind, length);
     this.stats.flush();
+    if (closing) closeDownstream();
   }
 
   // Every message of one read arrived at the same moment: the clock is asked once per read.
@@ -60,15 +94,21 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     return this.readNanos;
   }
 
-  onMessage(direction: Direction, message: Message): void {
+  onMessage(direction: Direction, message: Message, frameStart: u64): void {
     if (logEnabled(LogLevel.Debug)) {
       log(LogLevel.Debug, "metaproto " + this.stats.protocol + ": decoded " +
         (direction == Direction.Downstream ? "downstream " : "upstream ") + message.toJson());
     }
+    if (this.closeAt != U64.MAX_VALUE) return;
     switch (message.kind) {
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
+        const verdict = this.verdictFor(message);
+        if (verdict.kind != VerdictKind.Continue) {
+          this.answerLocally(message, frameStart, verdict, stats);
+          break;
+        }
         const evicted = this.pending.add(message.requestId, stats, this.now());
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
@@ -76,6 +116,13 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
+        const verdict = this.verdictFor(message);
+        if (verdict.kind != VerdictKind.Continue && this.downstreamEditor.canEdit(frameStart)) {
+          // The client expects no answer: the call is just not sent.
+          this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
+          stats.countCall("no_response", localReplyReason(verdict.reply));
+          break;
+        }
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
         break;
@@ -85,23 +132,97 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
           this.stats.decodeError("upstream", "unmatched_response");
           break;
         }
-        const stats = this.pending.takenStats!;
-        const start = this.pending.takenStartNanos;
-        stats.addResponseBytes(message.frameLength);
-        stats.countCall(responseStatusLabel(message.status), message.code);
-        const now = this.now();
-        stats.recordDurationMicros(now > start ? (now - start) / NANOS_PER_MICRO : 0);
+        this.answered(message, frameStart);
         break;
       }
       default:
-        // Heartbeats, events and stream frames are not calls.
+        // Heartbeats, events and stream frames are not calls; one may answer a probe.
+        if (message.isReply && this.localRepliesPending > 0 && message.hasRequestId &&
+            message.requestId >= FIRST_PROBE_ID && this.pending.take(message.requestId)) {
+          this.answered(message, frameStart);
+        }
         break;
     }
   }
 
+  /** Counts the call pending.take() just found, replacing a probe's answer by its local reply. */
+  private answered(message: Message, frameStart: u64): void {
+    const stats = this.pending.takenStats!;
+    const start = this.pending.takenStartNanos;
+    const local = this.pending.takenLocalReply;
+    const now = this.now();
+    stats.recordDurationMicros(now > start ? (now - start) / NANOS_PER_MICRO : 0);
+    if (local == null) {
+      stats.addResponseBytes(message.frameLength);
+      stats.countCall(responseStatusLabel(message.status), message.code);
+      return;
+    }
+    this.localRepliesPending--;
+    this.upstreamEditor.replace(frameStart, frameEnd(message, frameStart), local.reply.bytes);
+    stats.addResponseBytes(<u32>local.reply.bytes.byteLength);
+    stats.countCall(responseStatusLabel(local.reply.status), local.reply.code);
+    this.stats.localReply(local.reason);
+  }
+
+  private verdictFor(message: Message): Verdict {
+    const policy = this.policy;
+    if (policy == null) return CONTINUE;
+    return policy.evaluate(message, this.peerAddress(), this.now());
+  }
+
+  private peerAddress(): Peer {
+    let peer = this.peer;
+    if (peer == null) {
+      peer = new Peer();
+      const address = getProperty(["source", "address"]);
+      if (address != null) {
+        const text = String.UTF8.decode(address.buffer.slice(address.byteOffset, address.byteOffset + address.byteLength));
+        const colon = text.lastIndexOf(":");
+        parseIpv4(colon > 0 ? text.substring(0, colon) : text, peer);
+      }
+      this.peer = peer;
+    }
+    return peer;
+  }
+
+  /**
+   * Sends the codec's probe in the request's place; its answer will be replaced by the codec's
+   * error reply. Where that cannot be done, closes the connection rather than let client and
+   * server disagree on what was asked.
+   */
+  private answerLocally(request: Message, frameStart: u64, verdict: Verdict, stats: CallStats): void {
+    const reason = localReplyReason(verdict.reply);
+    if (!this.downstreamEditor.canEdit(frameStart)) {
+      this.closeForPolicy(frameStart, "request_already_forwarded", stats);
+      return;
+    }
+    if (this.localRepliesPending >= this.config.maxPendingCalls && this.config.maxPendingCalls > 0) {
+      this.closeForPolicy(frameStart, "too_many_local_replies", stats);
+      return;
+    }
+    const reply = this.codec.encodeLocalReply(request, verdict.reply, verdict.text, this.state);
+    const probeId = this.nextProbeId++;
+    let probe: Uint8Array | null = null;
+    if (reply != null) probe = this.codec.probeRequest(request, probeId, this.state);
+    if (reply == null || probe == null) {
+      this.closeForPolicy(frameStart, "no_probe", stats);
+      return;
+    }
+    this.downstreamEditor.replace(frameStart, frameEnd(request, frameStart), probe);
+    this.pending.addLocalReply(probeId, new PendingLocalReply(stats, reply, reason), this.now());
+    this.localRepliesPending++;
+  }
+
+  private closeForPolicy(frameStart: u64, why: string, stats: CallStats): void {
+    this.stats.policyClose(why);
+    stats.countCall("no_response", "closed");
+    this.closeAt = frameStart;
+  }
+
   onDecodeError(direction: Direction, reason: string): void {
     this.stats.decodeError(direction == Direction.Downstream ? "downstream" : "upstream", reason);
-    if (this.config.onDecodeError == DecodeErrorPolicy.Close) {
+    if (this.config.onDecodeError == DecodeErrorPolicy.Close || this.localRepliesPending > 0) {
+      // With a probe's answer still due, passing bytes through would hand it to the client.
       closeDownstream();
       return;
     }
@@ -110,6 +231,11 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
 
   onPassThrough(direction: Direction, reason: string): void {
     this.stats.passThrough(reason);
+    if (this.localRepliesPending > 0) {
+      this.stats.policyClose("probe_answer_undecoded");
+      closeDownstream();
+      return;
+    }
     this.stopDecoding();
   }
 
@@ -124,4 +250,9 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     for (let i = 0; i < left.length; i++) unchecked(left[i]).countCall("no_response", "closed");
     this.stats.flush();
   }
+}
+
+/** Stream offset just past a decoded message's frame. */
+function frameEnd(message: Message, frameStart: u64): u64 {
+  return frameStart + <u64>message.frameLength;
 }

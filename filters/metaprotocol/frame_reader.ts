@@ -5,12 +5,14 @@ import { repoint } from "../../api/assembly/bytes";
 import { Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message } from "../../api/assembly/codec";
 
 export interface MessageSink {
-  onMessage(direction: Direction, message: Message): void;
+  /** `frameStart` is the stream offset of the message's first byte in its direction. */
+  onMessage(direction: Direction, message: Message, frameStart: u64): void;
   onDecodeError(direction: Direction, reason: string): void;
   onPassThrough(direction: Direction, reason: string): void;
 }
 
 const NO_BYTES = new Uint8Array(0);
+const NONE: u64 = U64.MAX_VALUE;
 
 export class FrameReader {
   private pending: Uint8Array = new Uint8Array(0);
@@ -20,6 +22,14 @@ export class FrameReader {
   private rest: Uint8Array = new Uint8Array(0);
   /** Set by release(): the direction is passed through without decoding. */
   stopped: bool = false;
+  /** Bytes fed so far: the stream offset just past the last chunk. */
+  fed: u64 = 0;
+  /** Stream offset of the first byte of the data being decoded. */
+  private dataStart: u64 = 0;
+  /** Offset in the data being decoded of the message being decoded. */
+  private position: i32 = 0;
+  /** Stream offset of the first Skip of a message still in progress, or NONE. */
+  private skippedFrom: u64 = NONE;
 
   constructor(
     private codec: Codec,
@@ -31,6 +41,7 @@ export class FrameReader {
 
   feed(chunk: Uint8Array): void {
     if (this.stopped || chunk.byteLength == 0) return;
+    this.fed += <u64>chunk.byteLength;
     let data = chunk;
     if (this.skipRemaining > 0) {
       const skip = <i32>min<u64>(this.skipRemaining, <u64>data.byteLength);
@@ -42,14 +53,34 @@ export class FrameReader {
       this.append(data);
       data = this.pending.subarray(0, this.pendingLength);
     }
+    this.dataStart = this.fed - <u64>data.byteLength;
     const used = this.decodeAll(data);
     this.keep(data, used);
+  }
+
+  /**
+   * Stream offset up to which every byte belongs to a decoded (or skipped) frame: what follows is
+   * an incomplete frame the reader keeps a copy of.
+   */
+  get completeUpTo(): u64 {
+    return this.stopped ? this.fed : this.fed - <u64>this.pendingLength;
+  }
+
+  /**
+   * Like completeUpTo, but a message whose first parts were skipped (streamed, not buffered) and
+   * whose end has not come counts as incomplete, as long as it spans at most `maxBuffered` bytes.
+   */
+  get wholeMessagesUpTo(): u64 {
+    const complete = this.completeUpTo;
+    if (this.stopped || this.skippedFrom == NONE || complete - this.skippedFrom > <u64>this.maxBuffered) return complete;
+    return this.skippedFrom;
   }
 
   /** Decodes as many messages as `data` holds; returns the bytes consumed. */
   private decodeAll(data: Uint8Array): i32 {
     let pos = 0;
     while (pos < data.byteLength && !this.stopped) {
+      this.position = pos;
       const view = pos == 0 ? data : repoint(this.rest, data, pos, data.byteLength - pos);
       const result = this.codec.decode(this.direction, view, false, this.state);
       if (result.status != DecodeStatus.NeedMore) {
@@ -93,7 +124,19 @@ export class FrameReader {
           this.stop("codec_consumed_nothing");
           return -1;
         }
-        if (result.status == DecodeStatus.Done) this.sink.onMessage(this.direction, result.message!);
+        if (result.status == DecodeStatus.Skip) {
+          if (this.skippedFrom == NONE) this.skippedFrom = this.dataStart + <u64>this.position;
+        } else {
+          this.skippedFrom = NONE;
+          const message = result.message!;
+          const consumed = <u64>result.consumed;
+          const end = this.dataStart + <u64>this.position + consumed;
+          // A message whose earlier parts were Skips ends here: its frame spans frameLength back.
+          // A truncated one starts where its decoded prefix does.
+          const frameLength = <u64>message.frameLength;
+          const start = !message.truncated && frameLength > consumed && frameLength <= end ? end - frameLength : end - consumed;
+          this.sink.onMessage(this.direction, message, start);
+        }
         return <i32>result.consumed;
       }
       case DecodeStatus.PassThrough:
@@ -140,7 +183,11 @@ export class FrameReader {
       this.skipRemaining -= <u64>skip;
       used += skip;
       if (this.skipRemaining == 0 && used < data.byteLength) {
-        this.keep(data, used + this.decodeAll(data.subarray(used)));
+        const dataStart = this.dataStart;
+        this.dataStart = dataStart + <u64>used;
+        const decoded = this.decodeAll(data.subarray(used));
+        this.dataStart = dataStart;
+        this.keep(data, used + decoded);
         return;
       }
     }

@@ -1,8 +1,9 @@
 // Pending calls of a protocol whose responses carry the request id (Dubbo): a map by id.
-import { PendingCalls } from "./pending_calls";
+import { PendingCalls, PendingLocalReply } from "./pending_calls";
 import { CallStats } from "./stats";
 
 class PendingCall {
+  localReply: PendingLocalReply | null = null;
   constructor(public id: u64, public stats: CallStats, public startNanos: u64) {}
 }
 
@@ -17,6 +18,7 @@ function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall
   call.id = id;
   call.stats = stats;
   call.startNanos = startNanos;
+  call.localReply = null;
   return call;
 }
 
@@ -42,12 +44,20 @@ export class PendingById extends PendingCalls {
     return evicted;
   }
 
+  addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64): void {
+    const call = newPendingCall(id, reply.stats, startNanos);
+    call.localReply = reply;
+    // A probe is never given up for capacity: its answer must be replaced when it comes.
+    this.byId.set(id, call);
+  }
+
   take(responseId: u64): bool {
     if (!this.byId.has(responseId)) return false;
     const call = this.byId.get(responseId);
     this.byId.delete(responseId);
     this.takenStats = call.stats;
     this.takenStartNanos = call.startNanos;
+    this.takenLocalReply = call.localReply;
     recycle(call);
     return true;
   }
@@ -64,8 +74,12 @@ export class PendingById extends PendingCalls {
     // Only reached when a peer leaves `capacity` calls unanswered: a linear scan is fine.
     const calls = this.byId.values();
     if (calls.length == 0) return null;
-    let oldest = calls[0];
-    for (let i = 1; i < calls.length; i++) if (calls[i].startNanos < oldest.startNanos) oldest = calls[i];
+    let oldest: PendingCall | null = null;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i];
+      if (call.localReply == null && (oldest == null || call.startNanos < oldest.startNanos)) oldest = call;
+    }
+    if (oldest == null) return null;
     this.byId.delete(oldest.id);
     recycle(oldest);
     return oldest.stats;

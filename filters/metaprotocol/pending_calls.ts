@@ -1,19 +1,29 @@
 // Requests awaiting their response on one connection: matched by id (pending_by_id.ts) or in
 // order (pending_in_order.ts).
-import { Pairing } from "../../api/assembly/codec";
-import { CallStats, ProtocolStats } from "./stats";
+import { LocalReply, Pairing } from "../../api/assembly/codec";
+import { CallStats } from "./stats";
 
 /** Requests awaiting a response per connection when `max_pending_calls` is not configured. */
 export const DEFAULT_PENDING_BY_ID: i32 = 1024;
 export const DEFAULT_PENDING_IN_ORDER: i32 = 65536;
 
+/** A request the proxy answers itself: its probe is on its way to the server in its place. */
+export class PendingLocalReply {
+  constructor(public stats: CallStats, public reply: LocalReply, public reason: string) {}
+}
+
 export abstract class PendingCalls {
   /** The call the last successful take() answered. */
   takenStats: CallStats | null = null;
   takenStartNanos: u64 = 0;
+  /** Set when that call was a probe: the reply to send the client instead of the probe's answer. */
+  takenLocalReply: PendingLocalReply | null = null;
 
   /** Adds a call; returns the stats of the call given up to stay within capacity, or null. */
   abstract add(id: u64, stats: CallStats, startNanos: u64): CallStats | null;
+
+  /** Adds a probe (with id `id` where pairing is by id) standing in for a request answered locally. */
+  abstract addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64): void;
 
   /** Finds the call a response answers (by id, or the oldest) and removes it; false if none. */
   abstract take(responseId: u64): bool;

@@ -1,8 +1,10 @@
 // The per-plugin root: parses configuration and creates a connection filter per connection.
 import { ConnectionFilter, RootFilter, registerRootFilter } from "../../api/assembly/filter";
 import { Codec } from "../../api/assembly/codec";
-import { LogLevel, log, logEnabled, refreshLogLevel } from "../../api/assembly/host";
+import { LogLevel, getProperty, log, logEnabled, nowNanos, refreshLogLevel } from "../../api/assembly/host";
 import { FilterConfig, parseConfig } from "./config";
+import { publishPolicy } from "./policy/chain";
+import { seedRandom } from "./policy/fault";
 import { MetaProtocolConnection } from "./connection";
 import { ProtocolStats } from "./stats";
 
@@ -20,9 +22,20 @@ function statsFor(codec: Codec): ProtocolStats {
   return stats;
 }
 
+/** The plugin's name and root id: what keeps the live policies of plugins sharing a VM apart. */
+function pluginKey(): string {
+  return propertyText("plugin_name") + "/" + propertyText("plugin_root_id");
+}
+
+function propertyText(name: string): string {
+  const value = getProperty([name]);
+  return value == null ? "" : String.UTF8.decode(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+}
+
 export class MetaProtocolRoot extends RootFilter {
   private config: FilterConfig = new FilterConfig();
   private stats: ProtocolStats;
+  private key: string = "";
 
   constructor(contextId: u32, private codec: Codec) {
     super(contextId);
@@ -31,22 +44,28 @@ export class MetaProtocolRoot extends RootFilter {
 
   onConfigure(configuration: Uint8Array): bool {
     const text = String.UTF8.decode(configuration.buffer.slice(configuration.byteOffset, configuration.byteOffset + configuration.byteLength));
-    const parsed = parseConfig(text);
+    this.key = pluginKey();
+    const parsed = parseConfig(text, this.key);
     if (parsed.error.length > 0) {
       log(LogLevel.Error, "metaproto " + this.codec.name() + ": configuration rejected: " + parsed.error);
       return false;
     }
     this.config = parsed.config;
     this.stats.limits = this.config.labelLimits;
+    // Connections opened under an earlier configuration read the policy per request: this
+    // reaches them too (the VM, and so this module state, is shared with their old root).
+    publishPolicy(this.key, this.config.policy);
+    seedRandom(nowNanos());
     log(LogLevel.Info, "metaproto " + this.codec.name() + ": configured");
     return true;
   }
 
   newConnection(contextId: u32): ConnectionFilter {
     refreshLogLevel();
-    // Only the debug log of decoded messages reads attributes in sidecar mode.
-    this.codec.attributesWanted = logEnabled(LogLevel.Debug);
-    return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats);
+    const policy = this.config.policy;
+    // Attributes are decoded only when something reads them: the debug log or a policy rule.
+    this.codec.attributesWanted = logEnabled(LogLevel.Debug) || (policy != null && policy.readsAttributes);
+    return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats, this.key);
   }
 }
 

@@ -285,6 +285,16 @@ export class ProtocolStats {
     this.countReason("metaproto_decode_errors_total;protocol=" + this.protocol + ";direction=" + direction, reason);
   }
 
+  /** A request the proxy answered itself (README "Policies"). */
+  localReply(reason: string): void {
+    this.countReason("metaproto_local_replies_total;protocol=" + this.protocol, reason);
+  }
+
+  /** A connection a policy closed because it could not answer a request in the protocol. */
+  policyClose(reason: string): void {
+    this.countReason("metaproto_policy_closes_total;protocol=" + this.protocol, reason);
+  }
+
   /** A connection the codec stopped following on purpose (TLS upgrade, MONITOR, compression). */
   passThrough(reason: string): void {
     this.countReason("metaproto_passthrough_connections_total;protocol=" + this.protocol, reason);

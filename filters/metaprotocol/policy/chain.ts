@@ -1,0 +1,71 @@
+// The policy stages a request goes through, in order: authz, local rate limit, fault. The first
+// stage that does not let the call through decides. Each plugin's current chain lives in module
+// state, read per request, so a configuration update (a new root context in the same VM)
+// reaches the next request of connections opened before it.
+import { Message } from "../../../api/assembly/codec";
+import { JsonValue } from "../../../api/assembly/json";
+import { Authz, readAuthz } from "./authz";
+import { ConfigReader } from "./config_reader";
+import { Faults, readFaults } from "./fault";
+import { Peer } from "./match";
+import { RateLimits, readRateLimits } from "./rate_limit";
+import { CONTINUE, Verdict, VerdictKind } from "./verdict";
+
+export class PolicyChain {
+  authz: Authz | null = null;
+  rateLimits: RateLimits | null = null;
+  faults: Faults | null = null;
+
+  get readsAttributes(): bool {
+    const authz = this.authz;
+    const limits = this.rateLimits;
+    const faults = this.faults;
+    return (authz != null && authz.readsAttributes) || (limits != null && limits.readsAttributes) ||
+      (faults != null && faults.readsAttributes);
+  }
+
+  evaluate(message: Message, peer: Peer, now: u64): Verdict {
+    const authz = this.authz;
+    if (authz != null) {
+      const v = authz.evaluate(message, peer);
+      if (v.kind != VerdictKind.Continue) return v;
+    }
+    const limits = this.rateLimits;
+    if (limits != null) {
+      const v = limits.evaluate(message, peer, now);
+      if (v != null) return v;
+    }
+    const faults = this.faults;
+    if (faults != null) {
+      const v = faults.evaluate(message, peer);
+      if (v != null) return v;
+    }
+    return CONTINUE;
+  }
+}
+
+/** Parses the `policy` section; `scope` names this plugin's rate-limit buckets in shared data. */
+export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string): PolicyChain {
+  const chain = new PolicyChain();
+  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults"]);
+  if (obj == null) return chain;
+  let v = obj.get("authz");
+  if (v != null) chain.authz = readAuthz(reader, v, "policy.authz");
+  v = obj.get("rate_limits");
+  if (v != null) chain.rateLimits = readRateLimits(reader, v, "policy.rate_limits", scope);
+  v = obj.get("faults");
+  if (v != null) chain.faults = readFaults(reader, v, "policy.faults");
+  return chain;
+}
+
+const livePolicies: Map<string, PolicyChain> = new Map();
+
+/** Makes `chain` the one every connection of plugin `key` reads from its next request on. */
+export function publishPolicy(key: string, chain: PolicyChain | null): void {
+  if (chain == null) livePolicies.delete(key);
+  else livePolicies.set(key, chain);
+}
+
+export function livePolicy(key: string): PolicyChain | null {
+  return livePolicies.has(key) ? livePolicies.get(key) : null;
+}
