@@ -3,8 +3,9 @@
 // pub/sub confirmations and messages, RESP3 pushes, CLIENT REPLY OFF/SKIP, MULTI/EXEC,
 // MONITOR. See README.md in this folder for the choices made.
 import {
-  Codec, ConnectionState, DecodeResult, Direction, Message, MessageKind, Pairing, ResponseStatus,
+  Codec, ConnectionState, DecodeResult, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing, ResponseStatus,
 } from "../../api/assembly/codec";
+import { errorReply, pingProbe } from "./local_reply";
 import { Capture } from "./capture";
 import { CommandKind, CommandName, CommandNames } from "./command_names";
 import { subcommandLabel } from "./commands";
@@ -42,6 +43,8 @@ export class RedisConnection extends ConnectionState {
   shardChannels: i64 = 0;
   /** MONITOR was answered: the rest of the connection is a stream we do not follow. */
   monitoring: bool = false;
+  /** The last command decoded changed nothing but the data (no database, transaction or mode). */
+  lastCommandPlain: bool = false;
 
   get subscribed(): bool {
     return this.channels > 0 || this.patterns > 0 || this.shardChannels > 0;
@@ -96,6 +99,22 @@ export class RedisCodec extends Codec {
 
   newConnectionState(): ConnectionState | null {
     return new RedisConnection();
+  }
+
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
+    return errorReply(kind, text);
+  }
+
+  /**
+   * PING in place of the command just decoded, when the connection state stays true with the
+   * command gone: a plain command, replies on, no transaction, no subscriptions. Inside MULTI a
+   * PING would be queued, and in RESP2 subscribed mode answered as a push.
+   */
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
+    if (state == null || !(state instanceof RedisConnection)) return null;
+    const connection = <RedisConnection>state;
+    if (!connection.lastCommandPlain || request.method == "CLIENT|REPLY" || connection.inMulti || connection.subscribed || connection.replyMode != ReplyMode.On) return null;
+    return pingProbe();
   }
 
   decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
@@ -177,6 +196,7 @@ export class RedisCodec extends Codec {
    */
   private trackCommand(connection: RedisConnection, command: CommandName, argc: i64, args: StaticArray<Capture>): ExpectedReply | null {
     const kind = command.kind;
+    connection.lastCommandPlain = kind == CommandKind.Plain;
     if (kind == CommandKind.Plain) return null;
     if (kind == CommandKind.Select) {
       const index = argc == 2 ? unchecked(args[1]).canonicalIndex() : -1;
