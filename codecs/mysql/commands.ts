@@ -11,6 +11,8 @@ import {
 import { MAX_PENDING_COMMANDS, MySqlState, PendingCommand, ReplyShape } from "./state";
 import { OTHER_KEYWORD, firstKeyword, useTarget } from "./sql";
 
+/** COM_STMT_EXECUTE flags asking for a cursor: read-only, for update, scrollable. */
+const CURSOR_TYPE_FLAGS: u8 = 0x07;
 /** Statement text kept in the `query` attribute (and per prepared statement). */
 const MAX_QUERY_BYTES: i32 = 256;
 const MAX_NAME_BYTES: i32 = 256;
@@ -53,6 +55,7 @@ export class CommandDecoder {
     let newDatabase: string | null = null;
     let query = "";
     let forgetsStatements = false;
+    let opensCursor = false;
     const args = HEADER_LENGTH + 1;
 
     switch (code) {
@@ -93,7 +96,9 @@ export class CommandDecoder {
       case COM_STMT_EXECUTE: {
         const r = new PayloadReader(bytes, args, end);
         const id = r.u32();
+        const flags = r.u8();
         if (!r.ok) return DecodeResult.error("bad_execute");
+        opensCursor = (flags & CURSOR_TYPE_FLAGS) != 0;
         m.attributes.push(new Attribute("statement_id", id.toString()));
         // MariaDB's "statement prepared last" is sent right behind its PREPARE, before the
         // reply tells its parameter count: only its text is known.
@@ -154,6 +159,7 @@ export class CommandDecoder {
       command.newDatabase = newDatabase;
       command.query = query;
       command.forgetsStatements = forgetsStatements;
+      command.opensCursor = opensCursor;
       this.command = command;
     }
     return DecodeResult.done(m, <u32>end);

@@ -160,6 +160,24 @@ const EXPECTED: Expected[] = [
     calls: [["request", "", "LOGIN", "client_error", "1045"]],
     clientTurnBytes: 0,
   },
+  {
+    // test/mysql/clients.js cursor-call (npm mysql2, no DEPRECATE_EOF): a CALL whose procedure has a
+    // cursor open while it returns a result set; MariaDB sets SERVER_STATUS_CURSOR_EXISTS on that
+    // result set's column EOF, and its rows follow.
+    session: session("cursor-call"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:DELETE", OK, "0"],
+      ["request", DB, "COM_QUERY:INSERT", OK, "0"],
+      ["request", DB, "COM_QUERY:DROP", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:CALL", OK, "0"], // column EOF status 0x006a, 3 rows, EOF, final OK
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
 ];
 
 async function run(turns: Turn[], config: object = {}) {
@@ -253,6 +271,61 @@ describe.each(EXPECTED)("$session.name", (e) => {
     expect(callsCounted(result.host)).toBe(e.calls.length);
   });
 });
+
+// Sessions too long to replay split at every byte: replayed as recorded, coalesced, and in a few
+// random chunkings.
+const LONG: Expected[] = [
+  {
+    // the Debian mariadb CLI, --local-infile=1: LOAD DATA LOCAL of a 3.3 MB file in 4096-byte
+    // packets, so the file's sequence ids wrap past 255 three times (the 256th packet has id 0)
+    session: session("infile-large"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:LOAD", OK, "0"], // a progress report, then the OK
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 847 * (4 + 4096) + (4 + 3188) + 4, // the file in 848 packets, then the empty packet
+  },
+  {
+    // test/mysql/clients.js wide (npm mysql2): SELECT of 68001 columns, a column count of 0xfd a1 09 01
+    session: session("wide"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
+];
+
+describe.each(LONG)("$session.name", (e) => {
+  test("as recorded", async () => {
+    checkSession(e, await run(e.session.turns));
+  }, 60_000);
+
+  test("each side's consecutive chunks coalesced", async () => {
+    checkSession(e, await run(coalesced(e.session.turns)));
+  }, 60_000);
+
+  test("random chunkings", async () => {
+    const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: n - 1 }), { maxLength: 200 });
+    await fc.assert(
+      fc.asyncProperty(cuts(e.session.request.length), cuts(e.session.response.length), async (down, up) => {
+        checkSession(e, await run(rechunked(coalesced(e.session.turns), { downstream: down, upstream: up })));
+      }),
+      { numRuns: 5 },
+    );
+  }, 120_000);
+
+  test("with max_buffered_bytes at its minimum (256): long packets decode from their prefix", async () => {
+    const result = await run(e.session.turns, { max_buffered_bytes: 256 });
+    expect(decodeErrors(result.host)).toEqual([]);
+    expect(callsCounted(result.host)).toBe(e.calls.length);
+  }, 60_000);
+});
+
 
 describe.each([
   ["tls", "the Debian mariadb CLI, TLS on by default: an SSLRequest, then TLS records", "tls"],

@@ -144,6 +144,34 @@ describe("where a reply ends", () => {
     expect(r.host.counterValue(requestsTotal(DB, "COM_STMT_EXECUTE", "ok", "0"))).toBe(1);
   });
 
+  test("a column EOF with SERVER_STATUS_CURSOR_EXISTS ends the reply only for an EXECUTE that asked for a cursor", async () => {
+    const prepareOk = packet(1, Buffer.concat([Buffer.from([0]), u32le(5), Buffer.from([1, 0, 0, 0, 0, 0, 0])]));
+    const prepared = Buffer.concat([prepareOk, columnDef(2, "a"), eof(3)]);
+    const cursorColumns = Buffer.concat([packet(1, lenenc(1)), columnDef(2, "a"), eof(3, 0x0042)]);
+    const executeWithCursor = command(COM.STMT_EXECUTE, Buffer.concat([u32le(5), Buffer.from([1]), u32le(1)]));
+    const fetch = command(COM.STMT_FETCH, Buffer.concat([u32le(5), u32le(10)]));
+    // A procedure with a cursor open returns a plain result set: the same flag on its column EOF, rows after it.
+    const callResult = Buffer.concat([packet(1, lenenc(1)), columnDef(2, "a"), eof(3, 0x006a), packet(4, lenencString("1")),
+      eof(5, 0x006a), ok(6)]);
+    const r = await converse([...hello(NO_DEPRECATE_EOF),
+      ["downstream", command(COM.STMT_PREPARE, "SELECT a FROM t")], ["upstream", prepared],
+      ["downstream", executeWithCursor], ["upstream", cursorColumns],
+      ["downstream", fetch], ["upstream", Buffer.concat([packet(1, Buffer.from([0, 0, 1, 0, 0, 0])), eof(2, 0x0082)])],
+      ["downstream", query("CALL cursor_then_rows()")], ["upstream", callResult],
+      ["downstream", command(COM.PING)], ["upstream", ok(1)]]);
+    expect(r.errors).toEqual([]);
+    expect(calls(r.host)).toEqual([
+      [`service=${DB};method=COM_PING;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_QUERY:CALL;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_EXECUTE;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_FETCH;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_PREPARE;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=LOGIN;response_status=ok;response_code=0`, 1],
+    ]);
+    const call = r.decoded.find((m) => m.kind === "response" && m.method === "COM_QUERY:CALL")!;
+    expect(call.frame_length).toBe(callResult.length);
+  });
+
   test("COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no reply: counted as oneway", async () => {
     const r = await converse([...hello(), ["downstream", Buffer.concat([
       command(COM.STMT_SEND_LONG_DATA, Buffer.concat([u32le(1), Buffer.from([0, 0]), Buffer.from("data")])),
@@ -160,6 +188,29 @@ describe("where a reply ends", () => {
     const r = await converse([...hello(), ["downstream", Buffer.concat([query("SELECT 1"), query("SELECT 2")])]]);
     expect(r.host.counterValue(requestsTotal(DB, "COM_QUERY:SELECT", "no_response", "closed"))).toBe(2);
   });
+});
+
+describe("LOCAL INFILE", () => {
+  const loadReply = packet(1, Buffer.from("\xfbdata.tsv", "latin1"));
+
+  test("file packets must follow the server's request in sequence; a gap is a decode error", async () => {
+    const r = await converse([...hello(), ["downstream", query("LOAD DATA LOCAL INFILE 'data.tsv' INTO TABLE t")], ["upstream", loadReply],
+      ["downstream", Buffer.concat([packet(2, "1\ta\n"), packet(4, "2\tb\n")])]]);
+    expect(r.errors.map((e) => e.name)).toEqual(["metaproto_decode_errors_total;protocol=mysql;direction=downstream;reason=bad_sequence"]);
+  });
+
+  test("an empty packet right after a 0xFFFFFF one continues the file; the next empty packet ends it", async () => {
+    const full = packet(2, Buffer.alloc(0xffffff, 0x31));
+    const r = await converse([...hello(), ["downstream", query("LOAD DATA LOCAL INFILE 'data.tsv' INTO TABLE t")], ["upstream", loadReply],
+      ["downstream", Buffer.concat([full, packet(3, ""), packet(4, "")])], ["upstream", ok(5, { affected: 1 })],
+      ["downstream", command(COM.PING)], ["upstream", ok(1)]]);
+    expect(r.errors).toEqual([]);
+    expect(calls(r.host)).toEqual([
+      [`service=${DB};method=COM_PING;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_QUERY:LOAD;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=LOGIN;response_status=ok;response_code=0`, 1],
+    ]);
+  }, 60_000);
 });
 
 describe("packets of 16 MiB and more", () => {

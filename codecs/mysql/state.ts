@@ -36,6 +36,8 @@ export class PendingCommand {
   query: string = "";
   /** True when an OK reply forgets the prepared statements (COM_CHANGE_USER, COM_RESET_CONNECTION). */
   forgetsStatements: bool = false;
+  /** COM_STMT_EXECUTE with a cursor flag: a result set's column EOF may end the reply (rows come by COM_STMT_FETCH). */
+  opensCursor: bool = false;
 
   constructor(
     public shape: ReplyShape,
@@ -48,6 +50,16 @@ export class PendingCommand {
 
 export class PreparedStatement {
   constructor(public query: string, public params: u16) {}
+}
+
+/** Whose turn it is inside a reply exchange. */
+export enum ClientTurn {
+  /** The client only sends commands (sequence id 0). */
+  None = 0,
+  /** Auth data after an auth switch or a more-data request. */
+  Auth = 1,
+  /** LOCAL INFILE contents: every client packet up to an empty one, whatever its sequence id (it wraps past 255). */
+  LocalInfile = 2,
 }
 
 /** Where the reply being read is. */
@@ -130,8 +142,12 @@ export class MySqlState extends ConnectionState {
   partialBytes: u64 = 0;
   partialNextSeq: u8 = 0;
 
-  /** The server asked the client for more (auth data, LOCAL INFILE contents): client packets with seq > 0 belong to that. */
-  clientTurn: bool = false;
+  /** The server asked the client for more (auth data, LOCAL INFILE contents): client packets belong to that. */
+  clientTurn: ClientTurn = ClientTurn.None;
+  /** LOCAL INFILE: the sequence id of the client's next file packet. */
+  infileNextSeq: u8 = 0;
+  /** LOCAL INFILE: the last file packet was 0xFFFFFF long, so the next one (even empty) continues it. */
+  infileContinuation: bool = false;
 
   reply: ReplyProgress = new ReplyProgress();
 
