@@ -45,7 +45,7 @@ const EXPECTED: Expected[] = [
       ["request", DB, "COM_QUERY:SELECT", OK, "0"], // after a block comment, a line comment and "("
       ["request", DB, "COM_QUERY:SELECT", OK, "0"], // two statements, two result sets
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ...times(3, ["request", DB, "COM_STMT_EXECUTE", OK, "0"]),
+      ...times(3, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]),
       ...times(2, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
       ["request", DB, "COM_QUERY:OTHER", "client_error", "1064"], // "SELEC nonsense"
       ["request", DB, "COM_QUERY:SELECT", "client_error", "1146"],
@@ -69,7 +69,7 @@ const EXPECTED: Expected[] = [
       ...times(10, ["request", DB, "COM_QUERY:INSERT", OK, "0"]), // pipelined
       ...times(10, ["request", DB, "COM_QUERY:SELECT", OK, "0"]), // pipelined
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ...times(4, ["request", DB, "COM_STMT_EXECUTE", OK, "0"]), // the first pipelined with statement id -1
+      ...times(4, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]), // the first pipelined with statement id -1
       ["request", DB, "COM_QUERY:INSERT", "client_error", "1062"],
       ["request", DB, "COM_QUERY:DROP", OK, "0"],
       ["request", DB, "COM_QUERY:CREATE", OK, "0"],
@@ -108,10 +108,10 @@ const EXPECTED: Expected[] = [
       ["request", DB, "COM_SET_OPTION", OK, "0"], // answered with an EOF (an OK under DEPRECATE_EOF)
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
       ["oneway", DB, "COM_STMT_SEND_LONG_DATA", "none", ""],
-      ["request", DB, "COM_STMT_EXECUTE", OK, "0"],
+      ["request", DB, "COM_STMT_EXECUTE:UPDATE", OK, "0"],
       ["request", DB, "COM_STMT_RESET", OK, "0"],
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ["request", DB, "COM_STMT_EXECUTE", OK, "0"], // opens a cursor: metadata only
+      ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"], // opens a cursor: metadata only
       ...times(2, ["request", DB, "COM_STMT_FETCH", OK, "0"]),
       ...times(2, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
       ["request", DB, "COM_PROCESS_INFO", OK, "0"],
@@ -276,6 +276,26 @@ describe.each(EXPECTED)("$session.name", (e) => {
 // random chunkings.
 const LONG: Expected[] = [
   {
+    // sysbench oltp_read_write, prepared statements (its default), one thread, two events: each
+    // execution is named by its statement's first keyword, as COM_QUERY is
+    session: session("sysbench"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ...times(11, ["request", DB, "COM_STMT_PREPARE", OK, "0"]), // BEGIN, COMMIT, 5 SELECTs, 2 UPDATEs, DELETE, INSERT
+      ...[1, 2].flatMap((): Call[] => [ // two events
+        ["request", DB, "COM_STMT_EXECUTE:BEGIN", OK, "0"],
+        ...times(14, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]), // 10 point selects, 4 ranges
+        ...times(2, ["request", DB, "COM_STMT_EXECUTE:UPDATE", OK, "0"]),
+        ["request", DB, "COM_STMT_EXECUTE:DELETE", OK, "0"],
+        ["request", DB, "COM_STMT_EXECUTE:INSERT", OK, "0"],
+        ["request", DB, "COM_STMT_EXECUTE:COMMIT", OK, "0"],
+      ]),
+      ...times(11, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
+  {
     // the Debian mariadb CLI, --local-infile=1: LOAD DATA LOCAL of a 3.3 MB file in 4096-byte
     // packets, so the file's sequence ids wrap past 255 three times (the 256th packet has id 0)
     session: session("infile-large"),
@@ -325,7 +345,6 @@ describe.each(LONG)("$session.name", (e) => {
     expect(callsCounted(result.host)).toBe(e.calls.length);
   }, 60_000);
 });
-
 
 describe.each([
   ["tls", "the Debian mariadb CLI, TLS on by default: an SSLRequest, then TLS records", "tls"],

@@ -118,7 +118,7 @@ describe("where a reply ends", () => {
       ["upstream", ok(1)]]);
     expect(r.errors).toEqual([]);
     expect(r.host.counterValue(requestsTotal(DB, "COM_STMT_PREPARE", "ok", "0"))).toBe(1);
-    const execute = r.decoded.find((m) => m.method === "COM_STMT_EXECUTE" && m.kind === "request")!;
+    const execute = r.decoded.find((m) => m.method === "COM_STMT_EXECUTE:SELECT" && m.kind === "request")!;
     expect(execute.attributes).toEqual({ statement_id: "7", query: "SELECT a, b FROM t WHERE id = ?" });
   });
 
@@ -139,9 +139,29 @@ describe("where a reply ends", () => {
       ["downstream", Buffer.concat([command(COM.STMT_PREPARE, "DO ?"), executeLast])],
       ["upstream", Buffer.concat([prepareOk(1, 2, 1), columnDef(2, "?"), ok(1)])]]);
     expect(r.errors).toEqual([]);
-    const execute = r.decoded.find((m) => m.method === "COM_STMT_EXECUTE" && m.kind === "request")!;
+    const execute = r.decoded.find((m) => m.method === "COM_STMT_EXECUTE:DO" && m.kind === "request")!;
     expect(execute.attributes).toEqual({ statement_id: "4294967295", query: "DO ?" });
-    expect(r.host.counterValue(requestsTotal(DB, "COM_STMT_EXECUTE", "ok", "0"))).toBe(1);
+    expect(r.host.counterValue(requestsTotal(DB, "COM_STMT_EXECUTE:DO", "ok", "0"))).toBe(1);
+  });
+
+  test("an execution is named by its statement's first keyword; one of a statement the codec never saw prepared keeps the plain name", async () => {
+    const prepareOk = (id: number) => packet(1, Buffer.concat([Buffer.from([0]), u32le(id), Buffer.from([0, 0, 0, 0, 0, 0, 0])]));
+    const execute = (id: number, flags = 0) => command(COM.STMT_EXECUTE, Buffer.concat([u32le(id), Buffer.from([flags]), u32le(1)]));
+    const r = await converse([...hello(),
+      ["downstream", command(COM.STMT_PREPARE, "/* app */ (select 1)")], ["upstream", prepareOk(1)],
+      ["downstream", command(COM.STMT_PREPARE, "update t set a = 1")], ["upstream", prepareOk(2)],
+      ["downstream", command(COM.STMT_PREPARE, "FROBNICATE")], ["upstream", prepareOk(3)],
+      ["downstream", Buffer.concat([execute(1), execute(2), execute(2), execute(3), execute(9)])],
+      ["upstream", Buffer.concat([ok(1), ok(1), ok(1), ok(1), err(1, 1243, "Unknown prepared statement handler")])],
+      ["downstream", command(COM.RESET_CONNECTION)], ["upstream", ok(1)],
+      ["downstream", execute(1)], ["upstream", err(1, 1243, "Unknown prepared statement handler")]]);
+    expect(r.errors).toEqual([]);
+    expect(calls(r.host).filter(([name]) => String(name).includes("COM_STMT_EXECUTE"))).toEqual([
+      [`service=${DB};method=COM_STMT_EXECUTE:OTHER;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_EXECUTE:SELECT;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_EXECUTE:UPDATE;response_status=ok;response_code=0`, 2],
+      [`service=${DB};method=COM_STMT_EXECUTE;response_status=client_error;response_code=1243`, 2], // id 9; id 1 after the reset
+    ]);
   });
 
   test("a column EOF with SERVER_STATUS_CURSOR_EXISTS ends the reply only for an EXECUTE that asked for a cursor", async () => {
@@ -163,7 +183,7 @@ describe("where a reply ends", () => {
     expect(calls(r.host)).toEqual([
       [`service=${DB};method=COM_PING;response_status=ok;response_code=0`, 1],
       [`service=${DB};method=COM_QUERY:CALL;response_status=ok;response_code=0`, 1],
-      [`service=${DB};method=COM_STMT_EXECUTE;response_status=ok;response_code=0`, 1],
+      [`service=${DB};method=COM_STMT_EXECUTE:SELECT;response_status=ok;response_code=0`, 1],
       [`service=${DB};method=COM_STMT_FETCH;response_status=ok;response_code=0`, 1],
       [`service=${DB};method=COM_STMT_PREPARE;response_status=ok;response_code=0`, 1],
       [`service=${DB};method=LOGIN;response_status=ok;response_code=0`, 1],

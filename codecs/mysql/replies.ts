@@ -173,7 +173,7 @@ function readPacket(
       const columns = r.u16();
       const params = r.u16();
       if (!r.ok) return corrupt(outcome, "bad_prepare_reply");
-      state.rememberStatement(id, new PreparedStatement(command.query, params));
+      state.rememberStatement(id, new PreparedStatement(command.query, command.keyword, params));
       outcome.message.attributes.push(new Attribute("statement_id", id.toString()));
       reply.columnsAfterParams = columns;
       if (params > 0) {

@@ -32,8 +32,9 @@ export enum ReplyShape {
 export class PendingCommand {
   /** Schema the connection switches to when the reply is OK (COM_INIT_DB, USE, login, change user). */
   newDatabase: string | null = null;
-  /** The statement text prefix, kept for prepared statements. */
+  /** COM_STMT_PREPARE: the statement's text prefix and first keyword, kept with its id. */
   query: string = "";
+  keyword: string = "";
   /** True when an OK reply forgets the prepared statements (COM_CHANGE_USER, COM_RESET_CONNECTION). */
   forgetsStatements: bool = false;
   /** COM_STMT_EXECUTE with a cursor flag: a result set's column EOF may end the reply (rows come by COM_STMT_FETCH). */
@@ -49,7 +50,7 @@ export class PendingCommand {
 }
 
 export class PreparedStatement {
-  constructor(public query: string, public params: u16) {}
+  constructor(public query: string, public keyword: string, public params: u16) {}
 }
 
 /** Whose turn it is inside a reply exchange. */
@@ -133,8 +134,9 @@ export class MySqlState extends ConnectionState {
   private head: i32 = 0;
 
   statements: Map<u32, PreparedStatement> = new Map();
-  /** Text of the last COM_STMT_PREPARE sent: what MariaDB's statement id 0xFFFFFFFF executes. */
+  /** Text and first keyword of the last COM_STMT_PREPARE sent: what MariaDB's statement id 0xFFFFFFFF executes. */
   lastPrepareQuery: string = "";
+  lastPrepareKeyword: string = "";
 
   /** A command whose payload continues in further packets (>= 16 MiB): its message so far. */
   partialRequest: Message | null = null;
