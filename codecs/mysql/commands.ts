@@ -50,8 +50,10 @@ class MethodNames {
  */
 export class CommandDecoder {
   command: PendingCommand | null = null;
-  // The framework reads each message before the next decode: one instance serves them all.
+  // The framework reads each message before the next decode, and the connection's queue copies
+  // the pending command's fields: one instance of each serves every command.
   private readonly message: Message = new Message();
+  private readonly pending: PendingCommand = new PendingCommand();
 
   private readonly queryMethods: MethodNames = new MethodNames("COM_QUERY");
   private readonly executeMethods: MethodNames = new MethodNames("COM_STMT_EXECUTE");
@@ -178,12 +180,15 @@ export class CommandDecoder {
     if (query.length > 0) m.attributes.push(new Attribute("query", query));
     if (m.kind == MessageKind.Request) {
       // The reply's first sequence id is known once the command's last packet is through.
-      const command = new PendingCommand(shape, m.method, m.service, 1);
+      const command = this.pending.reset(shape, m.method, m.service, 1);
       command.newDatabase = newDatabase;
-      command.query = query;
-      command.keyword = keyword;
       command.forgetsStatements = forgetsStatements;
       command.opensCursor = opensCursor;
+      // Only a PREPARE needs its text and keyword again (kept with the statement id its reply gives).
+      if (shape == ReplyShape.Prepare) {
+        command.query = query;
+        command.keyword = keyword;
+      }
       this.command = command;
     }
     return DecodeResult.done(m, <u32>end);
