@@ -7,8 +7,9 @@
  * Prints the failures it provoked ("QUERY <label> errno=<n>") and a final "SUMMARY {json}":
  * failures by errno, the checks it made, and what the rig needs to match the server's Com_*
  * counters: `extraSelects` (SELECT statements the server ran beyond one per COM_QUERY: the
- * second statement of a multi-statement, the SELECTs inside a procedure) and the number of
- * COM_PING / COM_CHANGE_USER / COM_RESET_CONNECTION it sent.
+ * second statement of a multi-statement, the SELECTs inside a procedure), `preparedSelects`
+ * (executions of prepared SELECTs) and the number of COM_PING / COM_CHANGE_USER /
+ * COM_RESET_CONNECTION it sent.
  */
 function parseArgs(argv) {
   const o = { host: '127.0.0.1', user: 'mp', password: 'mp-secret', database: 'metaproto' };
@@ -22,7 +23,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const summary = { errors: {}, checks: [], extraSelects: 0, pings: 0, changeUsers: 0, resets: 0 };
+const summary = { errors: {}, checks: [], extraSelects: 0, preparedSelects: 0, pings: 0, changeUsers: 0, resets: 0 };
 
 function check(what, condition) {
   if (!condition) throw new Error(`check failed: ${what}`);
@@ -46,7 +47,7 @@ async function expectFailure(label, errno, fn) {
  * npm mysql2 (no CLIENT_DEPRECATE_EOF): text queries, a multi-statement (chained result
  * sets), prepared statements (PREPARE once, EXECUTE several times, CLOSE), failing queries,
  * COM_PING, COM_INIT_DB through USE, COM_CHANGE_USER, COM_QUIT. Every prepared statement is a
- * SELECT (the rig compares Com_select with COM_QUERY:SELECT + COM_STMT_EXECUTE).
+ * SELECT (the rig compares Com_select with COM_QUERY:SELECT + COM_STMT_EXECUTE:SELECT).
  */
 async function mysql2Scenario(o) {
   const mysql = require('mysql2/promise');
@@ -70,6 +71,7 @@ async function mysql2Scenario(o) {
   for (let i = 1; i <= 3; i++) {
     const [r] = await c.execute('SELECT name, qty FROM items WHERE id = ?', [i]);
     check(`mysql2 prepared SELECT id=${i}`, r.length === 1 && r[0].name === `item-${i}`);
+    summary.preparedSelects++;
   }
   c.unprepare('SELECT name, qty FROM items WHERE id = ?');
   await expectFailure('SELEC syntax error', 1064, () => c.query('SELEC nonsense'));
@@ -125,6 +127,7 @@ async function mariadbScenario(o) {
   for (let i = 1; i <= 4; i++) {
     const r = await c.execute('SELECT id, label FROM mitems WHERE id >= ? ORDER BY id', [i]);
     check(`mariadb prepared SELECT from ${i}`, r.length === 11 - i);
+    summary.preparedSelects++;
   }
   await expectFailure('INSERT duplicate key', 1062, () => c.query('INSERT INTO mitems VALUES (1, ?)', ['dup']));
   await c.query('DROP PROCEDURE IF EXISTS two_results');
@@ -180,7 +183,7 @@ async function cursorCallScenario(o) {
     END`);
   const [sets] = await c.query('CALL cursor_then_rows()');
   check('CALL with an open cursor returns its 3 rows', sets[0].length === 3 && sets[0][2].label === 'three');
-  summary.extraSelects += 1;
+  summary.extraSelects += 2; // the cursor's query (run by OPEN) and the SELECT
   const [after] = await c.query('SELECT COUNT(*) AS n FROM citems');
   check('the connection still answers after the CALL', Number(after[0].n) === 3);
   await c.end();
