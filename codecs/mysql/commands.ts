@@ -11,9 +11,37 @@ import {
 import { MAX_PENDING_COMMANDS, MySqlState, PendingCommand, ReplyShape } from "./state";
 import { OTHER_KEYWORD, firstKeyword, useTarget } from "./sql";
 
+/** COM_STMT_EXECUTE flags asking for a cursor: read-only, for update, scrollable. */
+const CURSOR_TYPE_FLAGS: u8 = 0x07;
 /** Statement text kept in the `query` attribute (and per prepared statement). */
 const MAX_QUERY_BYTES: i32 = 256;
 const MAX_NAME_BYTES: i32 = 256;
+
+/**
+ * "<command>:<KEYWORD>" method names, one string per keyword (the keyword list is closed), so
+ * pending commands share them.
+ */
+class MethodNames {
+  private byKeyword: Map<string, string> = new Map();
+  private lastKeyword: string = "";
+  private lastMethod: string = "";
+
+  constructor(private command: string) {}
+
+  of(keyword: string): string {
+    if (keyword == this.lastKeyword) return this.lastMethod;
+    let method: string;
+    if (this.byKeyword.has(keyword)) {
+      method = this.byKeyword.get(keyword);
+    } else {
+      method = this.command + ":" + keyword;
+      this.byKeyword.set(keyword, method);
+    }
+    this.lastKeyword = keyword;
+    this.lastMethod = method;
+    return method;
+  }
+}
 
 /**
  * Decodes a command from its first packet (payload in bytes[4..end); `wholePacket` is false
@@ -22,20 +50,13 @@ const MAX_NAME_BYTES: i32 = 256;
  */
 export class CommandDecoder {
   command: PendingCommand | null = null;
-  // The framework reads each message before the next decode: one instance serves them all.
+  // The framework reads each message before the next decode, and the connection's queue copies
+  // the pending command's fields: one instance of each serves every command.
   private readonly message: Message = new Message();
+  private readonly pending: PendingCommand = new PendingCommand();
 
-  // "COM_QUERY:SELECT" for the last keyword seen (keywords come from the recent strings).
-  private lastKeyword: string = "";
-  private lastQueryMethod: string = "";
-
-  private queryMethod(name: string, keyword: string): string {
-    if (keyword != this.lastKeyword) {
-      this.lastKeyword = keyword;
-      this.lastQueryMethod = name + ":" + keyword;
-    }
-    return this.lastQueryMethod;
-  }
+  private readonly queryMethods: MethodNames = new MethodNames("COM_QUERY");
+  private readonly executeMethods: MethodNames = new MethodNames("COM_STMT_EXECUTE");
 
   decode(state: MySqlState, bytes: Uint8Array, end: i32, wholePacket: bool, attributesWanted: bool): DecodeResult {
     this.command = null;
@@ -52,7 +73,9 @@ export class CommandDecoder {
     let shape = ReplyShape.Generic;
     let newDatabase: string | null = null;
     let query = "";
+    let keyword = "";
     let forgetsStatements = false;
+    let opensCursor = false;
     const args = HEADER_LENGTH + 1;
 
     switch (code) {
@@ -69,7 +92,7 @@ export class CommandDecoder {
       }
       case COM_QUERY: {
         let sql = args;
-        let keyword = OTHER_KEYWORD;
+        keyword = OTHER_KEYWORD;
         if ((state.capabilities & CLIENT_QUERY_ATTRIBUTES) != 0) {
           // MySQL 8 query attributes come first; with any present the SQL's offset would
           // need the attribute values decoded, so the keyword stays OTHER.
@@ -79,7 +102,7 @@ export class CommandDecoder {
           sql = r.ok && parameters == 0 ? r.pos : end;
         }
         if (sql < end) keyword = firstKeyword(bytes, sql, end);
-        m.method = this.queryMethod(name, keyword);
+        m.method = this.queryMethods.of(keyword);
         // The text only feeds the `query` attribute: read it only when someone reads attributes.
         if (attributesWanted) query = utf8(bytes, sql, min(end, sql + MAX_QUERY_BYTES));
         if (keyword == "USE") newDatabase = useTarget(bytes, sql, end);
@@ -88,22 +111,29 @@ export class CommandDecoder {
       case COM_STMT_PREPARE:
         shape = ReplyShape.Prepare;
         query = utf8(bytes, args, min(end, args + MAX_QUERY_BYTES));
+        keyword = firstKeyword(bytes, args, end);
         state.lastPrepareQuery = query;
+        state.lastPrepareKeyword = keyword;
         break;
       case COM_STMT_EXECUTE: {
         const r = new PayloadReader(bytes, args, end);
         const id = r.u32();
+        const flags = r.u8();
         if (!r.ok) return DecodeResult.error("bad_execute");
+        opensCursor = (flags & CURSOR_TYPE_FLAGS) != 0;
         m.attributes.push(new Attribute("statement_id", id.toString()));
         // MariaDB's "statement prepared last" is sent right behind its PREPARE, before the
         // reply tells its parameter count: only its text is known.
         if (id == LAST_PREPARED_STATEMENT) {
+          if (state.lastPrepareKeyword.length > 0) m.method = this.executeMethods.of(state.lastPrepareKeyword);
           if (state.lastPrepareQuery.length > 0) m.attributes.push(new Attribute("query", state.lastPrepareQuery));
           break;
         }
         // A client learns a statement id from the PREPARE reply, so that reply was decoded already.
+        // An id the codec never saw prepared keeps the plain method name.
         const statement = state.statement(id);
         if (statement != null) {
+          m.method = this.executeMethods.of(statement.keyword);
           m.attributes.push(new Attribute("query", statement.query));
           // flags(1) iteration-count(4), then a NULL bitmap and the new-params-bound flag.
           const needed = 1 + 4 + 1 + 4 + (statement.params > 0 ? (<i32>statement.params + 7) / 8 + 1 : 0);
@@ -150,10 +180,15 @@ export class CommandDecoder {
     if (query.length > 0) m.attributes.push(new Attribute("query", query));
     if (m.kind == MessageKind.Request) {
       // The reply's first sequence id is known once the command's last packet is through.
-      const command = new PendingCommand(shape, m.method, m.service, 1);
+      const command = this.pending.reset(shape, m.method, m.service, 1);
       command.newDatabase = newDatabase;
-      command.query = query;
       command.forgetsStatements = forgetsStatements;
+      command.opensCursor = opensCursor;
+      // Only a PREPARE needs its text and keyword again (kept with the statement id its reply gives).
+      if (shape == ReplyShape.Prepare) {
+        command.query = query;
+        command.keyword = keyword;
+      }
       this.command = command;
     }
     return DecodeResult.done(m, <u32>end);

@@ -105,7 +105,7 @@ export function decodeLogin(state: MySqlState, bytes: Uint8Array, end: i32, seq:
   if (plugin.length > 0) m.attributes.push(new Attribute("auth_plugin", plugin));
   if (r.ok && (clientCapabilities & CLIENT_CONNECT_ATTRS) != 0) readConnectAttributes(r, m);
 
-  const login = new PendingCommand(ReplyShape.Auth, LOGIN_METHOD, database, seq + 1);
+  const login = new PendingCommand().reset(ReplyShape.Auth, LOGIN_METHOD, database, seq + 1);
   login.newDatabase = database;
   state.pushCommand(login);
   state.phase = Phase.Commands;

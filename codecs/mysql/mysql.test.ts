@@ -45,7 +45,7 @@ const EXPECTED: Expected[] = [
       ["request", DB, "COM_QUERY:SELECT", OK, "0"], // after a block comment, a line comment and "("
       ["request", DB, "COM_QUERY:SELECT", OK, "0"], // two statements, two result sets
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ...times(3, ["request", DB, "COM_STMT_EXECUTE", OK, "0"]),
+      ...times(3, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]),
       ...times(2, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
       ["request", DB, "COM_QUERY:OTHER", "client_error", "1064"], // "SELEC nonsense"
       ["request", DB, "COM_QUERY:SELECT", "client_error", "1146"],
@@ -69,7 +69,7 @@ const EXPECTED: Expected[] = [
       ...times(10, ["request", DB, "COM_QUERY:INSERT", OK, "0"]), // pipelined
       ...times(10, ["request", DB, "COM_QUERY:SELECT", OK, "0"]), // pipelined
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ...times(4, ["request", DB, "COM_STMT_EXECUTE", OK, "0"]), // the first pipelined with statement id -1
+      ...times(4, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]), // the first pipelined with statement id -1
       ["request", DB, "COM_QUERY:INSERT", "client_error", "1062"],
       ["request", DB, "COM_QUERY:DROP", OK, "0"],
       ["request", DB, "COM_QUERY:CREATE", OK, "0"],
@@ -108,10 +108,10 @@ const EXPECTED: Expected[] = [
       ["request", DB, "COM_SET_OPTION", OK, "0"], // answered with an EOF (an OK under DEPRECATE_EOF)
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
       ["oneway", DB, "COM_STMT_SEND_LONG_DATA", "none", ""],
-      ["request", DB, "COM_STMT_EXECUTE", OK, "0"],
+      ["request", DB, "COM_STMT_EXECUTE:UPDATE", OK, "0"],
       ["request", DB, "COM_STMT_RESET", OK, "0"],
       ["request", DB, "COM_STMT_PREPARE", OK, "0"],
-      ["request", DB, "COM_STMT_EXECUTE", OK, "0"], // opens a cursor: metadata only
+      ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"], // opens a cursor: metadata only
       ...times(2, ["request", DB, "COM_STMT_FETCH", OK, "0"]),
       ...times(2, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
       ["request", DB, "COM_PROCESS_INFO", OK, "0"],
@@ -158,6 +158,24 @@ const EXPECTED: Expected[] = [
     // the mariadb CLI with a wrong password: the login fails, the server hangs up
     session: session("auth-failure"),
     calls: [["request", "", "LOGIN", "client_error", "1045"]],
+    clientTurnBytes: 0,
+  },
+  {
+    // test/mysql/clients.js cursor-call (npm mysql2, no DEPRECATE_EOF): a CALL whose procedure has a
+    // cursor open while it returns a result set; MariaDB sets SERVER_STATUS_CURSOR_EXISTS on that
+    // result set's column EOF, and its rows follow.
+    session: session("cursor-call"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:DELETE", OK, "0"],
+      ["request", DB, "COM_QUERY:INSERT", OK, "0"],
+      ["request", DB, "COM_QUERY:DROP", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:CALL", OK, "0"], // column EOF status 0x006a, 3 rows, EOF, final OK
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
     clientTurnBytes: 0,
   },
 ];
@@ -253,6 +271,109 @@ describe.each(EXPECTED)("$session.name", (e) => {
     expect(callsCounted(result.host)).toBe(e.calls.length);
   });
 });
+
+/** Deep pipelines are followed once the framework pairs more than its default 1024 pending calls. */
+const DEEP_PIPELINE_CONFIG = { max_pending_calls: 65536 };
+
+// Sessions too long to replay split at every byte: replayed as recorded, coalesced, and in a few
+// random chunkings.
+const LONG: Expected[] = [
+  {
+    // sysbench oltp_read_write, prepared statements (its default), one thread, two events: each
+    // execution is named by its statement's first keyword, as COM_QUERY is
+    session: session("sysbench"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ...times(11, ["request", DB, "COM_STMT_PREPARE", OK, "0"]), // BEGIN, COMMIT, 5 SELECTs, 2 UPDATEs, DELETE, INSERT
+      ...[1, 2].flatMap((): Call[] => [ // two events
+        ["request", DB, "COM_STMT_EXECUTE:BEGIN", OK, "0"],
+        ...times(14, ["request", DB, "COM_STMT_EXECUTE:SELECT", OK, "0"]), // 10 point selects, 4 ranges
+        ...times(2, ["request", DB, "COM_STMT_EXECUTE:UPDATE", OK, "0"]),
+        ["request", DB, "COM_STMT_EXECUTE:DELETE", OK, "0"],
+        ["request", DB, "COM_STMT_EXECUTE:INSERT", OK, "0"],
+        ["request", DB, "COM_STMT_EXECUTE:COMMIT", OK, "0"],
+      ]),
+      ...times(11, ["oneway", DB, "COM_STMT_CLOSE", "none", ""]),
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
+  {
+    // the Debian mariadb CLI, --local-infile=1: LOAD DATA LOCAL of a 3.3 MB file in 4096-byte
+    // packets, so the file's sequence ids wrap past 255 three times (the 256th packet has id 0)
+    session: session("infile-large"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:LOAD", OK, "0"], // a progress report, then the OK
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 847 * (4 + 4096) + (4 + 3188) + 4, // the file in 848 packets, then the empty packet
+  },
+  {
+    // test/mysql/clients.js wide (npm mysql2): SELECT of 68001 columns, a column count of 0xfd a1 09 01
+    session: session("wide"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["request", DB, "COM_QUERY:SELECT", OK, "0"],
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
+  {
+    // test/mysql/clients.js pipeline (npm mariadb): 10000 queries issued in one tick
+    session: session("pipeline"),
+    calls: [
+      ["request", DB, "LOGIN", OK, "0"],
+      ["request", DB, "COM_QUERY:SET", OK, "0"],
+      ["request", DB, "COM_QUERY:CREATE", OK, "0"],
+      ["request", DB, "COM_QUERY:DELETE", OK, "0"],
+      ...Array.from({ length: 5000 }).flatMap((): Call[] => [["request", DB, "COM_QUERY:INSERT", OK, "0"], ["request", DB, "COM_QUERY:SELECT", OK, "0"]]),
+      ["oneway", DB, "COM_QUIT", "none", ""],
+    ],
+    clientTurnBytes: 0,
+  },
+];
+
+describe.each(LONG)("$session.name", (e) => {
+  test("as recorded", async () => {
+    checkSession(e, await run(e.session.turns, DEEP_PIPELINE_CONFIG));
+  }, 60_000);
+
+  test("each side's consecutive chunks coalesced", async () => {
+    checkSession(e, await run(coalesced(e.session.turns), DEEP_PIPELINE_CONFIG));
+  }, 60_000);
+
+  test("random chunkings", async () => {
+    const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: n - 1 }), { maxLength: 200 });
+    await fc.assert(
+      fc.asyncProperty(cuts(e.session.request.length), cuts(e.session.response.length), async (down, up) => {
+        checkSession(e, await run(rechunked(coalesced(e.session.turns), { downstream: down, upstream: up }), DEEP_PIPELINE_CONFIG));
+      }),
+      { numRuns: 5 },
+    );
+  }, 120_000);
+
+  test("with max_buffered_bytes at its minimum (256): long packets decode from their prefix", async () => {
+    const result = await run(e.session.turns, { ...DEEP_PIPELINE_CONFIG, max_buffered_bytes: 256 });
+    expect(decodeErrors(result.host)).toEqual([]);
+    expect(callsCounted(result.host)).toBe(e.calls.length);
+  }, 60_000);
+});
+
+test("pipeline: all 10000 commands arrive before the first reply", async () => {
+  const e = LONG.find((l) => l.session.name === "pipeline")!;
+  const { request, response, turns } = e.session;
+  // The login exchange as recorded (greeting, handshake response, OK), then every other client
+  // byte, then every other server byte.
+  const login = turns.slice(0, 3);
+  const sent = { downstream: 0, upstream: 0 };
+  for (const t of login) sent[t.side] += t.bytes.length;
+  expect(login.map((t) => t.side)).toEqual(["upstream", "downstream", "upstream"]);
+  const deep: Turn[] = [...login, { side: "downstream", bytes: request.subarray(sent.downstream) }, { side: "upstream", bytes: response.subarray(sent.upstream) }];
+  checkSession(e, await run(deep, DEEP_PIPELINE_CONFIG));
+}, 60_000);
 
 describe.each([
   ["tls", "the Debian mariadb CLI, TLS on by default: an SSLRequest, then TLS records", "tls"],

@@ -7,7 +7,7 @@ import {
 import { CommandDecoder } from "./commands";
 import { decodeGreeting, decodeLogin, greetingLooksWrong } from "./handshake";
 import { decodeReply } from "./replies";
-import { MySqlState, PendingCommand, Phase } from "./state";
+import { ClientTurn, MySqlState, PendingCommand, Phase } from "./state";
 import { HEADER_LENGTH, MAX_PAYLOAD, commandName, readU24 } from "./wire";
 
 export class MySqlCodec extends Codec {
@@ -66,9 +66,10 @@ export class MySqlCodec extends Codec {
       return decodeLogin(s, bytes, end, seq, total);
     }
 
+    if (s.clientTurn == ClientTurn.LocalInfile) return this.fileContents(s, length, seq, whole, frameIsTruncated, total, end);
     if (seq != 0) {
-      // Auth data after an auth switch, or LOCAL INFILE contents: part of the server's reply exchange.
-      if (!s.clientTurn) return DecodeResult.error("bad_sequence");
+      // Auth data after an auth switch: part of the server's reply exchange.
+      if (s.clientTurn != ClientTurn.Auth) return DecodeResult.error("bad_sequence");
       if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
       return DecodeResult.skip(<u32>end);
     }
@@ -88,6 +89,21 @@ export class MySqlCodec extends Codec {
       return DecodeResult.skip(<u32>end);
     }
     return this.complete(s, message, this.commands.command, <u64>total, seq, end);
+  }
+
+  /**
+   * A packet of LOCAL INFILE contents. The client sends nothing else until the empty packet
+   * that ends the file, and past 255 packets the sequence id wraps to 0: a packet with id 0
+   * here is file data, not a command.
+   */
+  private fileContents(s: MySqlState, length: u32, seq: u8, whole: bool, frameIsTruncated: bool, total: u32, end: i32): DecodeResult {
+    if (seq != s.infileNextSeq) return DecodeResult.error("bad_sequence");
+    if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+    s.infileNextSeq = seq + 1;
+    // An empty packet right after a 0xFFFFFF one only completes that packet.
+    if (length == 0 && !s.infileContinuation) s.clientTurn = ClientTurn.None;
+    s.infileContinuation = length == MAX_PAYLOAD;
+    return DecodeResult.skip(<u32>end);
   }
 
   /** The command's last packet is through: count its bytes and expect its reply. */

@@ -10,11 +10,9 @@ import {
   MAX_PAYLOAD, OK_HEADER, PROGRESS_REPORT_CODE, PayloadReader, SERVER_MORE_RESULTS_EXISTS, SERVER_SESSION_STATE_CHANGED,
   SERVER_STATUS_CURSOR_EXISTS, SESSION_TRACK_SCHEMA, readU24,
 } from "./wire";
-import { MySqlState, PendingCommand, PreparedStatement, ReplyProgress, Stage } from "./state";
+import { ClientTurn, MySqlState, PendingCommand, PreparedStatement, ReplyProgress, Stage } from "./state";
 
 const MAX_TEXT_BYTES: i32 = 256;
-/** MySQL and MariaDB allow 4096 columns per table; a result can join several. Far more is corrupt. */
-const MAX_COLUMNS: u64 = 65535;
 
 /** What one packet did to the reply. */
 enum Step { More = 0, Ended = 1, Corrupt = 2 }
@@ -89,7 +87,7 @@ function finish(state: MySqlState, command: PendingCommand, ok: bool): void {
     if (command.forgetsStatements) state.forgetStatements();
   }
   state.reply.active = false;
-  state.clientTurn = false;
+  state.clientTurn = ClientTurn.None;
   state.shiftCommand();
 }
 
@@ -125,13 +123,17 @@ function readPacket(
       if (isTerminator) return afterResult(state, deprecateEof ? okStatus(state, bytes, end) : eofStatus(bytes, end));
       if (header == LOCAL_INFILE_HEADER) {
         // The server asks for a file; the client sends it, then an empty packet; then OK/ERR.
-        state.clientTurn = true;
+        state.clientTurn = ClientTurn.LocalInfile;
+        state.infileNextSeq = unchecked(bytes[3]) + 1;
+        state.infileContinuation = false;
         reply.nextSeq = -1;
         return Step.More;
       }
       const r = new PayloadReader(bytes, HEADER_LENGTH, end);
+      // Any count the server sends (MariaDB returns more than 65535 columns for a wide SELECT):
+      // the codec keeps nothing per column, it only counts the definitions down.
       const columns = r.lenenc();
-      if (!r.ok || columns == 0 || columns > MAX_COLUMNS) return corrupt(outcome, "bad_column_count");
+      if (!r.ok || columns == 0) return corrupt(outcome, "bad_column_count");
       // Metadata may be left out (the client cached it from PREPARE): a byte after the count says.
       let metadataFollows = true;
       if ((state.capabilities & (MARIADB_CLIENT_CACHE_METADATA | CLIENT_OPTIONAL_RESULTSET_METADATA)) != 0 && r.remaining > 0) {
@@ -150,7 +152,9 @@ function readPacket(
       if (header == ERR_HEADER) return failed(bytes, end, outcome);
       if (!isEof) return corrupt(outcome, "bad_eof");
       // A cursor was opened (COM_STMT_EXECUTE with a cursor flag): rows come with COM_STMT_FETCH.
-      if ((eofStatus(bytes, end) & SERVER_STATUS_CURSOR_EXISTS) != 0) return Step.Ended;
+      // Only such a command ends here: MariaDB also sets the flag on a plain result set sent while
+      // a stored procedure has a cursor open, and that result set's rows follow.
+      if (command.opensCursor && (eofStatus(bytes, end) & SERVER_STATUS_CURSOR_EXISTS) != 0) return Step.Ended;
       reply.stage = Stage.Rows;
       return Step.More;
     }
@@ -169,7 +173,7 @@ function readPacket(
       const columns = r.u16();
       const params = r.u16();
       if (!r.ok) return corrupt(outcome, "bad_prepare_reply");
-      state.rememberStatement(id, new PreparedStatement(command.query, params));
+      state.rememberStatement(id, new PreparedStatement(command.query, command.keyword, params));
       outcome.message.attributes.push(new Attribute("statement_id", id.toString()));
       reply.columnsAfterParams = columns;
       if (params > 0) {
@@ -220,7 +224,7 @@ function readPacket(
       if (header == ERR_HEADER) return failed(bytes, end, outcome);
       if (header == EOF_HEADER || header == AUTH_MORE_DATA) {
         // Auth switch request or more auth data: the client answers, the server continues.
-        state.clientTurn = true;
+        state.clientTurn = ClientTurn.Auth;
         reply.nextSeq = -1;
         return Step.More;
       }

@@ -9,7 +9,7 @@ beforeAll(async () => {
   mysql = await compiledMysql();
 }, 120_000);
 
-const SESSIONS = ["mysql2", "mariadb", "infile", "raw-eof", "raw-deprecate-eof", "cli", "admin", "auth-failure", "tls", "compressed"].map(session);
+const SESSIONS = ["mysql2", "mariadb", "infile", "raw-eof", "raw-deprecate-eof", "cli", "admin", "auth-failure", "tls", "compressed", "cursor-call", "sysbench"].map(session);
 
 function playChecked(host: ProxyTestHost, turns: Turn[]): void {
   const conn = host.newConnection();

@@ -28,26 +28,150 @@ export enum ReplyShape {
   Statistics = 5,
 }
 
-/** A command sent and not yet answered. */
+/**
+ * A command sent and not yet answered, as the reply parser reads it. The queue does not keep
+ * these objects: it packs their fields into flat arrays (see CommandQueue), so a deep pipeline
+ * costs a few words per command.
+ */
 export class PendingCommand {
-  /** Schema the connection switches to when the reply is OK (COM_INIT_DB, USE, login, change user). */
-  newDatabase: string | null = null;
-  /** The statement text prefix, kept for prepared statements. */
-  query: string = "";
+  shape: ReplyShape = ReplyShape.Generic;
+  method: string = "";
+  service: string = "";
+  /** Sequence id of the reply's first packet: one past the command's last packet. */
+  firstReplySeq: u8 = 1;
   /** True when an OK reply forgets the prepared statements (COM_CHANGE_USER, COM_RESET_CONNECTION). */
   forgetsStatements: bool = false;
+  /** COM_STMT_EXECUTE with a cursor flag: a result set's column EOF may end the reply (rows come by COM_STMT_FETCH). */
+  opensCursor: bool = false;
+  /** Schema the connection switches to when the reply is OK (COM_INIT_DB, USE, login, change user). */
+  newDatabase: string | null = null;
+  /** COM_STMT_PREPARE: the statement's text prefix and first keyword, kept with its id. */
+  query: string = "";
+  keyword: string = "";
 
-  constructor(
-    public shape: ReplyShape,
-    public method: string,
-    public service: string,
-    /** Sequence id of the reply's first packet: one past the command's last packet. */
-    public firstReplySeq: u8,
-  ) {}
+  reset(shape: ReplyShape, method: string, service: string, firstReplySeq: u8): PendingCommand {
+    this.shape = shape;
+    this.method = method;
+    this.service = service;
+    this.firstReplySeq = firstReplySeq;
+    this.forgetsStatements = false;
+    this.opensCursor = false;
+    this.newDatabase = null;
+    this.query = "";
+    this.keyword = "";
+    return this;
+  }
+}
+
+/** What few commands carry beyond shape, method and service: kept aside, null for most. */
+class CommandExtras {
+  constructor(public newDatabase: string | null, public query: string, public keyword: string) {}
+}
+
+const FORGETS_STATEMENTS: u32 = 1 << 16;
+const OPENS_CURSOR: u32 = 1 << 17;
+/** Ring capacity a connection starts with, and goes back to once a deep pipeline has drained. */
+const INITIAL_QUEUE_CAPACITY: i32 = 16;
+const SHRINK_ABOVE_CAPACITY: i32 = 1024;
+
+/**
+ * Commands awaiting their reply, oldest first: a ring of four words per command (method and
+ * service are shared strings; shape, first reply sequence id and flags packed in one u32;
+ * a reference to CommandExtras, null for most commands). No object per command.
+ */
+export class CommandQueue {
+  private methods: StaticArray<string | null> = new StaticArray<string | null>(INITIAL_QUEUE_CAPACITY);
+  private services: StaticArray<string | null> = new StaticArray<string | null>(INITIAL_QUEUE_CAPACITY);
+  private packed: StaticArray<u32> = new StaticArray<u32>(INITIAL_QUEUE_CAPACITY);
+  private extras: StaticArray<CommandExtras | null> = new StaticArray<CommandExtras | null>(INITIAL_QUEUE_CAPACITY);
+  private head: i32 = 0;
+  private count: i32 = 0;
+  // peek() fills this one object: the reply parser reads it before the next push or shift.
+  // It is filled once per command, not once per packet of the reply (rows of a result set).
+  private readonly view: PendingCommand = new PendingCommand();
+  private viewIsHead: bool = false;
+
+  get length(): i32 {
+    return this.count;
+  }
+
+  push(command: PendingCommand): void {
+    if (this.count == 0) this.viewIsHead = false;
+    if (this.count == this.packed.length) this.resize(this.packed.length * 2);
+    const at = (this.head + this.count) & (this.packed.length - 1);
+    unchecked(this.methods[at] = command.method);
+    unchecked(this.services[at] = command.service);
+    let bits = <u32>command.shape | (<u32>command.firstReplySeq << 8);
+    if (command.forgetsStatements) bits |= FORGETS_STATEMENTS;
+    if (command.opensCursor) bits |= OPENS_CURSOR;
+    unchecked(this.packed[at] = bits);
+    const hasExtras = command.newDatabase != null || command.query.length > 0 || command.keyword.length > 0;
+    unchecked(this.extras[at] = hasExtras ? new CommandExtras(command.newDatabase, command.query, command.keyword) : null);
+    this.count++;
+  }
+
+  /** The oldest command, or null; valid until the next push or shift. */
+  peek(): PendingCommand | null {
+    if (this.count == 0) return null;
+    if (this.viewIsHead) return this.view;
+    this.viewIsHead = true;
+    const at = this.head;
+    const bits = unchecked(this.packed[at]);
+    const v = this.view.reset(<ReplyShape>(bits & 0xff), unchecked(this.methods[at])!, unchecked(this.services[at])!, <u8>(bits >> 8));
+    v.forgetsStatements = (bits & FORGETS_STATEMENTS) != 0;
+    v.opensCursor = (bits & OPENS_CURSOR) != 0;
+    const extras = unchecked(this.extras[at]);
+    if (extras != null) {
+      v.newDatabase = extras.newDatabase;
+      v.query = extras.query;
+      v.keyword = extras.keyword;
+    }
+    return v;
+  }
+
+  shift(): void {
+    if (this.count == 0) return;
+    this.viewIsHead = false;
+    unchecked(this.extras[this.head] = null);
+    this.head = (this.head + 1) & (this.packed.length - 1);
+    this.count--;
+    // A drained deep pipeline gives its memory back.
+    if (this.count == 0 && this.packed.length > SHRINK_ABOVE_CAPACITY) this.resize(INITIAL_QUEUE_CAPACITY);
+  }
+
+  private resize(capacity: i32): void {
+    const methods = new StaticArray<string | null>(capacity);
+    const services = new StaticArray<string | null>(capacity);
+    const packed = new StaticArray<u32>(capacity);
+    const extras = new StaticArray<CommandExtras | null>(capacity);
+    const mask = this.packed.length - 1;
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) & mask;
+      unchecked(methods[i] = this.methods[from]);
+      unchecked(services[i] = this.services[from]);
+      unchecked(packed[i] = this.packed[from]);
+      unchecked(extras[i] = this.extras[from]);
+    }
+    this.methods = methods;
+    this.services = services;
+    this.packed = packed;
+    this.extras = extras;
+    this.head = 0;
+  }
 }
 
 export class PreparedStatement {
-  constructor(public query: string, public params: u16) {}
+  constructor(public query: string, public keyword: string, public params: u16) {}
+}
+
+/** Whose turn it is inside a reply exchange. */
+export enum ClientTurn {
+  /** The client only sends commands (sequence id 0). */
+  None = 0,
+  /** Auth data after an auth switch or a more-data request. */
+  Auth = 1,
+  /** LOCAL INFILE contents: every client packet up to an empty one, whatever its sequence id (it wraps past 255). */
+  LocalInfile = 2,
 }
 
 /** Where the reply being read is. */
@@ -103,8 +227,11 @@ export class ReplyProgress {
   }
 }
 
-/** Commands a client may have in flight before the codec stops following the connection. */
-export const MAX_PENDING_COMMANDS: i32 = 4096;
+/**
+ * Commands a client may have in flight before the codec stops following the connection
+ * (pipeline_too_deep): at four words each, at most 1 MiB of queue (2 MiB while it doubles).
+ */
+export const MAX_PENDING_COMMANDS: i32 = 65536;
 /** Prepared statements remembered per connection; later ones are executed without their text. */
 export const MAX_STATEMENTS: i32 = 1024;
 
@@ -117,12 +244,12 @@ export class MySqlState extends ConnectionState {
   /** The current schema, as far as the codec can tell: the `service` label. */
   database: string = "";
 
-  private commands: Array<PendingCommand> = [];
-  private head: i32 = 0;
+  private commands: CommandQueue = new CommandQueue();
 
   statements: Map<u32, PreparedStatement> = new Map();
-  /** Text of the last COM_STMT_PREPARE sent: what MariaDB's statement id 0xFFFFFFFF executes. */
+  /** Text and first keyword of the last COM_STMT_PREPARE sent: what MariaDB's statement id 0xFFFFFFFF executes. */
   lastPrepareQuery: string = "";
+  lastPrepareKeyword: string = "";
 
   /** A command whose payload continues in further packets (>= 16 MiB): its message so far. */
   partialRequest: Message | null = null;
@@ -130,34 +257,30 @@ export class MySqlState extends ConnectionState {
   partialBytes: u64 = 0;
   partialNextSeq: u8 = 0;
 
-  /** The server asked the client for more (auth data, LOCAL INFILE contents): client packets with seq > 0 belong to that. */
-  clientTurn: bool = false;
+  /** The server asked the client for more (auth data, LOCAL INFILE contents): client packets belong to that. */
+  clientTurn: ClientTurn = ClientTurn.None;
+  /** LOCAL INFILE: the sequence id of the client's next file packet. */
+  infileNextSeq: u8 = 0;
+  /** LOCAL INFILE: the last file packet was 0xFFFFFF long, so the next one (even empty) continues it. */
+  infileContinuation: bool = false;
 
   reply: ReplyProgress = new ReplyProgress();
 
   get pendingCommands(): i32 {
-    return this.commands.length - this.head;
+    return this.commands.length;
   }
 
   pushCommand(command: PendingCommand): void {
     this.commands.push(command);
   }
 
-  /** The oldest unanswered command, or null. */
+  /** The oldest unanswered command, or null; valid until the next push or shift. */
   peekCommand(): PendingCommand | null {
-    return this.head < this.commands.length ? unchecked(this.commands[this.head]) : null;
+    return this.commands.peek();
   }
 
   shiftCommand(): void {
-    if (this.head >= this.commands.length) return;
-    this.head++;
-    if (this.head == this.commands.length) {
-      this.commands.length = 0;
-      this.head = 0;
-    } else if (this.head >= 64 && this.head * 2 >= this.commands.length) {
-      this.commands = this.commands.slice(this.head);
-      this.head = 0;
-    }
+    this.commands.shift();
   }
 
   rememberStatement(id: u32, statement: PreparedStatement): void {

@@ -1,6 +1,7 @@
 // Test helpers: captured MySQL sessions (with the order the two directions interleaved),
 // MySQL packet builders, and access to the compiled mysql.wasm through the host emulator.
-import { readFileSync } from "fs";
+import { existsSync, readFileSync } from "fs";
+import { gunzipSync } from "zlib";
 import * as path from "path";
 import { Connection, ProxyTestHost, compiledCodec, metricName, repoRoot } from "../../api/proxytest";
 export { decodedMessages, startedHost } from "../../api/proxytest";
@@ -30,9 +31,15 @@ export function fixturePath(name: string): string {
   return path.join(repoRoot(), "codecs/mysql/fixtures", name);
 }
 
+/** A recording, gzipped when it is large (`<file>.gz`, see fixtures/README.md). */
+function recording(file: string): Buffer {
+  const gzipped = fixturePath(`${file}.gz`);
+  return existsSync(gzipped) ? gunzipSync(readFileSync(gzipped)) : readFileSync(fixturePath(file));
+}
+
 export function session(name: string): Session {
-  const request = readFileSync(fixturePath(`${name}.request.bin`));
-  const response = readFileSync(fixturePath(`${name}.response.bin`));
+  const request = recording(`${name}.request.bin`);
+  const response = recording(`${name}.response.bin`);
   const at = { c: 0, s: 0 };
   const turns: Turn[] = [];
   for (const line of readFileSync(fixturePath(`${name}.turns`), "utf8").split("\n")) {

@@ -3,12 +3,13 @@
 /*
  * Real MySQL clients for the rig and for fixture captures: npm mysql2 and npm mariadb, TLS off.
  *   node test/mysql/clients.js SCENARIO --port P [--host H] [--user U] [--password W] [--database D]
- * Scenarios: mysql2, mysql2-blob, mariadb, infile (see each function).
+ * Scenarios: mysql2, mysql2-blob, mariadb, infile, cursor-call, wide, pipeline (see each function).
  * Prints the failures it provoked ("QUERY <label> errno=<n>") and a final "SUMMARY {json}":
  * failures by errno, the checks it made, and what the rig needs to match the server's Com_*
  * counters: `extraSelects` (SELECT statements the server ran beyond one per COM_QUERY: the
- * second statement of a multi-statement, the SELECTs inside a procedure) and the number of
- * COM_PING / COM_CHANGE_USER / COM_RESET_CONNECTION it sent.
+ * second statement of a multi-statement, the SELECTs inside a procedure), `preparedSelects`
+ * (executions of prepared SELECTs) and the number of COM_PING / COM_CHANGE_USER /
+ * COM_RESET_CONNECTION it sent.
  */
 function parseArgs(argv) {
   const o = { host: '127.0.0.1', user: 'mp', password: 'mp-secret', database: 'metaproto' };
@@ -22,7 +23,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const summary = { errors: {}, checks: [], extraSelects: 0, pings: 0, changeUsers: 0, resets: 0 };
+const summary = { errors: {}, checks: [], extraSelects: 0, preparedSelects: 0, pings: 0, changeUsers: 0, resets: 0 };
 
 function check(what, condition) {
   if (!condition) throw new Error(`check failed: ${what}`);
@@ -46,7 +47,7 @@ async function expectFailure(label, errno, fn) {
  * npm mysql2 (no CLIENT_DEPRECATE_EOF): text queries, a multi-statement (chained result
  * sets), prepared statements (PREPARE once, EXECUTE several times, CLOSE), failing queries,
  * COM_PING, COM_INIT_DB through USE, COM_CHANGE_USER, COM_QUIT. Every prepared statement is a
- * SELECT (the rig compares Com_select with COM_QUERY:SELECT + COM_STMT_EXECUTE).
+ * SELECT (the rig compares Com_select with COM_QUERY:SELECT + COM_STMT_EXECUTE:SELECT).
  */
 async function mysql2Scenario(o) {
   const mysql = require('mysql2/promise');
@@ -70,6 +71,7 @@ async function mysql2Scenario(o) {
   for (let i = 1; i <= 3; i++) {
     const [r] = await c.execute('SELECT name, qty FROM items WHERE id = ?', [i]);
     check(`mysql2 prepared SELECT id=${i}`, r.length === 1 && r[0].name === `item-${i}`);
+    summary.preparedSelects++;
   }
   c.unprepare('SELECT name, qty FROM items WHERE id = ?');
   await expectFailure('SELEC syntax error', 1064, () => c.query('SELEC nonsense'));
@@ -125,6 +127,7 @@ async function mariadbScenario(o) {
   for (let i = 1; i <= 4; i++) {
     const r = await c.execute('SELECT id, label FROM mitems WHERE id >= ? ORDER BY id', [i]);
     check(`mariadb prepared SELECT from ${i}`, r.length === 11 - i);
+    summary.preparedSelects++;
   }
   await expectFailure('INSERT duplicate key', 1062, () => c.query('INSERT INTO mitems VALUES (1, ?)', ['dup']));
   await c.query('DROP PROCEDURE IF EXISTS two_results');
@@ -157,7 +160,72 @@ async function infileScenario(o) {
   await c.end();
 }
 
-const SCENARIOS = { mysql2: mysql2Scenario, 'mysql2-blob': mysql2BlobScenario, mariadb: mariadbScenario, infile: infileScenario };
+/**
+ * npm mysql2 (no CLIENT_DEPRECATE_EOF): CALL of a procedure that opens a cursor and then
+ * returns a result set. MariaDB sets SERVER_STATUS_CURSOR_EXISTS on that result set's
+ * column-definition EOF although it is a plain result set: its rows follow.
+ */
+async function cursorCallScenario(o) {
+  const mysql = require('mysql2/promise');
+  const c = await mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  await c.query('CREATE TABLE IF NOT EXISTS citems (id INT PRIMARY KEY, label VARCHAR(32))');
+  await c.query('DELETE FROM citems');
+  await c.query("INSERT INTO citems VALUES (1, 'one'), (2, 'two'), (3, 'three')");
+  await c.query('DROP PROCEDURE IF EXISTS cursor_then_rows');
+  await c.query(`CREATE PROCEDURE cursor_then_rows()
+    BEGIN
+      DECLARE first_id INT;
+      DECLARE cur CURSOR FOR SELECT id FROM citems ORDER BY id;
+      OPEN cur;
+      FETCH cur INTO first_id;
+      SELECT id, label FROM citems WHERE id >= first_id ORDER BY id;
+      CLOSE cur;
+    END`);
+  const [sets] = await c.query('CALL cursor_then_rows()');
+  check('CALL with an open cursor returns its 3 rows', sets[0].length === 3 && sets[0][2].label === 'three');
+  summary.extraSelects += 2; // the cursor's query (run by OPEN) and the SELECT
+  const [after] = await c.query('SELECT COUNT(*) AS n FROM citems');
+  check('the connection still answers after the CALL', Number(after[0].n) === 3);
+  await c.end();
+}
+
+/** npm mysql2: a SELECT of WIDE_COLUMNS constant columns (more than 65535: a 3-byte column count). */
+const WIDE_COLUMNS = 68001;
+async function wideScenario(o) {
+  const mysql = require('mysql2/promise');
+  const c = await mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  const [rows, fields] = await c.query({ sql: `SELECT ${Array(WIDE_COLUMNS).fill('0').join(',')}`, rowsAsArray: true });
+  check(`SELECT of ${WIDE_COLUMNS} columns`, fields.length === WIDE_COLUMNS && rows.length === 1 && rows[0].length === WIDE_COLUMNS);
+  const [after] = await c.query('SELECT 1 AS one');
+  check('the connection still answers after the wide SELECT', after[0].one === 1);
+  await c.end();
+}
+
+/**
+ * npm mariadb (pipelines by default): PIPELINE_DEPTH queries issued in one tick, so every one
+ * is written before the first reply is read; half INSERTs, half SELECTs, interleaved.
+ */
+const PIPELINE_DEPTH = 10000;
+async function pipelineScenario(o) {
+  const mariadb = require('mariadb');
+  const c = await mariadb.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  await c.query('CREATE TABLE IF NOT EXISTS pitems (id INT PRIMARY KEY, n INT)');
+  await c.query('DELETE FROM pitems');
+  const pending = [];
+  for (let i = 0; i < PIPELINE_DEPTH / 2; i++) {
+    pending.push(c.query('INSERT INTO pitems VALUES (?, ?)', [i, i * 2]));
+    pending.push(c.query('SELECT n FROM pitems WHERE id = ?', [i]));
+  }
+  const results = await Promise.all(pending);
+  check(`${PIPELINE_DEPTH} pipelined queries answered in order`,
+    results.every((r, k) => (k % 2 === 0 ? r.affectedRows === 1 : r.length === 1 && r[0].n === (k - 1)))); // SELECT k/2 -> n = k-1
+  await c.end();
+}
+
+const SCENARIOS = {
+  mysql2: mysql2Scenario, 'mysql2-blob': mysql2BlobScenario, mariadb: mariadbScenario, infile: infileScenario,
+  'cursor-call': cursorCallScenario, wide: wideScenario, pipeline: pipelineScenario,
+};
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
