@@ -272,9 +272,6 @@ describe.each(EXPECTED)("$session.name", (e) => {
   });
 });
 
-/** Deep pipelines are followed once the framework pairs more than its default 1024 pending calls. */
-const DEEP_PIPELINE_CONFIG = { max_pending_calls: 65536 };
-
 // Sessions too long to replay split at every byte: replayed as recorded, coalesced, and in a few
 // random chunkings.
 const LONG: Expected[] = [
@@ -338,25 +335,25 @@ const LONG: Expected[] = [
 
 describe.each(LONG)("$session.name", (e) => {
   test("as recorded", async () => {
-    checkSession(e, await run(e.session.turns, DEEP_PIPELINE_CONFIG));
+    checkSession(e, await run(e.session.turns));
   }, 60_000);
 
   test("each side's consecutive chunks coalesced", async () => {
-    checkSession(e, await run(coalesced(e.session.turns), DEEP_PIPELINE_CONFIG));
+    checkSession(e, await run(coalesced(e.session.turns)));
   }, 60_000);
 
   test("random chunkings", async () => {
     const cuts = (n: number) => fc.array(fc.integer({ min: 1, max: n - 1 }), { maxLength: 200 });
     await fc.assert(
       fc.asyncProperty(cuts(e.session.request.length), cuts(e.session.response.length), async (down, up) => {
-        checkSession(e, await run(rechunked(coalesced(e.session.turns), { downstream: down, upstream: up }), DEEP_PIPELINE_CONFIG));
+        checkSession(e, await run(rechunked(coalesced(e.session.turns), { downstream: down, upstream: up })));
       }),
       { numRuns: 5 },
     );
   }, 120_000);
 
   test("with max_buffered_bytes at its minimum (256): long packets decode from their prefix", async () => {
-    const result = await run(e.session.turns, { ...DEEP_PIPELINE_CONFIG, max_buffered_bytes: 256 });
+    const result = await run(e.session.turns, { max_buffered_bytes: 256 });
     expect(decodeErrors(result.host)).toEqual([]);
     expect(callsCounted(result.host)).toBe(e.calls.length);
   }, 60_000);
@@ -372,7 +369,7 @@ test("pipeline: all 10000 commands arrive before the first reply", async () => {
   for (const t of login) sent[t.side] += t.bytes.length;
   expect(login.map((t) => t.side)).toEqual(["upstream", "downstream", "upstream"]);
   const deep: Turn[] = [...login, { side: "downstream", bytes: request.subarray(sent.downstream) }, { side: "upstream", bytes: response.subarray(sent.upstream) }];
-  checkSession(e, await run(deep, DEEP_PIPELINE_CONFIG));
+  checkSession(e, await run(deep));
 }, 60_000);
 
 describe.each([

@@ -14,7 +14,6 @@ beforeAll(async () => {
 type Step = [Side, Buffer];
 
 /** Deep pipelines are followed once the framework pairs more than its default 1024 pending calls. */
-const DEEP_PIPELINE_CONFIG = { max_pending_calls: 65536 };
 
 const DB = "metaproto";
 const NO_DEPRECATE_EOF = (CAP.CONNECT_WITH_DB | CAP.PROTOCOL_41 | CAP.SECURE_CONNECTION | CAP.PLUGIN_AUTH |
@@ -219,8 +218,7 @@ describe("deep pipelines", () => {
   test("20000 commands before the first reply are all paired, in order", async () => {
     const n = 20000;
     const r = await converse([...hello(), ["downstream", Buffer.concat(Array.from({ length: n }, (_, i) => insertOrSelect(i)))],
-      ["upstream", Buffer.concat(Array.from({ length: n }, (_, i) => (i % 2 ? resultSet(1, ["n"], [[Buffer.from(String(i))]], { deprecateEof: true }).bytes : ok(1, { affected: 1 }))))]],
-    DEEP_PIPELINE_CONFIG);
+      ["upstream", Buffer.concat(Array.from({ length: n }, (_, i) => (i % 2 ? resultSet(1, ["n"], [[Buffer.from(String(i))]], { deprecateEof: true }).bytes : ok(1, { affected: 1 }))))]]);
     expect(r.errors).toEqual([]);
     expect(calls(r.host)).toEqual([
       [`service=${DB};method=COM_QUERY:INSERT;response_status=ok;response_code=0`, n / 2],
@@ -235,7 +233,7 @@ describe("deep pipelines", () => {
   // incremental collector has not reclaimed yet. With an object per command the codec alone
   // brought this to 737 bytes at 4000 commands (the old cap); now it is 330-400.
   test.each([10000, 50000])("memory per pending command (%i commands, framework included) stays under 512 bytes", async (n) => {
-    const host = await startedHost(mysql, DEEP_PIPELINE_CONFIG);
+    const host = await startedHost(mysql);
     const conn = host.newConnection();
     conn.upstream(greeting());
     conn.downstream(login({ capabilities: WITH_DEPRECATE_EOF, database: DB }));
@@ -449,10 +447,10 @@ describe("traffic the codec does not follow", () => {
 
   test("more than 65536 pipelined commands: the codec stops following the connection", async () => {
     const pings = (n: number) => Buffer.concat(Array.from({ length: n }, () => command(COM.PING)));
-    const atCap = await converse([...hello(), ["downstream", pings(65536)]], DEEP_PIPELINE_CONFIG);
+    const atCap = await converse([...hello(), ["downstream", pings(65536)]]);
     expect(atCap.host.counterValue("metaproto_passthrough_connections_total;protocol=mysql;reason=pipeline_too_deep") ?? 0).toBe(0);
     expect(atCap.host.counterValue(requestsTotal(DB, "COM_PING", "no_response", "closed"))).toBe(65536);
-    const r = await converse([...hello(), ["downstream", pings(65537)]], DEEP_PIPELINE_CONFIG);
+    const r = await converse([...hello(), ["downstream", pings(65537)]]);
     expect(r.host.counterValue("metaproto_passthrough_connections_total;protocol=mysql;reason=pipeline_too_deep")).toBe(1);
     expect(r.errors).toEqual([]);
   }, 60_000);

@@ -14,6 +14,9 @@
  *             PUNSUBSCRIBE without arguments (ioredis 6 hangs on an UNSUBSCRIBE without arguments
  *             while patterns remain)
  *   blocking  BLPOP on one connection, answered by LPUSH from another 300 ms later
+ *   policy    against a listener whose policy denies FLUSH* and rate-limits INCR (5 tokens): a
+ *             pipeline SET, FLUSHALL, GET (the FLUSHALL refused in its place, the others intact),
+ *             then 10 INCRs on the same connection; prints DENIED/ALLOWED/RATE_LIMITED counts
  *
  * Prints what the client saw, one fact per line (the rig asserts on them), then
  *   IOREDIS <scenario> OK
@@ -151,7 +154,32 @@ async function blocking() {
   await pusher.quit();
 }
 
-const scenarios = { commands, pubsub, blocking };
+async function policy() {
+  const client = connect('policy');
+  const results = await client.pipeline().set('mp:policy', 'kept').flushall().get('mp:policy').exec();
+  check(results[0][1] === 'OK', 'SET before the refused command answered');
+  check(results[1][0] && results[1][0].message.startsWith('NOPERM '), `FLUSHALL refused with NOPERM, got ${results[1][0] && results[1][0].message}`);
+  check(results[2][1] === 'kept', 'GET after the refused command answered, the data still there');
+  console.log(`DENIED ${results[1][0].message}`);
+  let allowed = 0;
+  let limited = 0;
+  for (let i = 0; i < 10; i++) {
+    try {
+      await client.incr('mp:policy:counter');
+      allowed++;
+    } catch (e) {
+      check(e.message.startsWith('ERR rate limited'), `INCR refused with ERR rate limited, got ${e.message}`);
+      limited++;
+    }
+  }
+  console.log(`ALLOWED ${allowed}`);
+  console.log(`RATE_LIMITED ${limited}`);
+  // The connection still works after all of it.
+  check((await client.ping()) === 'PONG', 'PING after the local replies');
+  await client.quit();
+}
+
+const scenarios = { commands, pubsub, blocking, policy };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);

@@ -4,7 +4,8 @@
 # -P 12000 (a pipeline deeper than any pending-call bound of old)
 # and a plain-socket client for inline commands, CLIENT REPLY, MONITOR and RESP3 pushes.
 # The per-command counts in /stats/prometheus must equal the server's own INFO commandstats
-# deltas over the run (snapshots taken directly from the server, not through Envoy).
+# deltas over the run (snapshots taken directly from the server, not through Envoy). Then a
+# policy listener: denied and rate-limited commands answered in place, never run by the server.
 #   bash test/redis/test.sh                  # run, assert, stop everything
 #   KEEP_RUNNING=1 bash test/redis/test.sh   # leave Envoy and redis-server up until Ctrl-C
 set -euo pipefail
@@ -117,6 +118,39 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_request_duration_microseconds_count{protocol=redis,service=0,method=GET} > 32000" \
   --expect "metaproto_requests_total{protocol=redis,response_status=no_response,response_code=evicted} == 0" \
   --expect "metaproto_passthrough_connections_total{protocol=redis,reason=monitor} == 1" \
+  --expect "metaproto_decode_errors_total{protocol=redis} == 0"
+
+
+# --- Policies: a second Envoy whose plugin denies FLUSH* and rate-limits INCR. Refused commands
+# never reach the server (its commandstats say so); each client sees the error in its place.
+POLICY='{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"prefix": "FLUSH"}}}]},
+  "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000}]}}'
+kill "$ENVOY_PID" && wait "$ENVOY_PID" || true # the first Envoy; redis-server keeps its data
+POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
+metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$REDIS_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')" >"$WORK/envoy-policy.yaml"
+start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
+redis-cli -p "$REDIS_PORT" info commandstats >"$WORK/policy.before"
+log "ioredis through the policy listener: a pipeline around a denied FLUSHALL, then 10 INCRs against 5 tokens"
+node "$REPO/test/redis/ioredis-client.js" 127.0.0.1 "$POLICY_PORT" policy | tee "$WORK/policy.out"
+grep -q '^ALLOWED 5$' "$WORK/policy.out" && grep -q '^RATE_LIMITED 5$' "$WORK/policy.out" || die "expected 5 INCRs allowed and 5 rate limited"
+log "redis-cli FLUSHDB through the policy listener"
+redis-cli -p "$POLICY_PORT" FLUSHDB | tee "$WORK/policy-cli.out"
+grep -q '^NOPERM denied by MetaProto authz policy$' "$WORK/policy-cli.out" || die "redis-cli did not get the NOPERM reply"
+redis-cli -p "$REDIS_PORT" info commandstats >"$WORK/policy.after"
+stat_delta() { # command
+  python3 "$REPO/test/redis/server_stats.py" "$WORK/policy.before" "$WORK/policy.after" commands | awk -v c="$1" '$1 == c {print $2} END {}' | head -n1
+}
+[ -z "$(stat_delta FLUSHALL)" ] && [ -z "$(stat_delta FLUSHDB)" ] || die "a refused FLUSH command reached the server"
+[ "$(stat_delta INCR)" = 5 ] || die "the server ran $(stat_delta INCR) INCRs, expected the 5 allowed"
+# A PING went to the server in place of each of the 7 refused commands, besides ioredis's own.
+[ "$(stat_delta PING)" = 8 ] || die "the server ran $(stat_delta PING) PINGs, expected 7 probes and the client's 1"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=denied} == 2" \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == 5" \
+  --expect "metaproto_requests_total{protocol=redis,method=FLUSHALL,response_status=client_error,response_code=NOPERM} == 1" \
+  --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=ok} == 5" \
+  --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=client_error,response_code=ERR} == 5" \
+  --expect "metaproto_policy_closes_total{protocol=redis} == 0" \
   --expect "metaproto_decode_errors_total{protocol=redis} == 0"
 
 log "PASS: $((server_total + discarded + setinfo + unknown)) commands through Envoy + dist/wasm/redis.wasm, per-command counts equal redis-server's commandstats"
