@@ -1,8 +1,10 @@
 // Dubbo 2 ("dubbo" protocol) over hessian2: a 16-byte header, then a hessian2 body.
 import {
-  Attribute, Codec, ConnectionState, DecodeResult, Direction, Message, MessageKind, Pairing, ResponseStatus,
+  Attribute, Codec, ConnectionState, DecodeResult, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
+  ResponseStatus,
 } from "../../api/assembly/codec";
 import { HessianFailure, HessianReader } from "./hessian";
+import { errorResponse, heartbeatRequest } from "./local_reply";
 
 export const HEADER_LENGTH: i32 = 16;
 const MAGIC_HIGH: u8 = 0xda;
@@ -77,9 +79,23 @@ export class DubboCodec extends Codec {
   // The framework reads each message before the next decode: one instance serves them all.
   private readonly message: Message = new Message();
 
+  /** Serialization id of the request decoded last: a local reply answers in the same. */
+  private lastSerialization: u8 = SERIALIZATION_HESSIAN2;
+
   name(): string { return "dubbo"; }
 
   pairing(): Pairing { return Pairing.ById; }
+
+  /** An error response with the request's id; only for hessian2, whose string encoding we write. */
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
+    if (this.lastSerialization != SERIALIZATION_HESSIAN2) return null;
+    return errorResponse(request.requestId, this.lastSerialization, kind, text);
+  }
+
+  /** A heartbeat: every provider answers it, with the heartbeat's id, whatever the call was. */
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
+    return heartbeatRequest(id);
+  }
 
   decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
     const available = bytes.length;
@@ -94,6 +110,7 @@ export class DubboCodec extends Codec {
     if (<u32>available < frameLength && !frameIsTruncated) return DecodeResult.needMore(frameLength);
 
     const flag = unchecked(bytes[2]);
+    if ((flag & FLAG_REQUEST) != 0) this.lastSerialization = flag & SERIALIZATION_MASK;
     const message = this.message.reset();
     message.hasRequestId = true;
     message.requestId = (<u64>readU32(bytes, 4) << 32) | <u64>readU32(bytes, 8);

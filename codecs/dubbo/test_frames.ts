@@ -28,6 +28,11 @@ export function header(flag: number, status: number, id: bigint, bodyLength: num
   return h;
 }
 
+/** Reads one value with hessian.js (a reply body the proxy wrote, say). */
+export function hessianValue(bytes: Buffer): unknown {
+  return new hessian.DecoderV2(bytes).read();
+}
+
 export function hessianBytes(...values: unknown[]): Buffer {
   const encoder = new hessian.EncoderV2();
   for (const v of values) encoder.write(v);

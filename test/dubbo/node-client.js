@@ -4,8 +4,11 @@
  * npm dubbo2.js (2.3.9) client for the real Java provider (test/dubbo/java),
  * direct connection (DirectlyDubbo, no ZooKeeper), hessian2.
  *
- *   node test/dubbo/node-client.js [host=127.0.0.1] [port=20880] [count=3]
+ *   node test/dubbo/node-client.js [host=127.0.0.1] [port=20880] [count=3] [denied]
  *
+ * With `denied`, fail("boom") must be refused by a MetaProto policy (an error response the proxy
+ * wrote, status 40), printed as `DENIED: <message>`, and one more sayHello must then succeed on
+ * the same connection.
  * Calls sayHello(count times) and fail("boom") once; prints
  *   Hello MetaProto, response from <addr>      (one per call)
  *   EXPECTED FAILURE: boom
@@ -17,6 +20,7 @@ const { default: DirectlyDubbo } = require('dubbo2.js/es7/directly-dubbo');
 const host = process.argv[2] || '127.0.0.1';
 const port = Number(process.argv[3] || 20880);
 const count = Number(process.argv[4] || 3);
+const expectDenied = process.argv[5] === 'denied';
 const INTERFACE = 'io.metaproto.demo.GreetingService';
 
 function jstr(s) {
@@ -57,6 +61,15 @@ async function main() {
   const { res, err } = await svc.fail('boom');
   if (!err) fatal(`fail("boom") returned ${JSON.stringify(res)}`);
   const msg = err.message || String(err);
+  if (expectDenied) {
+    if (!/denied by MetaProto/.test(msg)) fatal(`fail("boom") should be denied by the proxy: ${err.name}: ${msg}`);
+    console.log(`DENIED: ${msg}`);
+    const after = await svc.sayHello('MetaProto');
+    if (after.err) fatal(`sayHello after the denied call: ${after.err}`);
+    console.log(after.res);
+    console.log(`NODE CLIENT OK calls=${count + 2}`);
+    process.exit(0);
+  }
   if (err.name !== 'java.lang.IllegalStateException' || msg !== 'boom') {
     fatal(`fail("boom") raised an unexpected error: ${err.name}: ${err.stack || err}`);
   }

@@ -65,6 +65,31 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_request_bytes_total{protocol=dubbo} == $((rx_bytes - MALFORMED_BYTES))" \
   --expect "metaproto_response_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0"
 
+
+# --- Policies: a second Envoy whose plugin denies `fail`. The provider never sees it (its own
+# count of fail calls stays put); each client gets the proxy's error response in its place.
+POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
+metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$PROVIDER_PORT" "$WASM" \
+  '{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"exact": "fail"}}}]}}}' >"$WORK/envoy-policy.yaml"
+start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
+provider_fails_before=$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)
+log "Java consumer through the policy listener: fail() denied, then oneway and echo on the same connection"
+bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$POLICY_PORT" --count 2 --fail-denied \
+  | tee "$WORK/java-policy.out"
+grep -q '^DENIED: .*denied by MetaProto authz policy' "$WORK/java-policy.out" || die "the Java consumer did not see the denial"
+grep -q '^SUMMARY ' "$WORK/java-policy.out" || die "the Java consumer did not finish after the denial"
+log "dubbo2.js through the policy listener"
+node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$POLICY_PORT" 1 denied | tee "$WORK/node-policy.out"
+grep -q '^NODE CLIENT OK' "$WORK/node-policy.out" || die "dubbo2.js did not finish after the denial"
+[ "$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)" = "$provider_fails_before" ] || die "a denied fail() reached the provider"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 10 \
+  --expect "metaproto_local_replies_total{protocol=dubbo,reason=denied} == 2" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=fail,response_status=client_error,response_code=40} == 2" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=sayHello,response_status=ok} == 4" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=echo,response_status=ok} == 1" \
+  --expect "metaproto_policy_closes_total{protocol=dubbo} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
+
 log "PASS: $hello_calls sayHello calls through Envoy + dist/wasm/dubbo.wasm, metrics agree"
 if [ -n "${KEEP_RUNNING:-}" ]; then
   log "Envoy admin:   http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"

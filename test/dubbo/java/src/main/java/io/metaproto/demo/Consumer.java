@@ -31,6 +31,7 @@ public final class Consumer {
         String name = "MetaProto";
         int heartbeat = 0;
         int pause = 0;
+        boolean failDenied = false;
         Map<String, String> attach = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -41,6 +42,7 @@ public final class Consumer {
                 case "--name": name = args[++i]; break;
                 case "--heartbeat": heartbeat = Integer.parseInt(args[++i]); break;
                 case "--pause": pause = Integer.parseInt(args[++i]); break;
+                case "--fail-denied": failDenied = true; break;
                 case "--attach": {
                     String kv = args[++i];
                     int eq = kv.indexOf('=');
@@ -54,7 +56,7 @@ public final class Consumer {
         if (url == null) usage("--url is required");
         int rc;
         try {
-            rc = run(url, count, timeout, name, attach, heartbeat, pause);
+            rc = run(url, count, timeout, name, attach, heartbeat, pause, failDenied);
         } catch (Throwable t) {
             System.err.println("CONSUMER ERROR: " + t);
             t.printStackTrace();
@@ -67,12 +69,12 @@ public final class Consumer {
 
     private static void usage(String why) {
         System.err.println(why);
-        System.err.println("usage: Consumer --url dubbo://[::ffff:127.0.0.1]:PORT [--count N] [--attach k=v]... [--timeout MS] [--name NAME] [--heartbeat MS --pause MS]");
+        System.err.println("usage: Consumer --url dubbo://[::ffff:127.0.0.1]:PORT [--count N] [--attach k=v]... [--timeout MS] [--name NAME] [--heartbeat MS --pause MS] [--fail-denied]");
         System.exit(2);
     }
 
     private static int run(String url, int count, int timeout, String name, Map<String, String> attach,
-                           int heartbeat, int pause) throws InterruptedException {
+                           int heartbeat, int pause, boolean failDenied) throws InterruptedException {
         // Direct URL: add the interface path and force hessian2 on this side.
         String base = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
         String full = base + "/" + GreetingService.class.getName()
@@ -128,11 +130,21 @@ public final class Consumer {
             System.err.println("fail(\"boom\") returned normally");
             return 1;
         } catch (IllegalStateException e) {
+            if (failDenied) {
+                System.err.println("fail(\"boom\") reached the provider although a policy denies it: " + e);
+                return 1;
+            }
             System.out.println("EXPECTED FAILURE: " + e.getMessage());
             failed++;
         } catch (RpcException e) {
-            System.err.println("fail(\"boom\") raised an RpcException instead of the business exception: " + e);
-            return 1;
+            if (failDenied && e.getMessage() != null && e.getMessage().contains("denied by MetaProto")) {
+                // The proxy's error response: the connection must stay usable for what follows.
+                System.out.println("DENIED: " + e.getMessage().replace('\n', ' '));
+                failed++;
+            } else {
+                System.err.println("fail(\"boom\") raised an RpcException instead of the business exception: " + e);
+                return 1;
+            }
         }
 
         setAttachments(attach);

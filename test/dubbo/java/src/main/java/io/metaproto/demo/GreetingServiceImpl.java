@@ -11,6 +11,8 @@ public class GreetingServiceImpl implements GreetingService {
 
     @Override
     public String fail(String why) {
+        // One line per call served: the rig counts the provider's own fail() calls from these.
+        System.err.println("PROVIDER fail " + why);
         throw new IllegalStateException(why);
     }
 
