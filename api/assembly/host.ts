@@ -175,3 +175,18 @@ export function getProperty(path: Array<string>): Uint8Array | null {
   if (result != HostResult.Ok) return null;
   return takeHostBuffer();
 }
+
+/** Asks for proxy_on_tick every `millis` on the calling context's root (0 stops the timer). */
+export function setTickPeriod(millis: u32): HostResult {
+  return imports.proxy_set_tick_period_milliseconds(millis) as HostResult;
+}
+
+/**
+ * Resumes a connection whose downstream data callback returned Pause: its held bytes go on to
+ * the next filter. From a timer, the connection must be made the effective context first.
+ */
+export function resumeDownstream(connectionId: u32): HostResult {
+  const made = imports.proxy_set_effective_context(connectionId) as HostResult;
+  if (made != HostResult.Ok) return made;
+  return imports.proxy_continue_stream(StreamKind.Downstream) as HostResult;
+}

@@ -11,6 +11,7 @@ import { PolicyChain, livePolicy } from "./policy/chain";
 import { Peer, parseIpv4 } from "./policy/match";
 import { CONTINUE, Verdict, VerdictKind, localReplyReason } from "./policy/verdict";
 import { StreamEditor } from "./stream_editor";
+import { forget, holdUntil, isHeld } from "./delays";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
 import { FrameReader, MessageSink } from "./frame_reader";
 import { PendingById } from "./pending_by_id";
@@ -43,6 +44,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private nextProbeId: u64 = FIRST_PROBE_ID;
   /** Set when a policy had to close the connection: what the read had not handed on is dropped. */
   private closeAt: u64 = U64.MAX_VALUE;
+  /** A fault delay holds the downstream bytes until then (host clock, nanoseconds). */
+  private releaseAt: u64 = 0;
+  /** Bytes Envoy holds for us while the downstream side is paused by a delay. */
+  private pausedLength: u32 = 0;
 
   constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, private policyKey: string) {
     super(contextId);
@@ -54,9 +59,20 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
+    this.readNanos = 0;
     this.policy = livePolicy(this.policyKey);
+    // While paused, Envoy presents the bytes it holds again, with what arrived since behind them.
+    let front: u32 = 0;
+    if (this.pausedLength > 0 && isHeld(this.contextId)) front = min(this.pausedLength, length);
+    this.pausedLength = 0;
     // Under a policy, requests are held back until whole, so a refused one can still be dropped.
-    this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy != null);
+    const kept = this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy != null, front);
+    if (this.releaseAt > this.now()) {
+      holdUntil(this.contextId, this.releaseAt);
+      this.pausedLength = front + kept;
+      return FilterStatus.Pause;
+    }
+    if (front > 0) forget(this.contextId); // its time came before the timer's
     return FilterStatus.Continue;
   }
 
@@ -66,24 +82,26 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     return FilterStatus.Continue;
   }
 
-  private read(reader: FrameReader, editor: StreamEditor, kind: BufferKind, length: u32, holdIncomplete: bool): void {
-    if (length == 0) return;
+  /** Handles the bytes of Envoy's buffer after its first `front`; returns what stays in their place. */
+  private read(reader: FrameReader, editor: StreamEditor, kind: BufferKind, length: u32, holdIncomplete: bool, front: u32 = 0): u32 {
+    if (length <= front) return 0;
     if (reader.stopped && editor.heldBytes == 0) {
-      editor.released += <u64>length;
-      return;
+      editor.released += <u64>(length - front);
+      return length - front;
     }
     // FrameReader copies whatever it keeps past this call, and so does the editor.
-    const bytes = borrowBufferBytes(kind, 0, length);
-    if (bytes == null) return;
+    const bytes = borrowBufferBytes(kind, front, length - front);
+    if (bytes == null) return length - front;
     this.readNanos = 0;
     editor.begin(bytes, reader.fed);
     reader.feed(bytes);
     let releaseUpTo = holdIncomplete && !reader.stopped ? reader.wholeMessagesUpTo : reader.fed;
     const closing = this.closeAt != U64.MAX_VALUE;
     if (closing) releaseUpTo = min<u64>(releaseUpTo, max<u64>(this.closeAt, editor.released));
-    editor.finish(releaseUpTo, kind, length);
+    const kept = editor.finish(releaseUpTo, kind, length, front);
     this.stats.flush();
     if (closing) closeDownstream();
+    return kept;
   }
 
   // Every message of one read arrived at the same moment: the clock is asked once per read.
@@ -105,10 +123,11 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
         const verdict = this.verdictFor(message);
-        if (verdict.kind != VerdictKind.Continue) {
+        if (verdict.kind == VerdictKind.Reply) {
           this.answerLocally(message, frameStart, verdict, stats);
           break;
         }
+        if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
         const evicted = this.pending.add(message.requestId, stats, this.now());
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
@@ -117,7 +136,8 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
         const verdict = this.verdictFor(message);
-        if (verdict.kind != VerdictKind.Continue && this.downstreamEditor.canEdit(frameStart)) {
+        if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
+        if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
           // The client expects no answer: the call is just not sent.
           this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
           stats.countCall("no_response", localReplyReason(verdict.reply));
@@ -162,6 +182,12 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     stats.addResponseBytes(<u32>local.reply.bytes.byteLength);
     stats.countCall(responseStatusLabel(local.reply.status), local.reply.code);
     this.stats.localReply(local.reason);
+  }
+
+  /** Holds this read (and what follows it) until `nanos` from now. */
+  private delay(nanos: u64): void {
+    const until = this.now() + nanos;
+    if (until > this.releaseAt) this.releaseAt = until;
   }
 
   private verdictFor(message: Message): Verdict {
@@ -246,6 +272,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onDone(): void {
+    forget(this.contextId);
     const left = this.pending.drain();
     for (let i = 0; i < left.length; i++) unchecked(left[i]).countCall("no_response", "closed");
     this.stats.flush();

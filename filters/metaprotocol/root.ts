@@ -5,6 +5,7 @@ import { LogLevel, getProperty, log, logEnabled, nowNanos, refreshLogLevel } fro
 import { FilterConfig, parseConfig } from "./config";
 import { publishPolicy } from "./policy/chain";
 import { seedRandom } from "./policy/fault";
+import { releaseDue } from "./delays";
 import { MetaProtocolConnection } from "./connection";
 import { ProtocolStats } from "./stats";
 
@@ -58,6 +59,10 @@ export class MetaProtocolRoot extends RootFilter {
     seedRandom(nowNanos());
     log(LogLevel.Info, "metaproto " + this.codec.name() + ": configured");
     return true;
+  }
+
+  onTick(): void {
+    releaseDue();
   }
 
   newConnection(contextId: u32): ConnectionFilter {

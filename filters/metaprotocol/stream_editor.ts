@@ -4,7 +4,7 @@
 // bytes are handed on (or not) as one rewrite of the whole read.
 //
 // Offsets are stream offsets: bytes of this direction since the connection began.
-import { BufferKind, setBufferBytes } from "../../api/assembly/host";
+import { BufferKind, getBufferBytes, setBufferBytes } from "../../api/assembly/host";
 
 class Edit {
   constructor(public start: u64, public end: u64, public replacement: Uint8Array | null) {}
@@ -40,16 +40,24 @@ export class StreamEditor {
 
   /**
    * Ends the read: hands on the bytes up to `releaseUpTo` with the edits applied, keeps the rest
-   * for a later read. `kind` and `length` name Envoy's buffer for this read.
+   * for a later read. `kind` and `length` name Envoy's buffer for this read; its first `front`
+   * bytes are not part of the chunk (a paused read's bytes, which stay). Returns the bytes of the
+   * chunk's place in Envoy's buffer after the rewrite.
    */
-  finish(releaseUpTo: u64, kind: BufferKind, length: u32): void {
+  finish(releaseUpTo: u64, kind: BufferKind, length: u32, front: u32 = 0): u32 {
     const chunkEnd = this.chunkStart + <u64>this.chunk.byteLength;
     if (this.held.byteLength == 0 && this.edits.length == 0 && releaseUpTo == chunkEnd) {
       this.released = chunkEnd; // the common case: the read goes on as it is
+      const size = this.chunk.byteLength;
       this.chunk = EMPTY;
-      return;
+      return <u32>size;
     }
     const out = new Array<Uint8Array>();
+    if (front > 0) {
+      // Envoy replaces from the front only: the paused bytes are written back as they are.
+      const paused = getBufferBytes(kind, 0, front);
+      if (paused != null) out.push(paused);
+    }
     let pos = this.released;
     let kept = 0;
     for (let i = 0; i < this.edits.length; i++) {
@@ -74,7 +82,9 @@ export class StreamEditor {
     this.keepFrom(max<u64>(releaseUpTo, pos), chunkEnd);
     this.released = releaseUpTo;
     this.chunk = EMPTY;
-    setBufferBytes(kind, 0, length, concat(out));
+    const bytes = concat(out);
+    setBufferBytes(kind, 0, length, bytes);
+    return <u32>bytes.byteLength - front;
   }
 
   /** Appends the bytes [from, to) of held + chunk to `out`. */

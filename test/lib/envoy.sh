@@ -155,11 +155,12 @@ metaproto_bootstrap() {
   metaproto_bootstrap_listeners "$1" "$4" "${5:-}" "metaproto:$2:$3"
 }
 
-# Starts Envoy on a bootstrap file and waits until its admin says LIVE.
+# Starts Envoy on a bootstrap file and waits until its admin says LIVE. ENVOY_CONCURRENCY sets
+# its worker threads (default 1).
 start_envoy() { # bootstrap_file admin_port logfile
   local bin
   bin=$(envoy_bin)
-  start_child envoy "$3" "$bin" -c "$1" --concurrency 1 --log-level "${ENVOY_LOG_LEVEL:-info}" \
+  start_child envoy "$3" "$bin" -c "$1" --concurrency "${ENVOY_CONCURRENCY:-1}" --log-level "${ENVOY_LOG_LEVEL:-info}" \
     --base-id "$(( $2 % 60000 ))" --disable-hot-restart
   ENVOY_PID=${CHILD_PIDS[-1]}
   if ! wait_for "envoy (admin :$2)" 30 sh -c "curl -sf http://127.0.0.1:$2/ready | grep -q LIVE"; then

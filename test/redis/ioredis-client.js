@@ -14,9 +14,10 @@
  *             PUNSUBSCRIBE without arguments (ioredis 6 hangs on an UNSUBSCRIBE without arguments
  *             while patterns remain)
  *   blocking  BLPOP on one connection, answered by LPUSH from another 300 ms later
- *   policy    against a listener whose policy denies FLUSH* and rate-limits INCR (5 tokens): a
- *             pipeline SET, FLUSHALL, GET (the FLUSHALL refused in its place, the others intact),
- *             then 10 INCRs on the same connection; prints DENIED/ALLOWED/RATE_LIMITED counts
+ *   policy    against a listener whose policy denies FLUSH*, rate-limits INCR (5 tokens) and
+ *             delays ECHO: a pipeline SET, FLUSHALL, GET (the FLUSHALL refused in its place, the
+ *             others intact), 20 INCRs over 4 connections, an ECHO timed against a GET on another
+ *             connection; prints DENIED, ALLOWED, RATE_LIMITED, DELAYED_MS, UNDELAYED_MS
  *
  * Prints what the client saw, one fact per line (the rig asserts on them), then
  *   IOREDIS <scenario> OK
@@ -161,22 +162,36 @@ async function policy() {
   check(results[1][0] && results[1][0].message.startsWith('NOPERM '), `FLUSHALL refused with NOPERM, got ${results[1][0] && results[1][0].message}`);
   check(results[2][1] === 'kept', 'GET after the refused command answered, the data still there');
   console.log(`DENIED ${results[1][0].message}`);
+
+  // One bucket for every worker: 4 connections (Envoy spreads them over its workers) share 5 tokens.
+  const clients = [client, connect('policy-2'), connect('policy-3'), connect('policy-4')];
   let allowed = 0;
   let limited = 0;
-  for (let i = 0; i < 10; i++) {
-    try {
-      await client.incr('mp:policy:counter');
-      allowed++;
-    } catch (e) {
-      check(e.message.startsWith('ERR rate limited'), `INCR refused with ERR rate limited, got ${e.message}`);
-      limited++;
-    }
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(clients.map(async (c) => {
+      try {
+        await c.incr('mp:policy:counter');
+        allowed++;
+      } catch (e) {
+        check(e.message.startsWith('ERR rate limited'), `INCR refused with ERR rate limited, got ${e.message}`);
+        limited++;
+      }
+    }));
   }
   console.log(`ALLOWED ${allowed}`);
   console.log(`RATE_LIMITED ${limited}`);
-  // The connection still works after all of it.
-  check((await client.ping()) === 'PONG', 'PING after the local replies');
-  await client.quit();
+
+  // A delayed ECHO; a GET on another connection meanwhile is not held up.
+  const started = Date.now();
+  const delayed = client.echo('late').then(() => Date.now() - started);
+  const quick = await clients[1].get('mp:policy').then(() => Date.now() - started);
+  const slow = await delayed;
+  console.log(`DELAYED_MS ${slow}`);
+  console.log(`UNDELAYED_MS ${quick}`);
+
+  // The connections still work after all of it.
+  for (const c of clients) check((await c.ping()) === 'PONG', 'PING after the local replies');
+  await Promise.all(clients.map((c) => c.quit()));
 }
 
 const scenarios = { commands, pubsub, blocking, policy };

@@ -124,15 +124,23 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
 # --- Policies: a second Envoy whose plugin denies FLUSH* and rate-limits INCR. Refused commands
 # never reach the server (its commandstats say so); each client sees the error in its place.
 POLICY='{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"prefix": "FLUSH"}}}]},
-  "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000}]}}'
+  "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000}],
+  "faults": [{"match": {"method": {"exact": "ECHO"}}, "delay": {"duration_ms": 300}}]}}'
+DELAY_MS=300
 kill "$ENVOY_PID" && wait "$ENVOY_PID" || true # the first Envoy; redis-server keeps its data
 POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
 metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$REDIS_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')" >"$WORK/envoy-policy.yaml"
-start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
+# Two workers: the rate limit's bucket must hold for both together.
+ENVOY_CONCURRENCY=2 start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
 redis-cli -p "$REDIS_PORT" info commandstats >"$WORK/policy.before"
-log "ioredis through the policy listener: a pipeline around a denied FLUSHALL, then 10 INCRs against 5 tokens"
+log "ioredis through the policy listener (2 workers): a pipeline around a denied FLUSHALL, 20 INCRs against 5 tokens, a delayed ECHO"
 node "$REPO/test/redis/ioredis-client.js" 127.0.0.1 "$POLICY_PORT" policy | tee "$WORK/policy.out"
-grep -q '^ALLOWED 5$' "$WORK/policy.out" && grep -q '^RATE_LIMITED 5$' "$WORK/policy.out" || die "expected 5 INCRs allowed and 5 rate limited"
+grep -q '^ALLOWED 5$' "$WORK/policy.out" && grep -q '^RATE_LIMITED 15$' "$WORK/policy.out" || die "expected 5 INCRs allowed and 15 rate limited"
+workers=$(curl -sf "http://127.0.0.1:$POLICY_ADMIN/stats?filter=listener\.127\.0\.0\.1_$POLICY_PORT\.worker_[0-9]+\.downstream_cx_total" | awk '$2 > 0' | wc -l)
+[ "$workers" = 2 ] || die "the policy connections did not reach both workers ($workers did): the shared bucket is not exercised"
+delayed=$(sed -n 's/^DELAYED_MS //p' "$WORK/policy.out"); undelayed=$(sed -n 's/^UNDELAYED_MS //p' "$WORK/policy.out")
+[ "$delayed" -ge "$DELAY_MS" ] || die "the delayed ECHO took $delayed ms, less than $DELAY_MS"
+[ "$undelayed" -lt $((DELAY_MS / 2)) ] || die "a GET on another connection took $undelayed ms: held up by the delay"
 log "redis-cli FLUSHDB through the policy listener"
 redis-cli -p "$POLICY_PORT" FLUSHDB | tee "$WORK/policy-cli.out"
 grep -q '^NOPERM denied by MetaProto authz policy$' "$WORK/policy-cli.out" || die "redis-cli did not get the NOPERM reply"
@@ -142,14 +150,15 @@ stat_delta() { # command
 }
 [ -z "$(stat_delta FLUSHALL)" ] && [ -z "$(stat_delta FLUSHDB)" ] || die "a refused FLUSH command reached the server"
 [ "$(stat_delta INCR)" = 5 ] || die "the server ran $(stat_delta INCR) INCRs, expected the 5 allowed"
-# A PING went to the server in place of each of the 7 refused commands, besides ioredis's own.
-[ "$(stat_delta PING)" = 8 ] || die "the server ran $(stat_delta PING) PINGs, expected 7 probes and the client's 1"
+# A PING went to the server in place of each of the 17 refused commands, besides the clients' 4.
+[ "$(stat_delta PING)" = 21 ] || die "the server ran $(stat_delta PING) PINGs, expected 17 probes and the clients' 4"
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
   --expect "metaproto_local_replies_total{protocol=redis,reason=denied} == 2" \
-  --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == 5" \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == 15" \
   --expect "metaproto_requests_total{protocol=redis,method=FLUSHALL,response_status=client_error,response_code=NOPERM} == 1" \
   --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=ok} == 5" \
-  --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=client_error,response_code=ERR} == 5" \
+  --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=client_error,response_code=ERR} == 15" \
+  --expect "metaproto_requests_total{protocol=redis,method=ECHO,response_status=ok} == 1" \
   --expect "metaproto_policy_closes_total{protocol=redis} == 0" \
   --expect "metaproto_decode_errors_total{protocol=redis} == 0"
 

@@ -1,4 +1,5 @@
-// Fault injection: abort a share of the matching calls with the codec's error reply.
+// Fault injection: abort a share of the matching calls with the codec's error reply, or delay a
+// share of them.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../../../api/assembly/json";
 import { ConfigReader } from "./config_reader";
@@ -23,7 +24,13 @@ function percentRoll(): f64 {
 }
 
 class FaultRule {
-  constructor(public match: CallMatch, public abortPercent: f64, public verdict: Verdict) {}
+  constructor(
+    public match: CallMatch,
+    public abortPercent: f64,
+    public abort: Verdict | null,
+    public delayPercent: f64,
+    public delay: Verdict | null,
+  ) {}
 }
 
 export class Faults {
@@ -37,7 +44,9 @@ export class Faults {
   evaluate(message: Message, peer: Peer): Verdict | null {
     for (let i = 0; i < this.rules.length; i++) {
       const rule = unchecked(this.rules[i]);
-      if (rule.match.matches(message, peer) && percentRoll() < rule.abortPercent) return rule.verdict;
+      if (!rule.match.matches(message, peer)) continue;
+      if (rule.abort != null && percentRoll() < rule.abortPercent) return rule.abort;
+      if (rule.delay != null && percentRoll() < rule.delayPercent) return rule.delay;
     }
     return null;
   }
@@ -48,18 +57,39 @@ export function readFaults(reader: ConfigReader, value: JsonValue, path: string)
   const items = reader.array(value, path);
   for (let i = 0; i < items.length && !reader.failed; i++) {
     const rulePath = path + "[" + i.toString() + "]";
-    const rule = reader.object(items[i], rulePath, ["match", "abort"]);
+    const rule = reader.object(items[i], rulePath, ["match", "abort", "delay"]);
     if (rule == null) break;
-    const abortValue = reader.required(rule, "abort", rulePath);
-    if (abortValue == null) break;
-    const abort = reader.object(abortValue, rulePath + ".abort", ["percentage", "text"]);
-    if (abort == null) break;
-    const percentValue = abort.get("percentage");
-    const percent = percentValue != null ? reader.number(percentValue, rulePath + ".abort.percentage", 0, 100, false) : 100;
-    const textValue = abort.get("text");
-    const text = textValue != null ? reader.string(textValue, rulePath + ".abort.text") : "fault injected by MetaProto";
-    faults.rules.push(new FaultRule(readCallMatch(reader, rule.get("match"), rulePath + ".match"), percent,
-      new Verdict(VerdictKind.Reply, LocalReplyKind.Fault, text)));
+    const match = readCallMatch(reader, rule.get("match"), rulePath + ".match");
+    let abort: Verdict | null = null;
+    let abortPercent: f64 = 0;
+    const abortValue = rule.get("abort");
+    if (abortValue != null) {
+      const obj = reader.object(abortValue, rulePath + ".abort", ["percentage", "text"]);
+      if (obj == null) break;
+      const percentValue = obj.get("percentage");
+      abortPercent = percentValue != null ? reader.number(percentValue, rulePath + ".abort.percentage", 0, 100, false) : 100;
+      const textValue = obj.get("text");
+      const text = textValue != null ? reader.string(textValue, rulePath + ".abort.text") : "fault injected by MetaProto";
+      abort = new Verdict(VerdictKind.Reply, LocalReplyKind.Fault, text);
+    }
+    let delay: Verdict | null = null;
+    let delayPercent: f64 = 0;
+    const delayValue = rule.get("delay");
+    if (delayValue != null) {
+      const obj = reader.object(delayValue, rulePath + ".delay", ["percentage", "duration_ms"]);
+      if (obj == null) break;
+      const percentValue = obj.get("percentage");
+      delayPercent = percentValue != null ? reader.number(percentValue, rulePath + ".delay.percentage", 0, 100, false) : 100;
+      const duration = reader.required(obj, "duration_ms", rulePath + ".delay");
+      if (duration == null) break;
+      const millis = reader.number(duration, rulePath + ".delay.duration_ms", 1, 3600000);
+      delay = new Verdict(VerdictKind.Delay, LocalReplyKind.Fault, "", <u64>millis * 1_000_000);
+    }
+    if (abort == null && delay == null) {
+      reader.fail(rulePath, "needs abort, delay or both");
+      break;
+    }
+    faults.rules.push(new FaultRule(match, abortPercent, abort, delayPercent, delay));
   }
   return faults;
 }

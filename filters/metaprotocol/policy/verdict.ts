@@ -6,6 +6,8 @@ export enum VerdictKind {
   Continue = 0,
   /** Do not send it; answer the client with the codec's error reply. */
   Reply = 1,
+  /** Send it, `delayNanos` late (with whatever follows it on the connection). */
+  Delay = 2,
 }
 
 export class Verdict {
@@ -14,6 +16,7 @@ export class Verdict {
     public reply: LocalReplyKind = LocalReplyKind.Denied,
     /** Shown to the client in the error reply. */
     public text: string = "",
+    public delayNanos: u64 = 0,
   ) {}
 }
 
