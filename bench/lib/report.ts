@@ -3,6 +3,7 @@
 // and how it was all measured.
 import type { MachineFacts } from "./machine";
 import type { Pinning } from "./pinning";
+import { POLICY_TARGET } from "./runner";
 import type { ProtocolReport } from "./runner";
 import { Aggregate, aggregate } from "./aggregate";
 
@@ -79,6 +80,14 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
     return [s.id, m && e ? ratio(m.throughput, e.throughput) : targetCell(p, m ? "wasm_floor" : "metaproto"),
       e && t ? cpuDelta(e.envoyCpuMsPer1k, t.envoyCpuMsPer1k) : "–", m && e ? cpuDelta(m.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–"];
   }) : [];
+  const hasPolicy = p.targets.some((t) => t.name === POLICY_TARGET && t.status === "ok");
+  const vsPolicy = hasPolicy ? p.shapes.map((s) => {
+    const row = agg.get(s.id)!;
+    const m = row.get("metaproto");
+    const q = row.get(POLICY_TARGET);
+    return [s.id, m && q ? ratio(q.throughput, m.throughput) : targetCell(p, q ? "metaproto" : POLICY_TARGET),
+      m && q ? cpuDelta(q.envoyCpuMsPer1k, m.envoyCpuMsPer1k) : "–"];
+  }) : [];
   return [
     "Throughput relative to tcp_proxy (median of rounds; closed-loop shapes measure capacity, the open-loop shape runs at a fixed offered rate so ≈1.00× is expected):",
     "",
@@ -104,6 +113,8 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
     })),
     ...(hasFloor ? ["", "Where MetaProto's cost goes: `wasm_floor` is an empty Wasm network filter, so its cost over tcp_proxy is what any Wasm network filter pays in this Envoy (a V8 call per read); MetaProto's cost over `wasm_floor` is its own (reading the bytes into the VM, decoding, metrics). Envoy CPU per request:", "",
       table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor"], vsFloor)] : []),
+    ...(hasPolicy ? ["", "What a policy costs: `metaproto_policy` is the same module with a policy that runs every stage per call and lets it through (an authz rule that never matches, a token bucket in Envoy's shared data that never runs dry). Envoy CPU per request:", "",
+      table(["shape", "throughput metaproto_policy/metaproto", "metaproto_policy − metaproto"], vsPolicy)] : []),
     ...(nativeName ? ["", `MetaProto against Envoy's native filter (${nativeName}): throughput ratio, p50 difference, Envoy CPU per request ratio:`, "",
       table(["shape", `throughput metaproto/${nativeName}`, "p50 difference", "Envoy CPU per request"], vsNative)] : []),
   ].join("\n");

@@ -17,6 +17,23 @@ import { DecodeRate, IdleMemory, decodeRate, idleMemory } from "./wasm_bench";
 
 export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "metaproto" | "native";
 
+/** The MetaProto target with a policy chain configured that lets every call through. */
+export const POLICY_TARGET = "metaproto_policy";
+
+/**
+ * The plugin configuration plus a policy whose every stage runs and lets the call through: an
+ * authz rule that never matches, and a rate limit (shared data read and written per call) that
+ * never runs dry.
+ */
+export function withPassingPolicy(pluginConfig: string): string {
+  const config = pluginConfig.trim().length > 0 ? JSON.parse(pluginConfig) : {};
+  config.policy = {
+    authz: { default_action: "allow", rules: [{ action: "deny", match: { method: { exact: "__metaproto_never__" } } }] },
+    rate_limits: [{ name: "bench", max_tokens: 1e12, tokens_per_fill: 1e12, fill_interval_ms: 1000 }],
+  };
+  return JSON.stringify(config);
+}
+
 export interface TargetInfo {
   name: string;
   kind: TargetKind;
@@ -173,11 +190,14 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
       targets.push({ name: "wasm_floor", kind: "wasm_floor", status: "ok", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" });
     }
     const metaSpec = { name: "metaproto", filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, wasm, protocol.pluginConfig, c, s) };
-    if (built && (!env.onlyTargets || env.onlyTargets.includes("metaproto"))) {
-      listeners.push({ ...metaSpec, port: await freePort() });
-      targets.push({ name: "metaproto", kind: "metaproto", status: "ok", note: `Wasm (${report.wasm}) + tcp_proxy` });
-    } else if (!built) {
-      targets.push({ name: "metaproto", kind: "metaproto", status: "not built", note: `${report.wasm} missing` });
+    const policySpec = { name: POLICY_TARGET, filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, wasm, withPassingPolicy(protocol.pluginConfig), c, s) };
+    for (const [spec, note] of [[metaSpec, "tcp_proxy"], [policySpec, "tcp_proxy, with a policy that lets every call through (authz rule that never matches, a rate limit that never runs dry)"]] as const) {
+      if (built && (!env.onlyTargets || env.onlyTargets.includes(spec.name))) {
+        listeners.push({ ...spec, port: await freePort() });
+        targets.push({ name: spec.name, kind: "metaproto", status: "ok", note: `Wasm (${report.wasm}) + ${note}` });
+      } else if (!built) {
+        targets.push({ name: spec.name, kind: "metaproto", status: "not built", note: `${report.wasm} missing` });
+      }
     }
     for (const nf of protocol.nativeFilters.filter((n) => !env.onlyTargets || env.onlyTargets.includes(n.name))) {
       listeners.push({ name: nf.name, filters: nf.filtersYaml, port: await freePort() });
@@ -265,7 +285,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
 
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
-      const spec = t.kind === "tcp_proxy" ? tcpSpec : t.kind === "metaproto" ? metaSpec : t.kind === "wasm_floor" ? floorSpec
+      const spec = t.kind === "tcp_proxy" ? tcpSpec : t.name === POLICY_TARGET ? policySpec : t.kind === "metaproto" ? metaSpec : t.kind === "wasm_floor" ? floorSpec
         : { name: t.name, filters: protocol.nativeFilters.find((n) => n.name === t.name)!.filtersYaml };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {
