@@ -190,3 +190,44 @@ export function resumeDownstream(connectionId: u32): HostResult {
   if (made != HostResult.Ok) return made;
   return imports.proxy_continue_stream(StreamKind.Downstream) as HostResult;
 }
+
+/**
+ * Sets a filter-state string on the connection through Envoy's `set_envoy_filter_state` foreign
+ * function (e.g. `envoy.tcp_proxy.cluster`, which tcp_proxy reads when it connects upstream).
+ */
+export function setFilterState(path: string, value: string): HostResult {
+  const pathBytes = Uint8Array.wrap(String.UTF8.encode(path));
+  const valueBytes = Uint8Array.wrap(String.UTF8.encode(value));
+  // SetEnvoyFilterStateArguments {string path = 1; string value = 2; LifeSpan span = 3 (FilterChain = 0)}
+  const args = new Uint8Array(2 + varintLength(pathBytes.byteLength) + pathBytes.byteLength + varintLength(valueBytes.byteLength) + valueBytes.byteLength);
+  let at = 0;
+  args[at++] = 0x0a;
+  at = writeVarint(args, at, pathBytes.byteLength);
+  args.set(pathBytes, at);
+  at += pathBytes.byteLength;
+  args[at++] = 0x12;
+  at = writeVarint(args, at, valueBytes.byteLength);
+  args.set(valueBytes, at);
+  const name = String.UTF8.encode("set_envoy_filter_state");
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  return imports.proxy_call_foreign_function(changetype<usize>(name), name.byteLength, args.dataStart, args.byteLength, outPtr, outSize) as HostResult;
+}
+
+function varintLength(n: i32): i32 {
+  let length = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(out: Uint8Array, at: i32, n: i32): i32 {
+  while (n >= 0x80) {
+    out[at++] = <u8>((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out[at++] = <u8>n;
+  return at;
+}

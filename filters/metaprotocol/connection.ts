@@ -5,7 +5,8 @@
 import { ConnectionFilter } from "../../api/assembly/filter";
 import { Codec, ConnectionState, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
 import {
-  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
+  BufferKind, FilterStatus, HostResult, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
+  setFilterState,
 } from "../../api/assembly/host";
 import { PolicyChain, livePolicy } from "./policy/chain";
 import { Peer, parseIpv4 } from "./policy/match";
@@ -48,6 +49,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private releaseAt: u64 = 0;
   /** Bytes Envoy holds for us while the downstream side is paused by a delay. */
   private pausedLength: u32 = 0;
+  /** The cluster the first request chose ("" for tcp_proxy's own), or null before it. */
+  private routedTo: string | null = null;
+  /** Server bytes came before any request (a server-first protocol): tcp_proxy connected already. */
+  private upstreamFirst: bool = false;
 
   constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, private policyKey: string) {
     super(contextId);
@@ -56,6 +61,15 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);
     this.upstream = new FrameReader(codec, Direction.Upstream, <i32>config.maxBufferedBytes, state, this);
     this.pending = newPendingCalls(codec.pairing(), config.maxPendingCalls, stats);
+  }
+
+  /**
+   * With connection routes, the filters after this one (tcp_proxy) wait for the first read: tcp_proxy
+   * then starts on it, after this filter has set the cluster from the first request.
+   */
+  onNewConnection(): i32 {
+    const policy = livePolicy(this.policyKey);
+    return policy != null && policy.routes != null ? FilterStatus.Pause : FilterStatus.Continue;
   }
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
@@ -77,6 +91,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onUpstreamData(length: u32, endOfStream: bool): i32 {
+    if (this.routedTo == null && length > 0) this.upstreamFirst = true;
     // While a probe's answer is due, answers are held back until whole, so it can be replaced.
     this.read(this.upstream, this.upstreamEditor, BufferKind.Upstream, length, this.localRepliesPending > 0);
     return FilterStatus.Continue;
@@ -122,6 +137,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
+        this.route(message);
         const verdict = this.verdictFor(message);
         if (verdict.kind == VerdictKind.Reply) {
           this.answerLocally(message, frameStart, verdict, stats);
@@ -135,6 +151,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
+        this.route(message);
         const verdict = this.verdictFor(message);
         if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
         if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
@@ -182,6 +199,31 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     stats.addResponseBytes(<u32>local.reply.bytes.byteLength);
     stats.countCall(responseStatusLabel(local.reply.status), local.reply.code);
     this.stats.localReply(local.reason);
+  }
+
+  /**
+   * The first request chooses the connection's cluster; a later one that would choose another is
+   * counted (a connection cannot move).
+   */
+  private route(message: Message): void {
+    const policy = this.policy;
+    if (policy == null) return;
+    const routes = policy.routes;
+    if (routes == null) return;
+    const cluster = routes.choose(message, this.peerAddress());
+    const chosen = this.routedTo;
+    if (chosen != null) {
+      if (cluster != chosen) this.stats.connectionRoute("mismatch");
+      return;
+    }
+    this.routedTo = cluster;
+    if (this.upstreamFirst) {
+      this.stats.connectionRoute("server_first");
+    } else if (cluster.length == 0) {
+      this.stats.connectionRoute("default");
+    } else {
+      this.stats.connectionRoute(setFilterState(TCP_PROXY_CLUSTER, cluster) == HostResult.Ok ? "routed" : "refused");
+    }
   }
 
   /** Holds this read (and what follows it) until `nanos` from now. */
@@ -278,6 +320,9 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     this.stats.flush();
   }
 }
+
+/** The filter state tcp_proxy reads its cluster from. */
+const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 
 /** Stream offset just past a decoded message's frame. */
 function frameEnd(message: Message, frameStart: u64): u64 {

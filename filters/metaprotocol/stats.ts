@@ -290,6 +290,11 @@ export class ProtocolStats {
     this.countReason("metaproto_local_replies_total;protocol=" + this.protocol, reason);
   }
 
+  /** How a connection's first request chose (or could not choose) its cluster. */
+  connectionRoute(reason: string): void {
+    this.countReason("metaproto_connection_routes_total;protocol=" + this.protocol, reason);
+  }
+
   /** A connection a policy closed because it could not answer a request in the protocol. */
   policyClose(reason: string): void {
     this.countReason("metaproto_policy_closes_total;protocol=" + this.protocol, reason);

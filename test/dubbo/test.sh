@@ -90,6 +90,29 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wa
   --expect "metaproto_policy_closes_total{protocol=dubbo} == 0" \
   --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
 
+
+# --- Connection routing: a second provider; a connection whose first call carries tenant=t2 goes to
+# it (filter state envoy.tcp_proxy.cluster, tcp_proxy connecting on the first data), others to the first.
+PROVIDER_B_PORT=$(free_port); ROUTE_ADMIN=$(free_port); ROUTE_PORT=$(free_port)
+start_child provider-b "$WORK/provider-b.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_B_PORT"
+wait_for "Dubbo provider B :$PROVIDER_B_PORT" 60 grep -q "PROVIDER READY" "$WORK/provider-b.log" \
+  || { cat "$WORK/provider-b.log" >&2; die "provider B did not start"; }
+{
+  METAPROTO_CONNECT_ON_DATA=1 metaproto_bootstrap "$ROUTE_ADMIN" "$ROUTE_PORT" "$PROVIDER_PORT" "$WASM" \
+    '{"policy": {"routes": [{"match": {"attributes": [{"name": "tenant", "exact": "t2"}]}, "cluster": "provider_b"}]}}'
+  metaproto_cluster_yaml provider_b "$PROVIDER_B_PORT"
+} >"$WORK/envoy-routes.yaml"
+start_envoy "$WORK/envoy-routes.yaml" "$ROUTE_ADMIN" "$WORK/envoy-routes.log"
+log "Java consumers through the routing listener: tenant t2 -> provider B, tenant t1 -> provider A"
+bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$ROUTE_PORT" --count 2 --attach tenant=t2 | tee "$WORK/java-t2.out"
+bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$ROUTE_PORT" --count 2 --attach tenant=t1 | tee "$WORK/java-t1.out"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ROUTE_ADMIN" --wait 10 \
+  --expect "metaproto_connection_routes_total{protocol=dubbo,reason=routed} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=dubbo,reason=default} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=dubbo,reason=mismatch} == 0"
+[ "$(grep -c "response from .*:$PROVIDER_B_PORT\$" "$WORK/java-t2.out" || true)" = 2 ] || die "tenant t2's calls were not answered by provider B (:$PROVIDER_B_PORT)"
+[ "$(grep -c "response from .*:$PROVIDER_PORT\$" "$WORK/java-t1.out" || true)" = 2 ] || die "tenant t1's calls were not answered by provider A (:$PROVIDER_PORT)"
+
 log "PASS: $hello_calls sayHello calls through Envoy + dist/wasm/dubbo.wasm, metrics agree"
 if [ -n "${KEEP_RUNNING:-}" ]; then
   log "Envoy admin:   http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"

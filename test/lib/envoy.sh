@@ -105,6 +105,28 @@ metaproto_filters_yaml() {
     stat_prefix: $4
     cluster: $3
 YAML
+  # Connection routing: tcp_proxy connects once the first read has passed the Wasm filter, which
+  # may have chosen the cluster (filter state envoy.tcp_proxy.cluster) from the first request.
+  if [ -n "${METAPROTO_CONNECT_ON_DATA:-}" ]; then
+    cat <<YAML
+    upstream_connect_mode: ON_DOWNSTREAM_DATA
+    max_early_data_bytes: 1048576
+YAML
+  fi
+}
+
+# One more STATIC cluster, as an item of the bootstrap's clusters list (for connection routes).
+metaproto_cluster_yaml() { # name port
+  cat <<YAML
+  - name: $1
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: $1
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
+YAML
 }
 
 # A bootstrap with one listener per NAME: [Wasm MetaProtocol filter] + tcp_proxy to its own
@@ -136,16 +158,7 @@ YAML
   echo "  clusters:"
   for spec in "$@"; do
     IFS=: read -r name listen upstream <<<"$spec"
-    cat <<YAML
-  - name: $name
-    type: STATIC
-    connect_timeout: 2s
-    load_assignment:
-      cluster_name: $name
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $upstream } } }
-YAML
+    metaproto_cluster_yaml "$name" "$upstream"
   done
 }
 

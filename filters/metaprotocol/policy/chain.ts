@@ -1,5 +1,6 @@
 // The policy stages a request goes through, in order: authz, local rate limit, fault. The first
-// stage that does not let the call through decides. Each plugin's current chain lives in module
+// stage that does not let the call through decides. Connection routes (routes.ts) choose where a
+// connection goes from its first request. Each plugin's current chain lives in module
 // state, read per request, so a configuration update (a new root context in the same VM)
 // reaches the next request of connections opened before it.
 import { Message } from "../../../api/assembly/codec";
@@ -9,19 +10,22 @@ import { ConfigReader } from "./config_reader";
 import { Faults, readFaults } from "./fault";
 import { Peer } from "./match";
 import { RateLimits, readRateLimits } from "./rate_limit";
+import { ConnectionRoutes, readRoutes } from "./routes";
 import { CONTINUE, Verdict, VerdictKind } from "./verdict";
 
 export class PolicyChain {
   authz: Authz | null = null;
   rateLimits: RateLimits | null = null;
   faults: Faults | null = null;
+  routes: ConnectionRoutes | null = null;
 
   get readsAttributes(): bool {
     const authz = this.authz;
     const limits = this.rateLimits;
     const faults = this.faults;
+    const routes = this.routes;
     return (authz != null && authz.readsAttributes) || (limits != null && limits.readsAttributes) ||
-      (faults != null && faults.readsAttributes);
+      (faults != null && faults.readsAttributes) || (routes != null && routes.readsAttributes);
   }
 
   evaluate(message: Message, peer: Peer, now: u64): Verdict {
@@ -47,7 +51,7 @@ export class PolicyChain {
 /** Parses the `policy` section; `scope` names this plugin's rate-limit buckets in shared data. */
 export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string): PolicyChain {
   const chain = new PolicyChain();
-  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults"]);
+  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults", "routes"]);
   if (obj == null) return chain;
   let v = obj.get("authz");
   if (v != null) chain.authz = readAuthz(reader, v, "policy.authz");
@@ -55,6 +59,8 @@ export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string
   if (v != null) chain.rateLimits = readRateLimits(reader, v, "policy.rate_limits", scope);
   v = obj.get("faults");
   if (v != null) chain.faults = readFaults(reader, v, "policy.faults");
+  v = obj.get("routes");
+  if (v != null) chain.routes = readRoutes(reader, v, "policy.routes");
   return chain;
 }
 
