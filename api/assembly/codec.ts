@@ -249,8 +249,12 @@ export abstract class Codec {
    */
   abstract decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult;
 
-  /** Re-encodes a (mutated) message; null when the codec does not support mutation. */
-  encode(message: Message, original: Uint8Array): Uint8Array | null { return null; }
+  /**
+   * A copy of request `frame` (the whole frame of `request`, just decoded) with the attributes in
+   * `set` written (replacing any of the same key) and the keys in `remove` dropped, its length
+   * fields fixed; null when the protocol carries no attributes there or the frame cannot be rewritten.
+   */
+  setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null { return null; }
 
   /**
    * A protocol-correct error reply to `request` (decoded just now, on this connection) saying

@@ -5,6 +5,7 @@ import {
 } from "../../api/assembly/codec";
 import { HessianFailure, HessianReader } from "./hessian";
 import { errorResponse, heartbeatRequest } from "./local_reply";
+import { withAttachments } from "./attachments";
 
 export const HEADER_LENGTH: i32 = 16;
 const MAGIC_HIGH: u8 = 0xda;
@@ -90,6 +91,12 @@ export class DubboCodec extends Codec {
   encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
     if (this.lastSerialization != SERIALIZATION_HESSIAN2) return null;
     return errorResponse(request.requestId, this.lastSerialization, kind, text);
+  }
+
+  /** Attachments rewritten in place; hessian2 requests only, whole frames only. */
+  setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null {
+    if (this.lastSerialization != SERIALIZATION_HESSIAN2 || request.truncated) return null;
+    return withAttachments(frame, set, remove);
   }
 
   /** A heartbeat: every provider answers it, with the heartbeat's id, whatever the call was. */

@@ -1,5 +1,6 @@
 // Replies the proxy sends in a call's place, and the heartbeat that makes room for them.
 import { LocalReply, LocalReplyKind, ResponseStatus } from "../../api/assembly/codec";
+import { hessianString } from "./hessian_writer";
 
 const HEADER_LENGTH = 16;
 const MAX_TEXT = 1000;
@@ -14,7 +15,7 @@ function statusFor(kind: LocalReplyKind): u8 {
   return 80;
 }
 
-function header(flags: u8, status: u8, id: u64, bodyLength: i32): Uint8Array {
+export function header(flags: u8, status: u8, id: u64, bodyLength: i32): Uint8Array {
   const out = new Uint8Array(HEADER_LENGTH + bodyLength);
   out[0] = 0xda;
   out[1] = 0xbb;
@@ -28,27 +29,10 @@ function header(flags: u8, status: u8, id: u64, bodyLength: i32): Uint8Array {
   return out;
 }
 
-/** A hessian2 string of printable ASCII (other characters become '?'), at most MAX_TEXT long. */
-function hessianAscii(text: string): Uint8Array {
-  const length = min(text.length, MAX_TEXT);
-  const prefix = length < 32 ? 1 : 2;
-  const out = new Uint8Array(prefix + length);
-  if (length < 32) out[0] = <u8>length;
-  else {
-    out[0] = <u8>(0x30 + (length >> 8));
-    out[1] = <u8>(length & 0xff);
-  }
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    out[prefix + i] = c >= 0x20 && c < 0x7f ? <u8>c : 0x3f;
-  }
-  return out;
-}
-
 /** An error response to request `id` (hessian2): the status, and the text as the error message. */
 export function errorResponse(id: u64, serialization: u8, kind: LocalReplyKind, text: string): LocalReply {
   const status = statusFor(kind);
-  const body = hessianAscii(text);
+  const body = hessianString(text.length > MAX_TEXT ? text.substring(0, MAX_TEXT) : text);
   const out = header(serialization, status, id, body.byteLength);
   out.set(body, HEADER_LENGTH);
   const label = status == 40 ? ResponseStatus.ClientError : ResponseStatus.ServerError;

@@ -1,7 +1,7 @@
 // Policies through the compiled dist/wasm/dubbo.wasm: a refused call never reaches the provider
 // (a heartbeat goes in its place) and the consumer gets an error response with the call's id.
 import { testChunkings } from "../../api/proxytest/chunkings";
-import { compiledDubbo, frames, header, hessianValue, request, requestsTotal, response, startedHost } from "./test_frames";
+import { compiledDubbo, frames, header, hessianValue, hessianValues, request, requestsTotal, response, startedHost } from "./test_frames";
 
 let dubbo: WebAssembly.Module;
 beforeAll(async () => {
@@ -46,4 +46,28 @@ test("a rate-limited call is answered with status 100 and the rule's text", asyn
   const toClient = frames(Buffer.from(conn.upstream(Buffer.concat([response(1n), heartbeatReply(PROBE_ID)])).forwarded));
   expect(toClient[1][3]).toBe(100);
   expect(hessianValue(toClient[1].subarray(16))).toBe("slow down");
+});
+
+describe("attachment mutation", () => {
+  const MUTATE = { policy: { mutations: [
+    { match: { method: { exact: "sayHello" } }, set: { "x-canary": "yes", tenant: "t9" }, remove: ["trace"] },
+  ] } };
+  const calls = Buffer.concat([
+    request({ id: 1n, attachments: { tenant: "t1", trace: "abc", keep: "me" } }),
+    request({ id: 2n, method: "echo", attachments: { tenant: "t1" } }),
+  ]);
+
+  testChunkings(calls, response(1n), async (callChunks) => {
+    const host = await startedHost(dubbo, MUTATE, { logLevel: "info" });
+    const conn = host.newConnection();
+    const sent = frames(Buffer.concat(callChunks.map((c) => Buffer.from(conn.downstream(c).forwarded))));
+    expect(sent.length).toBe(2);
+    // version, path, version, method, descriptor, arguments..., attachments
+    const mutated = hessianValues(sent[0].subarray(16));
+    expect(mutated[3]).toBe("sayHello");
+    expect(mutated[mutated.length - 1]).toEqual({ keep: "me", "x-canary": "yes", tenant: "t9" });
+    // Not matched: the frame goes on byte for byte.
+    expect(sent[1].equals(frames(calls)[1])).toBe(true);
+    expect(host.counterValue("metaproto_mutations_total;protocol=dubbo;reason=applied")).toBe(1);
+  });
 });

@@ -33,6 +33,14 @@ export function hessianValue(bytes: Buffer): unknown {
   return new hessian.DecoderV2(bytes).read();
 }
 
+/** Reads every value of `bytes` with hessian.js, in order. */
+export function hessianValues(bytes: Buffer): unknown[] {
+  const decoder = new hessian.DecoderV2(bytes);
+  const values: unknown[] = [];
+  while (decoder.byteBuffer.position() < bytes.length) values.push(decoder.read());
+  return values;
+}
+
 export function hessianBytes(...values: unknown[]): Buffer {
   const encoder = new hessian.EncoderV2();
   for (const v of values) encoder.write(v);

@@ -144,6 +144,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
           break;
         }
         if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
+        this.mutate(message, frameStart);
         const evicted = this.pending.add(message.requestId, stats, this.now());
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
@@ -160,6 +161,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
           stats.countCall("no_response", localReplyReason(verdict.reply));
           break;
         }
+        this.mutate(message, frameStart);
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
         break;
@@ -224,6 +226,24 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     } else {
       this.stats.connectionRoute(setFilterState(TCP_PROXY_CLUSTER, cluster) == HostResult.Ok ? "routed" : "refused");
     }
+  }
+
+  /** Applies the policy's attribute changes to a request on its way to the server. */
+  private mutate(message: Message, frameStart: u64): void {
+    const policy = this.policy;
+    if (policy == null) return;
+    const mutations = policy.mutations;
+    if (mutations == null || !mutations.collect(message, this.peerAddress())) return;
+    const end = frameEnd(message, frameStart);
+    const frame = this.downstreamEditor.bytes(frameStart, end);
+    let rewritten: Uint8Array | null = null;
+    if (frame != null) rewritten = this.codec.setAttributes(message, frame, mutations.toSet, mutations.toRemove, this.state);
+    if (rewritten == null) {
+      this.stats.mutation(frame == null ? "request_already_forwarded" : "unsupported");
+      return;
+    }
+    this.downstreamEditor.replace(frameStart, end, rewritten);
+    this.stats.mutation("applied");
   }
 
   /** Holds this read (and what follows it) until `nanos` from now. */

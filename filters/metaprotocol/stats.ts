@@ -290,6 +290,11 @@ export class ProtocolStats {
     this.countReason("metaproto_local_replies_total;protocol=" + this.protocol, reason);
   }
 
+  /** A request whose attributes a policy changed (or could not change). */
+  mutation(outcome: string): void {
+    this.countReason("metaproto_mutations_total;protocol=" + this.protocol, outcome);
+  }
+
   /** How a connection's first request chose (or could not choose) its cluster. */
   connectionRoute(reason: string): void {
     this.countReason("metaproto_connection_routes_total;protocol=" + this.protocol, reason);

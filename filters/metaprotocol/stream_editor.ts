@@ -33,6 +33,16 @@ export class StreamEditor {
     return start >= this.released;
   }
 
+  /** The bytes [start, end) of the read, when none of them was handed on and all are here. */
+  bytes(start: u64, end: u64): Uint8Array | null {
+    const chunkEnd = this.chunkStart + <u64>this.chunk.byteLength;
+    const from = this.held.byteLength > 0 ? this.heldStart : this.chunkStart;
+    if (start < this.released || start < from || end > chunkEnd || end < start) return null;
+    const parts = new Array<Uint8Array>();
+    this.copy(parts, start, end);
+    return parts.length == 1 ? parts[0] : concat(parts);
+  }
+
   /** Replaces [start, end) with `replacement` (null: drops it). Edits come in stream order. */
   replace(start: u64, end: u64, replacement: Uint8Array | null): void {
     this.edits.push(new Edit(start, end, replacement));

@@ -66,15 +66,18 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_response_bytes_total{protocol=dubbo,service=io.metaproto.demo.GreetingService,method=sayHello} > 0"
 
 
-# --- Policies: a second Envoy whose plugin denies `fail`. The provider never sees it (its own
-# count of fail calls stays put); each client gets the proxy's error response in its place.
+# --- Policies: a second Envoy whose plugin denies `fail` and rewrites sayHello's attachments. The
+# provider never sees a denied call (its own count of fail calls stays put); each client gets the
+# proxy's error response in its place; the provider receives the rewritten attachments.
 POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
 metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$PROVIDER_PORT" "$WASM" \
-  '{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"exact": "fail"}}}]}}}' >"$WORK/envoy-policy.yaml"
+  '{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"exact": "fail"}}}]},
+    "mutations": [{"match": {"method": {"exact": "sayHello"}}, "set": {"x-canary": "yes"}, "remove": ["trace"]}]}}' >"$WORK/envoy-policy.yaml"
 start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
 provider_fails_before=$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)
 log "Java consumer through the policy listener: fail() denied, then oneway and echo on the same connection"
-bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$POLICY_PORT" --count 2 --fail-denied \
+mutated_before=$(grep -c 'PROVIDER sayHello attachments .*x-canary=yes' "$WORK/provider.log" || true)
+bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$POLICY_PORT" --count 2 --fail-denied --attach trace=abc \
   | tee "$WORK/java-policy.out"
 grep -q '^DENIED: .*denied by MetaProto authz policy' "$WORK/java-policy.out" || die "the Java consumer did not see the denial"
 grep -q '^SUMMARY ' "$WORK/java-policy.out" || die "the Java consumer did not finish after the denial"
@@ -82,11 +85,16 @@ log "dubbo2.js through the policy listener"
 node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$POLICY_PORT" 1 denied | tee "$WORK/node-policy.out"
 grep -q '^NODE CLIENT OK' "$WORK/node-policy.out" || die "dubbo2.js did not finish after the denial"
 [ "$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)" = "$provider_fails_before" ] || die "a denied fail() reached the provider"
+# The mutation, as the provider received it: x-canary set, trace removed, on every sayHello (2 + 2).
+mutated=$(( $(grep -c 'PROVIDER sayHello attachments .*x-canary=yes' "$WORK/provider.log" || true) - mutated_before ))
+[ "$mutated" = 4 ] || die "the provider saw x-canary=yes on $mutated sayHello calls, expected 4"
+! grep 'PROVIDER sayHello attachments .*x-canary=yes' "$WORK/provider.log" | grep -q 'trace=' || die "the provider still got the removed trace attachment"
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 10 \
   --expect "metaproto_local_replies_total{protocol=dubbo,reason=denied} == 2" \
   --expect "metaproto_requests_total{protocol=dubbo,method=fail,response_status=client_error,response_code=40} == 2" \
   --expect "metaproto_requests_total{protocol=dubbo,method=sayHello,response_status=ok} == 4" \
   --expect "metaproto_requests_total{protocol=dubbo,method=echo,response_status=ok} == 1" \
+  --expect "metaproto_mutations_total{protocol=dubbo,reason=applied} == 4" \
   --expect "metaproto_policy_closes_total{protocol=dubbo} == 0" \
   --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
 

@@ -11,6 +11,7 @@ import { Faults, readFaults } from "./fault";
 import { Peer } from "./match";
 import { RateLimits, readRateLimits } from "./rate_limit";
 import { ConnectionRoutes, readRoutes } from "./routes";
+import { Mutations, readMutations } from "./mutation";
 import { CONTINUE, Verdict, VerdictKind } from "./verdict";
 
 export class PolicyChain {
@@ -18,14 +19,16 @@ export class PolicyChain {
   rateLimits: RateLimits | null = null;
   faults: Faults | null = null;
   routes: ConnectionRoutes | null = null;
+  mutations: Mutations | null = null;
 
   get readsAttributes(): bool {
     const authz = this.authz;
     const limits = this.rateLimits;
     const faults = this.faults;
     const routes = this.routes;
+    // A mutation rewrites the attributes: the codec must have decoded them.
     return (authz != null && authz.readsAttributes) || (limits != null && limits.readsAttributes) ||
-      (faults != null && faults.readsAttributes) || (routes != null && routes.readsAttributes);
+      (faults != null && faults.readsAttributes) || (routes != null && routes.readsAttributes) || this.mutations != null;
   }
 
   evaluate(message: Message, peer: Peer, now: u64): Verdict {
@@ -51,7 +54,7 @@ export class PolicyChain {
 /** Parses the `policy` section; `scope` names this plugin's rate-limit buckets in shared data. */
 export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string): PolicyChain {
   const chain = new PolicyChain();
-  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults", "routes"]);
+  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults", "routes", "mutations"]);
   if (obj == null) return chain;
   let v = obj.get("authz");
   if (v != null) chain.authz = readAuthz(reader, v, "policy.authz");
@@ -59,6 +62,8 @@ export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string
   if (v != null) chain.rateLimits = readRateLimits(reader, v, "policy.rate_limits", scope);
   v = obj.get("faults");
   if (v != null) chain.faults = readFaults(reader, v, "policy.faults");
+  v = obj.get("mutations");
+  if (v != null) chain.mutations = readMutations(reader, v, "policy.mutations");
   v = obj.get("routes");
   if (v != null) chain.routes = readRoutes(reader, v, "policy.routes");
   return chain;

@@ -6,6 +6,8 @@ import org.apache.dubbo.rpc.RpcContext;
 public class GreetingServiceImpl implements GreetingService {
     @Override
     public String sayHello(String name) {
+        // The attachments as the provider received them: the rig checks a policy's mutations here.
+        System.err.println("PROVIDER sayHello attachments " + new java.util.TreeMap<>(RpcContext.getServerAttachment().getObjectAttachments()));
         return "Hello " + name + ", response from " + localAddress();
     }
 
