@@ -82,8 +82,9 @@ export class MySqlCodec extends Codec {
     const message = result.message!;
     message.truncated = !whole;
     if (length == MAX_PAYLOAD) {
-      s.partialRequest = message;
-      s.partialCommand = this.commands.command;
+      s.partialRequest = ownCopy(message);
+      const command = this.commands.command;
+      s.partialCommand = command != null ? new PendingCommand().copyFrom(command) : null;
       s.partialBytes = <u64>total;
       s.partialNextSeq = seq + 1;
       return DecodeResult.skip(<u32>end);
@@ -115,4 +116,18 @@ export class MySqlCodec extends Codec {
     }
     return DecodeResult.done(message, <u32>end);
   }
+}
+
+/**
+ * A copy of a decoded message a connection can keep across decode calls (the decoder's message
+ * is shared by every connection). Only commands of 16 MiB and more take this path.
+ */
+function ownCopy(message: Message): Message {
+  const copy = new Message();
+  copy.kind = message.kind;
+  copy.service = message.service;
+  copy.method = message.method;
+  copy.truncated = message.truncated;
+  copy.attributes = message.attributes.slice(0);
+  return copy;
 }

@@ -49,6 +49,17 @@ export class PendingCommand {
   query: string = "";
   keyword: string = "";
 
+  /** Copies every field of `other` (the decoder's shared instance) into this one. */
+  copyFrom(other: PendingCommand): PendingCommand {
+    this.reset(other.shape, other.method, other.service, other.firstReplySeq);
+    this.forgetsStatements = other.forgetsStatements;
+    this.opensCursor = other.opensCursor;
+    this.newDatabase = other.newDatabase;
+    this.query = other.query;
+    this.keyword = other.keyword;
+    return this;
+  }
+
   reset(shape: ReplyShape, method: string, service: string, firstReplySeq: u8): PendingCommand {
     this.shape = shape;
     this.method = method;
@@ -251,7 +262,11 @@ export class MySqlState extends ConnectionState {
   lastPrepareQuery: string = "";
   lastPrepareKeyword: string = "";
 
-  /** A command whose payload continues in further packets (>= 16 MiB): its message so far. */
+  /**
+   * A command whose payload continues in further packets (>= 16 MiB): its message and pending
+   * command so far. Copies the connection owns: the decoder's instances serve every connection
+   * of the VM and are overwritten by the next command decoded on any of them.
+   */
   partialRequest: Message | null = null;
   partialCommand: PendingCommand | null = null;
   partialBytes: u64 = 0;
