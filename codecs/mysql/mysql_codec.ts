@@ -2,12 +2,13 @@
 // server greeting, a login, then commands each answered by one reply of one or more packets.
 // Requests and replies pair in order (one command at a time per connection, or pipelined).
 import {
-  Codec, ConnectionState, DecodeResult, Direction, Message, Pairing,
+  Codec, ConnectionState, DecodeResult, Direction, LocalReply, LocalReplyKind, Message, Pairing,
 } from "../../api/assembly/codec";
 import { CommandDecoder } from "./commands";
 import { decodeGreeting, decodeLogin, greetingLooksWrong } from "./handshake";
+import { errorReply, pingProbe } from "./local_reply";
 import { decodeReply } from "./replies";
-import { ClientTurn, MySqlState, PendingCommand, Phase } from "./state";
+import { ClientTurn, MySqlState, PendingCommand, Phase, ReplyShape } from "./state";
 import { HEADER_LENGTH, MAX_PAYLOAD, commandName, readU24 } from "./wire";
 
 export class MySqlCodec extends Codec {
@@ -20,6 +21,25 @@ export class MySqlCodec extends Codec {
   serverFirst(): bool { return true; }
 
   newConnectionState(): ConnectionState | null { return new MySqlState(); }
+
+  /** An ERR packet where the refused command's reply starts (codes: local_reply.ts). */
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
+    if (state == null || !(state instanceof MySqlState)) return null;
+    const s = changetype<MySqlState>(state);
+    return errorReply(kind, text, s.lastReplySeq, s.capabilities);
+  }
+
+  /**
+   * COM_PING in place of the command just decoded, when its OK, read as that command's reply,
+   * leaves the connection state true (see pingStandsIn), and no auth exchange is under way: a
+   * login, or a command pipelined behind a login or COM_CHANGE_USER, gets no probe.
+   */
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
+    if (state == null || !(state instanceof MySqlState)) return null;
+    const s = changetype<MySqlState>(state);
+    if (!s.lastAnsweredByPing || s.authPending || s.clientTurn != ClientTurn.None) return null;
+    return pingProbe();
+  }
 
   decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
     if (state == null || !(state instanceof MySqlState)) return DecodeResult.error("no_state");
@@ -63,6 +83,8 @@ export class MySqlCodec extends Codec {
     if (s.phase == Phase.HandshakeResponse) {
       if (seq != 1 || length == 0 || length == MAX_PAYLOAD) return DecodeResult.error("bad_handshake_response");
       if (!whole && !frameIsTruncated) return DecodeResult.needMore(total);
+      s.lastReplySeq = seq + 1;
+      s.lastAnsweredByPing = false;
       return decodeLogin(s, bytes, end, seq, total);
     }
 
@@ -82,8 +104,9 @@ export class MySqlCodec extends Codec {
     const message = result.message!;
     message.truncated = !whole;
     if (length == MAX_PAYLOAD) {
-      s.partialRequest = message;
-      s.partialCommand = this.commands.command;
+      s.partialRequest = ownCopy(message);
+      const command = this.commands.command;
+      s.partialCommand = command != null ? new PendingCommand().copyFrom(command) : null;
       s.partialBytes = <u64>total;
       s.partialNextSeq = seq + 1;
       return DecodeResult.skip(<u32>end);
@@ -109,10 +132,42 @@ export class MySqlCodec extends Codec {
   /** The command's last packet is through: count its bytes and expect its reply. */
   private complete(s: MySqlState, message: Message, command: PendingCommand | null, bytes: u64, lastSeq: u8, end: i32): DecodeResult {
     message.frameLength = <u32>min<u64>(bytes, <u64>u32.MAX_VALUE);
+    s.lastReplySeq = lastSeq + 1;
+    s.lastAnsweredByPing = false;
     if (command != null) {
       command.firstReplySeq = lastSeq + 1;
+      s.lastAnsweredByPing = pingStandsIn(command);
       s.pushCommand(command);
     }
     return DecodeResult.done(message, <u32>end);
   }
+}
+
+/**
+ * True when a COM_PING sent in the command's place keeps the codec's state true once the PING's
+ * OK is read as the command's reply: a one-packet command (its reply starts at sequence id 1, as
+ * the PING's does) whose reply is read as OK/ERR/result set (not a prepare, field list, fetch,
+ * statistics or auth reply), and whose OK changes nothing the codec follows: not a schema change
+ * (USE, COM_INIT_DB), not a COM_RESET_CONNECTION, not LOAD DATA / LOAD XML (whose reply may ask
+ * for the client's file).
+ */
+function pingStandsIn(command: PendingCommand): bool {
+  return command.shape == ReplyShape.Generic && command.firstReplySeq == 1 && command.newDatabase == null &&
+    !command.forgetsStatements && command.method != LOAD_METHOD;
+}
+
+const LOAD_METHOD = "COM_QUERY:LOAD";
+
+/**
+ * A copy of a decoded message a connection can keep across decode calls (the decoder's message
+ * is shared by every connection). Only commands of 16 MiB and more take this path.
+ */
+function ownCopy(message: Message): Message {
+  const copy = new Message();
+  copy.kind = message.kind;
+  copy.service = message.service;
+  copy.method = message.method;
+  copy.truncated = message.truncated;
+  copy.attributes = message.attributes.slice(0);
+  return copy;
 }

@@ -293,6 +293,39 @@ describe("packets of 16 MiB and more", () => {
     expect(r.host.counterValue(`metaproto_request_bytes_total;protocol=mysql;service=${DB};method=COM_QUERY:INSERT`)).toBe(wire.length);
   }, 60_000);
 
+  // The codec serves every connection of the VM with one decoder: a connection must not keep the
+  // decoder's message or pending command while the rest of its command is still arriving.
+  test("a 16 MiB command keeps its own labels while another connection's command is decoded in between", async () => {
+    const host = await startedHost(mysql);
+    const insertConn = host.newConnection();
+    const selectConn = host.newConnection();
+    const feed = (conn: typeof insertConn, side: Side, bytes: Buffer) => {
+      for (let at = 0; at < bytes.length; at += 256 * 1024) conn[side](bytes.subarray(at, at + 256 * 1024));
+    };
+    for (const [conn, database] of [[insertConn, "a"], [selectConn, "b"]] as const) {
+      feed(conn, "upstream", greeting());
+      feed(conn, "downstream", login({ capabilities: WITH_DEPRECATE_EOF, database }));
+      feed(conn, "upstream", ok(2));
+    }
+    const head = Buffer.from("\x03INSERT INTO t VALUES ('", "latin1");
+    const insert = packets(0, Buffer.concat([head, Buffer.alloc(0xffffff - head.length, 0x61)]));
+    const lastPacket = insert.length - 4; // the empty packet that ends a payload of exactly 0xFFFFFF
+    feed(insertConn, "downstream", insert.subarray(0, lastPacket));
+    feed(selectConn, "downstream", query("SELECT a FROM t"));
+    feed(selectConn, "upstream", resultSet(1, ["a"], [[Buffer.from("1")]], { deprecateEof: true }).bytes);
+    feed(insertConn, "downstream", insert.subarray(lastPacket));
+    feed(insertConn, "upstream", ok(2, { affected: 1 }));
+    expect(host.traps).toEqual([]);
+    expect(decodeErrors(host)).toEqual([]);
+    expect(calls(host)).toEqual([
+      ["service=a;method=COM_QUERY:INSERT;response_status=ok;response_code=0", 1],
+      ["service=a;method=LOGIN;response_status=ok;response_code=0", 1],
+      ["service=b;method=COM_QUERY:SELECT;response_status=ok;response_code=0", 1],
+      ["service=b;method=LOGIN;response_status=ok;response_code=0", 1],
+    ]);
+    expect(host.counterValue("metaproto_request_bytes_total;protocol=mysql;service=a;method=COM_QUERY:INSERT")).toBe(insert.length);
+  }, 60_000);
+
   test("a 20 MiB row, even one whose first packet starts with 0xFE, stays inside the result set", async () => {
     for (const deprecateEof of [false, true]) {
       const value = big(20 * 1024 * 1024, 0x62);

@@ -49,6 +49,17 @@ export class PendingCommand {
   query: string = "";
   keyword: string = "";
 
+  /** Copies every field of `other` (the decoder's shared instance) into this one. */
+  copyFrom(other: PendingCommand): PendingCommand {
+    this.reset(other.shape, other.method, other.service, other.firstReplySeq);
+    this.forgetsStatements = other.forgetsStatements;
+    this.opensCursor = other.opensCursor;
+    this.newDatabase = other.newDatabase;
+    this.query = other.query;
+    this.keyword = other.keyword;
+    return this;
+  }
+
   reset(shape: ReplyShape, method: string, service: string, firstReplySeq: u8): PendingCommand {
     this.shape = shape;
     this.method = method;
@@ -86,6 +97,8 @@ export class CommandQueue {
   private extras: StaticArray<CommandExtras | null> = new StaticArray<CommandExtras | null>(INITIAL_QUEUE_CAPACITY);
   private head: i32 = 0;
   private count: i32 = 0;
+  /** Queued logins and COM_CHANGE_USERs: their auth exchange is still under way. */
+  private authCount: i32 = 0;
   // peek() fills this one object: the reply parser reads it before the next push or shift.
   // It is filled once per command, not once per packet of the reply (rows of a result set).
   private readonly view: PendingCommand = new PendingCommand();
@@ -93,6 +106,11 @@ export class CommandQueue {
 
   get length(): i32 {
     return this.count;
+  }
+
+  /** True while a login or COM_CHANGE_USER awaits the end of its auth exchange. */
+  get authPending(): bool {
+    return this.authCount > 0;
   }
 
   push(command: PendingCommand): void {
@@ -105,6 +123,7 @@ export class CommandQueue {
     if (command.forgetsStatements) bits |= FORGETS_STATEMENTS;
     if (command.opensCursor) bits |= OPENS_CURSOR;
     unchecked(this.packed[at] = bits);
+    if (command.shape == ReplyShape.Auth) this.authCount++;
     const hasExtras = command.newDatabase != null || command.query.length > 0 || command.keyword.length > 0;
     unchecked(this.extras[at] = hasExtras ? new CommandExtras(command.newDatabase, command.query, command.keyword) : null);
     this.count++;
@@ -132,6 +151,7 @@ export class CommandQueue {
   shift(): void {
     if (this.count == 0) return;
     this.viewIsHead = false;
+    if (<ReplyShape>(unchecked(this.packed[this.head]) & 0xff) == ReplyShape.Auth) this.authCount--;
     unchecked(this.extras[this.head] = null);
     this.head = (this.head + 1) & (this.packed.length - 1);
     this.count--;
@@ -251,7 +271,11 @@ export class MySqlState extends ConnectionState {
   lastPrepareQuery: string = "";
   lastPrepareKeyword: string = "";
 
-  /** A command whose payload continues in further packets (>= 16 MiB): its message so far. */
+  /**
+   * A command whose payload continues in further packets (>= 16 MiB): its message and pending
+   * command so far. Copies the connection owns: the decoder's instances serve every connection
+   * of the VM and are overwritten by the next command decoded on any of them.
+   */
   partialRequest: Message | null = null;
   partialCommand: PendingCommand | null = null;
   partialBytes: u64 = 0;
@@ -265,6 +289,19 @@ export class MySqlState extends ConnectionState {
   infileContinuation: bool = false;
 
   reply: ReplyProgress = new ReplyProgress();
+
+  /**
+   * The request decoded last, for the policy hooks the framework calls right after decoding it:
+   * the sequence id its reply starts with, and whether a COM_PING's OK read as its reply leaves
+   * this state true (see MySqlCodec.probeRequest).
+   */
+  lastReplySeq: u8 = 1;
+  lastAnsweredByPing: bool = false;
+
+  /** True while a login or COM_CHANGE_USER awaits the end of its auth exchange. */
+  get authPending(): bool {
+    return this.commands.authPending;
+  }
 
   get pendingCommands(): i32 {
     return this.commands.length;

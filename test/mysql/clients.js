@@ -3,7 +3,8 @@
 /*
  * Real MySQL clients for the rig and for fixture captures: npm mysql2 and npm mariadb, TLS off.
  *   node test/mysql/clients.js SCENARIO --port P [--host H] [--user U] [--password W] [--database D]
- * Scenarios: mysql2, mysql2-blob, mariadb, infile, cursor-call, wide, pipeline (see each function).
+ * Scenarios: mysql2, mysql2-blob, mariadb, infile, cursor-call, wide, pipeline, and policy-mysql2,
+ * policy-mariadb against a listener whose policy refuses DELETEs (see each function).
  * Prints the failures it provoked ("QUERY <label> errno=<n>") and a final "SUMMARY {json}":
  * failures by errno, the checks it made, and what the rig needs to match the server's Com_*
  * counters: `extraSelects` (SELECT statements the server ran beyond one per COM_QUERY: the
@@ -23,7 +24,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const summary = { errors: {}, checks: [], extraSelects: 0, preparedSelects: 0, pings: 0, changeUsers: 0, resets: 0 };
+const summary = { errors: {}, checks: [], extraSelects: 0, preparedSelects: 0, pings: 0, changeUsers: 0, resets: 0, executes: 0 };
 
 function check(what, condition) {
   if (!condition) throw new Error(`check failed: ${what}`);
@@ -222,7 +223,74 @@ async function pipelineScenario(o) {
   await c.end();
 }
 
+/** The text the rig's policy listener answers a denied DELETE with (test.sh POLICY). */
+const DENY_TEXT = 'DELETE is not allowed through MetaProto';
+const DENIED = 1142; // ER_TABLEACCESS_DENIED_ERROR, SQLSTATE 42000
+const RATE_LIMITED = 1226; // ER_USER_LIMIT_REACHED, SQLSTATE 42000
+
+/** Runs `fn`, which must fail with the policy's ERR (errno, SQLSTATE and, for a denial, the text). */
+async function expectRefused(label, errno, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    // mysql2 names the server's message sqlMessage, mariadb text.
+    const text = e.sqlMessage ?? e.text;
+    if (e.errno !== errno || e.sqlState !== '42000' || (errno === DENIED && text !== DENY_TEXT)) {
+      throw new Error(`${label}: expected errno ${errno} / 42000, got ${e.errno} / ${e.sqlState} (${text})`);
+    }
+    summary.errors[errno] = (summary.errors[errno] || 0) + 1;
+    console.log(`QUERY ${label} errno=${e.errno}`);
+    return;
+  }
+  throw new Error(`${label}: expected errno ${errno}, but it succeeded`);
+}
+
+/**
+ * npm mysql2 against the policy listener (table `pol` holds ids 1-3, n = 0): a text DELETE and a
+ * prepared one (PREPARE passes, its EXECUTE is refused) each get the ERR, and the same connection
+ * goes on to read all three rows; three UPDATEs against a bucket of two tokens: the third is
+ * refused as rate limited.
+ */
+async function policyMysql2Scenario(o) {
+  const mysql = require('mysql2/promise');
+  const c = await mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  await expectRefused('mysql2 text DELETE', DENIED, () => c.query('DELETE FROM pol WHERE id = 1'));
+  const [text] = await c.query('SELECT COUNT(*) AS n FROM pol');
+  check('mysql2: after the refused DELETE the session reads 3 rows', Number(text[0].n) === 3);
+  await expectRefused('mysql2 prepared DELETE', DENIED, () => c.execute('DELETE FROM pol WHERE id = ?', [2]));
+  const [prepared] = await c.execute('SELECT id FROM pol WHERE id >= ?', [1]);
+  check('mysql2: after the refused prepared DELETE a prepared SELECT reads 3 rows', prepared.length === 3);
+  summary.executes++;
+  await c.query('UPDATE pol SET n = n + 1 WHERE id = 3');
+  await c.query('UPDATE pol SET n = n + 1 WHERE id = 3');
+  await expectRefused('mysql2 third UPDATE', RATE_LIMITED, () => c.query('UPDATE pol SET n = n + 1 WHERE id = 3'));
+  const [updated] = await c.query('SELECT n FROM pol WHERE id = 3');
+  check('mysql2: two UPDATEs ran, the rate-limited one did not', updated[0].n === 2);
+  await c.end();
+}
+
+/**
+ * npm mariadb against the policy listener: a text DELETE pipelined between two SELECTs, and a
+ * prepared DELETE (the driver pipelines PREPARE and EXECUTE of statement -1); each gets the
+ * ERR in its place and the SELECTs around it their rows.
+ */
+async function policyMariadbScenario(o) {
+  const mariadb = require('mariadb');
+  const c = await mariadb.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  const before = c.query('SELECT COUNT(*) AS n FROM pol');
+  const refused = expectRefused('mariadb text DELETE', DENIED, () => c.query('DELETE FROM pol WHERE id = 1'));
+  const after = c.query('SELECT COUNT(*) AS n FROM pol');
+  const [first, , last] = await Promise.all([before, refused, after]);
+  check('mariadb: the SELECTs around the pipelined refused DELETE read 3 rows', Number(first[0].n) === 3 && Number(last[0].n) === 3);
+  await expectRefused('mariadb prepared DELETE', DENIED, () => c.execute('DELETE FROM pol WHERE id = ?', [2]));
+  const rows = await c.execute('SELECT id FROM pol WHERE id >= ?', [1]);
+  check('mariadb: after the refused prepared DELETE a prepared SELECT reads 3 rows', rows.length === 3);
+  summary.executes++;
+  await c.end();
+}
+
 const SCENARIOS = {
+  'policy-mysql2': policyMysql2Scenario, 'policy-mariadb': policyMariadbScenario,
   mysql2: mysql2Scenario, 'mysql2-blob': mysql2BlobScenario, mariadb: mariadbScenario, infile: infileScenario,
   'cursor-call': cursorCallScenario, wide: wideScenario, pipeline: pipelineScenario,
 };

@@ -200,10 +200,60 @@ check \
   --expect "metaproto_decode_errors_total{protocol=mysql} == 1" \
   --expect "$M,method=LOGIN,response_status=ok,response_code=0} == $((connections + 1))"
 
+# --- Phase 4: policies, on a second Envoy whose plugin denies DELETEs (text and prepared) and
+# lets two UPDATEs through a bucket. A refused command never reaches the server (Com_delete); a
+# COM_PING goes in its place (Com_admin_commands); the client gets the ERR in its reply's place
+# and goes on using the same session.
+DENY_TEXT="DELETE is not allowed through MetaProto"
+POLICY='{"policy": {"authz": {"deny_text": "'"$DENY_TEXT"'", "rules": [
+    {"action": "deny", "match": {"method": {"exact": "COM_QUERY:DELETE"}}},
+    {"action": "deny", "match": {"method": {"exact": "COM_STMT_EXECUTE:DELETE"}}}]},
+  "rate_limits": [{"name": "updates", "match": {"method": {"exact": "COM_QUERY:UPDATE"}}, "max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 600000}]}}'
+kill "$ENVOY_PID" && wait "$ENVOY_PID" || true # the first Envoy
+POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
+metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$MYSQL_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')" >"$WORK/envoy-policy.yaml"
+start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
+mysql_root -e "CREATE TABLE $MYSQL_DATABASE.pol (id INT PRIMARY KEY, n INT); INSERT INTO $MYSQL_DATABASE.pol VALUES (1, 0), (2, 0), (3, 0)"
+mysql_com_status >"$WORK/com-before"
+for scenario in policy-mysql2 policy-mariadb; do
+  log "npm client scenario '$scenario' -> policy Envoy :$POLICY_PORT"
+  node "$REPO/test/mysql/clients.js" "$scenario" --port "$POLICY_PORT" | tee "$WORK/policy-$scenario.out"
+  grep -q '^SUMMARY ' "$WORK/policy-$scenario.out" || die "client scenario $scenario did not finish"
+done
+# Statements on stdin: with -e the CLI stops at the first error even with --force.
+log "mariadb CLI --ssl=0 --force: a DELETE, then a SELECT on the same session -> policy Envoy"
+printf 'DELETE FROM pol WHERE id = 3;\nSELECT COUNT(*) FROM pol;\n' |
+  mariadb --no-defaults -h 127.0.0.1 -P "$POLICY_PORT" -u "$MYSQL_USER" "-p$MYSQL_PASSWORD" --ssl=0 --force -N -B "$MYSQL_DATABASE" \
+  >"$WORK/policy-cli.out" 2>&1 || true
+cat "$WORK/policy-cli.out"
+grep -qx "ERROR 1142 (42000) at line 1: $DENY_TEXT" "$WORK/policy-cli.out" && [ "$(tail -n1 "$WORK/policy-cli.out")" = 3 ] \
+  || die "the mariadb CLI did not get the ERR, then the 3 rows"
+mysql_com_status >"$WORK/com-after"
+policy_executes=$(cat "$WORK"/policy-*.out | sed -n 's/^SUMMARY //p' | node -e '
+  let n = 0; for (const line of require("fs").readFileSync(0, "utf8").split("\n")) if (line) n += JSON.parse(line).executes;
+  console.log(n);')
+denied=$(cat "$WORK"/policy-*.out | grep -c "errno=1142$" || true); denied=$((denied + 1)) # and the CLI's
+rate_limited=$(cat "$WORK"/policy-*.out | grep -c "errno=1226$" || true)
+log "server Com_* deltas: delete=$(com Com_delete) stmt_execute=$(com Com_stmt_execute) update=$(com Com_update) admin_commands=$(com Com_admin_commands)"
+[ "$(com Com_delete)" = 0 ] || die "the server ran $(com Com_delete) DELETEs; every one was refused"
+[ "$(com Com_stmt_execute)" = "$policy_executes" ] || die "Com_stmt_execute $(com Com_stmt_execute) != the $policy_executes allowed executions"
+[ "$(com Com_update)" = 2 ] || die "the server ran $(com Com_update) UPDATEs, expected the 2 the bucket allows"
+# The clients send no COM_PING of their own here: every one is a probe, one per refused command.
+[ "$(com Com_admin_commands)" = $((denied + rate_limited)) ] || die "Com_admin_commands $(com Com_admin_commands) != $((denied + rate_limited)) probes"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
+  --expect "metaproto_local_replies_total{protocol=mysql,reason=denied} == $denied" \
+  --expect "metaproto_local_replies_total{protocol=mysql,reason=rate_limited} == $rate_limited" \
+  --expect "$M,method=COM_QUERY:DELETE,response_status=client_error,response_code=1142} == 3" \
+  --expect "$M,method=COM_STMT_EXECUTE:DELETE,response_status=client_error,response_code=1142} == 2" \
+  --expect "$M,method=COM_QUERY:UPDATE,response_status=server_error,response_code=1226} == 1" \
+  --expect "$M,method=COM_QUERY:UPDATE,response_status=ok,response_code=0} == 2" \
+  --expect "metaproto_policy_closes_total{protocol=mysql} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=mysql} == 0"
+
 log "PASS: MariaDB through Envoy + dist/wasm/mysql.wasm; metrics agree with the server's Com_* counters and the clients"
 if [ -n "${KEEP_RUNNING:-}" ]; then
-  log "Envoy admin: http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"
-  log "MySQL via Envoy: mariadb -h 127.0.0.1 -P $LISTEN_PORT -u $MYSQL_USER -p$MYSQL_PASSWORD --ssl=0 $MYSQL_DATABASE"
+  log "Envoy (with the policy) admin: http://127.0.0.1:$POLICY_ADMIN/stats/prometheus (metaproto_* lines)"
+  log "MySQL via Envoy: mariadb -h 127.0.0.1 -P $POLICY_PORT -u $MYSQL_USER -p$MYSQL_PASSWORD --ssl=0 $MYSQL_DATABASE"
   log "running until Ctrl-C"
   wait "$ENVOY_PID" || true
 fi
