@@ -1,5 +1,5 @@
 // The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
-import { JsonKind, JsonValue, parseJson } from "../../api/assembly/json";
+import { JsonKind, JsonValue, parseJson } from "./runtime/json";
 import { LabelLimits } from "./stats";
 import { PolicyChain, readPolicy } from "./policy/chain";
 import { ConfigReader } from "./policy/config_reader";

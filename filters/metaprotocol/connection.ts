@@ -2,12 +2,12 @@
 // per-call metrics and applies the plugin's policy to each request. Bytes pass unchanged unless
 // a policy answers a request itself: then the request is replaced by the codec's probe and the
 // probe's answer by the codec's error reply (provoke-and-replace; README "Policies").
-import { ConnectionFilter } from "../../api/assembly/filter";
+import { ConnectionFilter } from "./runtime/filter";
 import { Codec, ConnectionState, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
 import {
   BufferKind, FilterStatus, HostResult, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
   setFilterState,
-} from "../../api/assembly/host";
+} from "./runtime/host";
 import { PolicyChain, livePolicy } from "./policy/chain";
 import { Peer, parseIpv4 } from "./policy/match";
 import { CONTINUE, Verdict, VerdictKind, localReplyReason } from "./policy/verdict";

@@ -1,7 +1,7 @@
 // Connections held back by a fault delay, and the timer that lets them go. A delayed read is
 // paused in Envoy (its bytes, and whatever the client sends meanwhile, stay in Envoy's buffer,
 // in order); the root context's tick resumes it once its time has come.
-import { HostResult, nowNanos, resumeDownstream, setTickPeriod } from "../../api/assembly/host";
+import { HostResult, nowNanos, resumeDownstream, setTickPeriod } from "./runtime/host";
 
 /** How often the timer looks for connections to release while any is held. */
 const TICK_MILLIS: u32 = 5;

@@ -1,2 +1,2 @@
 // A codec's main.ts re-exports these proxy-wasm entry points and calls useCodec.
-export * from "../../api/assembly/abi";
+export * from "./runtime/abi";

@@ -1,7 +1,7 @@
 // The per-plugin root: parses configuration and creates a connection filter per connection.
-import { ConnectionFilter, RootFilter, registerRootFilter } from "../../api/assembly/filter";
+import { ConnectionFilter, RootFilter, registerRootFilter } from "./runtime/filter";
 import { Codec } from "../../api/assembly/codec";
-import { LogLevel, getProperty, log, logEnabled, nowNanos, refreshLogLevel } from "../../api/assembly/host";
+import { LogLevel, getProperty, log, logEnabled, nowNanos, refreshLogLevel } from "./runtime/host";
 import { FilterConfig, parseConfig } from "./config";
 import { publishPolicy } from "./policy/chain";
 import { seedRandom } from "./policy/fault";

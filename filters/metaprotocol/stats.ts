@@ -7,7 +7,7 @@
 // a series' response codes and a protocol's reasons are capped, and a VM creates at most
 // `max_series` series in all. Past a bound the value becomes `other` and
 // metaproto_label_overflow_total{dimension} counts what was folded.
-import { MetricKind, NO_METRIC, defineMetric, incrementMetric, recordMetric } from "../../api/assembly/host";
+import { MetricKind, NO_METRIC, defineMetric, incrementMetric, recordMetric } from "./runtime/host";
 import { ResponseStatus } from "../../api/assembly/codec";
 
 export const OTHER = "other";

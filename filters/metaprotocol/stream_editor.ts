@@ -4,7 +4,7 @@
 // bytes are handed on (or not) as one rewrite of the whole read.
 //
 // Offsets are stream offsets: bytes of this direction since the connection began.
-import { BufferKind, getBufferBytes, setBufferBytes } from "../../api/assembly/host";
+import { BufferKind, getBufferBytes, setBufferBytes } from "./runtime/host";
 
 class Edit {
   constructor(public start: u64, public end: u64, public replacement: Uint8Array | null) {}

@@ -4,7 +4,7 @@
 // state, read per request, so a configuration update (a new root context in the same VM)
 // reaches the next request of connections opened before it.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../../../api/assembly/json";
+import { JsonValue } from "../runtime/json";
 import { Authz, readAuthz } from "./authz";
 import { ConfigReader } from "./config_reader";
 import { Faults, readFaults } from "./fault";

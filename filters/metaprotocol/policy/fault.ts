@@ -1,7 +1,7 @@
 // Fault injection: abort a share of the matching calls with the codec's error reply, or delay a
 // share of them.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../../../api/assembly/json";
+import { JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 import { Verdict, VerdictKind } from "./verdict";

@@ -1,7 +1,7 @@
 // Which calls a rule applies to: service, method and attributes of the request, and the
 // client's address. Every condition given must hold; a match with none holds for every call.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../../../api/assembly/json";
+import { JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
 
 export enum StringMatchKind { Exact = 0, Prefix = 1, Suffix = 2, Present = 3 }

@@ -1,7 +1,7 @@
 // Request mutation: set or remove attributes (Dubbo attachments) of matching requests. The codec
 // rewrites the frame (setAttributes); the server sees the result.
 import { Attribute, Message } from "../../../api/assembly/codec";
-import { JsonKind, JsonValue } from "../../../api/assembly/json";
+import { JsonKind, JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 

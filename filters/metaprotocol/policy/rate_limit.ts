@@ -2,8 +2,8 @@
 // shared data, so every worker VM of this plugin draws from the same bucket and
 // `--concurrency N` does not give N times the limit.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
-import { HostResult, getSharedData, setSharedData } from "../../../api/assembly/host";
-import { JsonValue } from "../../../api/assembly/json";
+import { HostResult, getSharedData, setSharedData } from "../runtime/host";
+import { JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 import { Verdict, VerdictKind } from "./verdict";

@@ -4,7 +4,7 @@
 // the filter state `envoy.tcp_proxy.cluster`.
 // Later requests cannot move the connection: those that would match another route are counted.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../../../api/assembly/json";
+import { JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 

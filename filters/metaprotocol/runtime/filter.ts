@@ -1,4 +1,4 @@
-// The two objects a MetaProto filter is made of; api/assembly/abi.ts dispatches to them.
+// The two objects a MetaProto filter is made of; abi.ts dispatches to them.
 
 /** One per root context (plugin instance): configuration and per-worker state. */
 export abstract class RootFilter {

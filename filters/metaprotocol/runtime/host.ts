@@ -3,7 +3,7 @@
 // connection of the VM (the SDK's checked helpers throw on any result but Ok/NotFound).
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { __pin, __unpin } from "rt/itcms";
-import { repoint } from "./bytes";
+import { repoint } from "../../../api/assembly/bytes";
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
 export enum HostResult { Ok = 0, NotFound = 1, BadArgument = 2, Empty = 7, CasMismatch = 8, Unimplemented = 12 }
