@@ -66,5 +66,10 @@ capture redis-benchmark redis-benchmark -h 127.0.0.1 -p RELAY_PORT -c 1 -n 48 -P
 rename_by_content redis-benchmark CONFIG config
 rename_by_content redis-benchmark LPUSH lpush
 rm -f "$OUT"/redis-benchmark.*bin # the get/set/incr runs look like the lpush one
+# A deep pipeline: 3000 SETs written before the first reply is read (more than the 1024 pending
+# calls the framework once kept).
+capture redis-benchmark-deep redis-benchmark -h 127.0.0.1 -p RELAY_PORT -c 1 -n 3000 -P 3000 -r 1000 -t set -q
+rename_by_content redis-benchmark-deep SET set
+rm -f "$OUT"/redis-benchmark-deep.*bin # its CONFIG GET connection, as redis-benchmark-config
 
 ls -l "$OUT"/*.bin
