@@ -88,3 +88,18 @@ export function metricName(name: string, labels: Record<string, string>): string
 export function metricValues(host: ProxyTestHost, prefix: string): Record<string, number> {
   return Object.fromEntries(host.metrics().filter((m) => m.name.startsWith(prefix)).map((m) => [m.name, m.samples ? m.samples.length : m.value]));
 }
+
+/**
+ * Replays a hostile stream in three equal parts (`part()` sends one) and returns the VM's memory
+ * after each. A bounded module's curve is flat once warm: the third value is no larger than the
+ * second. (The first part only warms it up: when the collector settles depends on the heap's
+ * layout, which any code change moves.)
+ */
+export function memoryCurve(host: ProxyTestHost, part: () => void): [number, number, number] {
+  part();
+  const warm = host.guestMemoryBytes();
+  part();
+  const middle = host.guestMemoryBytes();
+  part();
+  return [warm, middle, host.guestMemoryBytes()];
+}

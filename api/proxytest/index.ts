@@ -22,6 +22,6 @@ export type {
 } from "./types";
 export { compileAssemblyScript, repoRoot } from "./compile";
 export {
-  bytewise, compiledCodec, decodedMessages, feed, metricName, metricValues, split, startedHost,
+  bytewise, compiledCodec, decodedMessages, feed, memoryCurve, metricName, metricValues, split, startedHost,
 } from "./codec_harness";
 export type { Decoded, Direction } from "./codec_harness";

@@ -81,3 +81,19 @@ test("a bad policy is rejected naming the field path", async () => {
   expect(() => host.start()).toThrow(ConfigRejected);
   expect(host.logMessages("error").join("\n")).toMatch(/policy\.authz\.rules\[0\]\.match\.method\.prefx: unknown field/);
 });
+
+test("authz by the client certificate's URI SAN (Envoy terminating TLS) and by source address", async () => {
+  const config = { policy: { authz: { default_action: "deny", rules: [
+    { action: "allow", match: { principals: [{ prefix: "spiffe://cluster.local/ns/shop/" }] } },
+    { action: "allow", match: { source_cidrs: ["10.1.0.0/16"] } },
+  ] } } };
+  const host = await startedHost(redis, config, { logLevel: "info" });
+  const shop = host.newConnection({ properties: { "connection.uri_san_peer_certificate": "spiffe://cluster.local/ns/shop/sa/web" } });
+  expect(Buffer.from(shop.downstream(command("GET", "k")).forwarded).equals(command("GET", "k"))).toBe(true);
+  const other = host.newConnection({ properties: { "connection.uri_san_peer_certificate": "spiffe://cluster.local/ns/ads/sa/x" } });
+  expect(Buffer.from(other.downstream(command("GET", "k")).forwarded).equals(PING)).toBe(true);
+  const internal = host.newConnection({ properties: { "source.address": "10.1.2.3:5555" } });
+  expect(Buffer.from(internal.downstream(command("GET", "k")).forwarded).equals(command("GET", "k"))).toBe(true);
+  const outside = host.newConnection({ properties: { "source.address": "10.2.2.3:5555" } });
+  expect(Buffer.from(outside.downstream(command("GET", "k")).forwarded).equals(PING)).toBe(true);
+});

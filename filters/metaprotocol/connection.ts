@@ -264,10 +264,13 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       peer = new Peer();
       const address = getProperty(["source", "address"]);
       if (address != null) {
-        const text = String.UTF8.decode(address.buffer.slice(address.byteOffset, address.byteOffset + address.byteLength));
+        const text = utf8(address);
         const colon = text.lastIndexOf(":");
         parseIpv4(colon > 0 ? text.substring(0, colon) : text, peer);
       }
+      // Envoy has it only when it terminated TLS and the client sent a certificate.
+      const principal = getProperty(["connection", "uri_san_peer_certificate"]);
+      if (principal != null && principal.byteLength > 0) peer.principal = utf8(principal);
       this.peer = peer;
     }
     return peer;
@@ -339,6 +342,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     for (let i = 0; i < left.length; i++) unchecked(left[i]).countCall("no_response", "closed");
     this.stats.flush();
   }
+}
+
+function utf8(bytes: Uint8Array): string {
+  return String.UTF8.decode(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
 /** The filter state tcp_proxy reads its cluster from. */

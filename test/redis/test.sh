@@ -123,7 +123,8 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
 
 # --- Policies: a second Envoy whose plugin denies FLUSH* and rate-limits INCR. Refused commands
 # never reach the server (its commandstats say so); each client sees the error in its place.
-POLICY='{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"prefix": "FLUSH"}}}]},
+POLICY='{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"prefix": "FLUSH"}}},
+    {"action": "deny", "match": {"method": {"prefix": "CONFIG"}, "source_cidrs": ["127.0.0.0/8"]}}]},
   "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000}],
   "faults": [{"match": {"method": {"exact": "ECHO"}}, "delay": {"duration_ms": 300}}]}}'
 DELAY_MS=300
@@ -144,16 +145,20 @@ delayed=$(sed -n 's/^DELAYED_MS //p' "$WORK/policy.out"); undelayed=$(sed -n 's/
 log "redis-cli FLUSHDB through the policy listener"
 redis-cli -p "$POLICY_PORT" FLUSHDB | tee "$WORK/policy-cli.out"
 grep -q '^NOPERM denied by MetaProto authz policy$' "$WORK/policy-cli.out" || die "redis-cli did not get the NOPERM reply"
+log "redis-cli CONFIG GET from 127.0.0.1, denied by a source_cidrs rule"
+redis-cli -p "$POLICY_PORT" CONFIG GET maxmemory | tee "$WORK/policy-cidr.out"
+grep -q '^NOPERM ' "$WORK/policy-cidr.out" || die "the source_cidrs rule did not deny CONFIG from 127.0.0.1"
 redis-cli -p "$REDIS_PORT" info commandstats >"$WORK/policy.after"
 stat_delta() { # command
   python3 "$REPO/test/redis/server_stats.py" "$WORK/policy.before" "$WORK/policy.after" commands | awk -v c="$1" '$1 == c {print $2} END {}' | head -n1
 }
 [ -z "$(stat_delta FLUSHALL)" ] && [ -z "$(stat_delta FLUSHDB)" ] || die "a refused FLUSH command reached the server"
 [ "$(stat_delta INCR)" = 5 ] || die "the server ran $(stat_delta INCR) INCRs, expected the 5 allowed"
-# A PING went to the server in place of each of the 17 refused commands, besides the clients' 4.
-[ "$(stat_delta PING)" = 21 ] || die "the server ran $(stat_delta PING) PINGs, expected 17 probes and the clients' 4"
+# A PING went to the server in place of each of the 18 refused commands, besides the clients' 4.
+[ "$(stat_delta PING)" = 22 ] || die "the server ran $(stat_delta PING) PINGs, expected 18 probes and the clients' 4"
+[ -z "$(stat_delta CONFIG\|GET)" ] || die "the denied CONFIG GET reached the server"
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
-  --expect "metaproto_local_replies_total{protocol=redis,reason=denied} == 2" \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=denied} == 3" \
   --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == 15" \
   --expect "metaproto_requests_total{protocol=redis,method=FLUSHALL,response_status=client_error,response_code=NOPERM} == 1" \
   --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=ok} == 5" \

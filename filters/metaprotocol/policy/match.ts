@@ -40,6 +40,8 @@ export class Peer {
   /** The client's IPv4 address; `hasAddress` is false for IPv6 or an unknown peer. */
   address: u32 = 0;
   hasAddress: bool = false;
+  /** The URI SAN of the client's certificate when Envoy terminated TLS (SPIFFE ids), or null. */
+  principal: string | null = null;
 }
 
 export class CallMatch {
@@ -47,6 +49,8 @@ export class CallMatch {
   method: StringMatch | null = null;
   attributes: Array<AttributeMatch> = [];
   sourceCidrs: Array<Cidr> = [];
+  /** The client certificate's URI SAN must match one of these. */
+  principals: Array<StringMatch> = [];
 
   /** True when the rule reads attributes: the codec must then decode them. */
   get readsAttributes(): bool {
@@ -67,6 +71,11 @@ export class CallMatch {
       let inside = false;
       for (let i = 0; i < this.sourceCidrs.length && !inside; i++) inside = unchecked(this.sourceCidrs[i]).contains(peer.address);
       if (!inside) return false;
+    }
+    if (this.principals.length > 0) {
+      let known = false;
+      for (let i = 0; i < this.principals.length && !known; i++) known = unchecked(this.principals[i]).matches(peer.principal);
+      if (!known) return false;
     }
     return true;
   }
@@ -127,7 +136,7 @@ function readCidr(reader: ConfigReader, value: JsonValue, path: string): Cidr | 
   return new Cidr(peer.address, bits);
 }
 
-const MATCH_FIELDS = ["service", "method", "attributes", "source_cidrs"];
+const MATCH_FIELDS = ["service", "method", "attributes", "source_cidrs", "principals"];
 
 export function readCallMatch(reader: ConfigReader, value: JsonValue | null, path: string): CallMatch {
   const match = new CallMatch();
@@ -167,6 +176,14 @@ export function readCallMatch(reader: ConfigReader, value: JsonValue | null, pat
     for (let i = 0; i < items.length; i++) {
       const cidr = readCidr(reader, items[i], path + ".source_cidrs[" + i.toString() + "]");
       if (cidr != null) match.sourceCidrs.push(cidr);
+    }
+  }
+  v = obj.get("principals");
+  if (v != null) {
+    const items = reader.array(v, path + ".principals");
+    for (let i = 0; i < items.length; i++) {
+      const principal = readStringMatch(reader, items[i], path + ".principals[" + i.toString() + "]");
+      if (principal != null) match.principals.push(principal);
     }
   }
   return match;

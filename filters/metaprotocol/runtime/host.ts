@@ -167,11 +167,11 @@ export function getProperty(path: Array<string>): Uint8Array | null {
   let at = 0;
   for (let i = 0; i < path.length; i++) {
     joined.set(Uint8Array.wrap(encoded[i]), at);
-    at += encoded[i].byteLength + 1; // segments end with NUL
+    at += encoded[i].byteLength + 1; // segments are separated by NUL
   }
   store<usize>(outPtr, 0);
   store<u32>(outSize, 0);
-  const result = imports.proxy_get_property(joined.dataStart, size, outPtr, outSize);
+  const result = imports.proxy_get_property(joined.dataStart, max(size - 1, 0), outPtr, outSize);
   if (result != HostResult.Ok) return null;
   return takeHostBuffer();
 }
