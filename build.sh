@@ -100,9 +100,10 @@ install_envoy() {
 }
 
 # One FileDescriptorSet of the Envoy API (envoy, xds, udpa, validate, google) from xds-protos, kept
-# under build/ keyed by its version; the control plane loads it with protobufjs.
+# under build/ keyed by its version (and rewritten when the module list changes); the control plane
+# loads it with protobufjs.
 write_envoy_api_descriptors() {
-  [ -f "$ENVOY_API_DESCRIPTORS" ] && return
+  [ "$ENVOY_API_DESCRIPTORS" -nt control-plane/xds/descriptors.py ] && return
   [ -x .venv/bin/python ] || die "no .venv: run ./build.sh setup"
   mkdir -p "$(dirname "$ENVOY_API_DESCRIPTORS")"
   log "writing Envoy API descriptors: $(.venv/bin/python control-plane/xds/descriptors.py "$ENVOY_API_DESCRIPTORS.tmp")"

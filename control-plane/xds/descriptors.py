@@ -19,6 +19,7 @@ MODULES = [
     "envoy.extensions.filters.network.wasm.v3.wasm_pb2",
     "envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2",
     "envoy.extensions.wasm.v3.wasm_pb2",
+    "envoy.extensions.upstreams.http.v3.http_protocol_options_pb2",
     "envoy.service.discovery.v3.ads_pb2",
     "envoy.service.discovery.v3.discovery_pb2",
     "google.protobuf.wrappers_pb2",

@@ -1,0 +1,74 @@
+// An Envoy bootstrap that takes everything else over ADS from the control plane.
+import * as fs from "fs";
+import * as path from "path";
+import { repoRoot } from "../xds/api";
+import { duration } from "./translate";
+
+export interface BootstrapOptions {
+  nodeId: string;
+  /** node.cluster: ECDS needs it set. */
+  nodeCluster: string;
+  adminPort: number;
+  adminAddress?: string;
+  xdsAddress: string;
+  xdsPort: number;
+  /** Delta xDS instead of state of the world. */
+  delta?: boolean;
+  statsFlushInterval?: string;
+}
+
+export const XDS_CLUSTER = "metaproto_xds";
+
+interface MetricsContract {
+  labels: string[];
+  histograms: Record<string, { buckets: number[] }>;
+}
+
+/** stats_config from api/telemetry/metrics.json: label regexes for the encoded metric names, histogram buckets. */
+export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemetry", "metrics.json")): Record<string, unknown> {
+  const contract = JSON.parse(fs.readFileSync(contractFile, "utf8")) as MetricsContract;
+  return {
+    stats_tags: contract.labels.map((label) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })),
+    histogram_bucket_settings: Object.entries(contract.histograms).map(([name, histogram]) => ({
+      match: { prefix: name },
+      buckets: histogram.buckets,
+    })),
+  };
+}
+
+export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
+  const ads = { ads: {}, resource_api_version: "V3" };
+  return {
+    node: { id: options.nodeId, cluster: options.nodeCluster },
+    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
+    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
+    stats_config: statsConfig(),
+    dynamic_resources: {
+      ads_config: {
+        api_type: options.delta ? "DELTA_GRPC" : "GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      cds_config: ads,
+      lds_config: ads,
+    },
+    static_resources: {
+      clusters: [{
+        name: XDS_CLUSTER,
+        type: "STRICT_DNS",
+        connect_timeout: { seconds: 1 },
+        typed_extension_protocol_options: {
+          "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            explicit_http_config: { http2_protocol_options: {} },
+          },
+        },
+        load_assignment: {
+          cluster_name: XDS_CLUSTER,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsAddress, port_value: options.xdsPort } } } }] }],
+        },
+      }],
+    },
+  };
+}

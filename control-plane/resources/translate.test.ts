@@ -1,0 +1,93 @@
+import { execFileSync } from "child_process";
+import * as path from "path";
+import * as YAML from "yaml";
+import { loadSources } from "../model/load";
+import { encodeMessage, repoRoot } from "../xds/api";
+import { bootstrap, statsConfig } from "./bootstrap";
+import { translate } from "./translate";
+import { TYPE_URLS } from "./types";
+
+const config = (weights: [number, number]) => `apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: cache }
+spec:
+  protocol: redis
+  port: 6380
+  codec: { max_pending_calls: 64 }
+  subsets:
+  - name: v1
+    endpoints: [{ address: 127.0.0.1, port: 6379 }, { address: 127.0.0.2, port: 6379, weight: 3 }]
+  - name: v2
+    endpoints: [{ address: 127.0.0.1, port: 6479 }]
+---
+apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: cache }
+spec:
+  hosts: [cache]
+  routes:
+  - route:
+    - { destination: { host: cache, subset: v1 }, weight: ${weights[0]} }
+    - { destination: { host: cache, subset: v2 }, weight: ${weights[1]} }
+`;
+
+const resources = (weights: [number, number]) => {
+  const { model, errors } = loadSources([{ file: "c.yaml", text: config(weights) }]);
+  expect(errors).toEqual([]);
+  return translate(model!, { wasmDir: "/opt/metaproto/wasm" });
+};
+
+describe("translation to Envoy resources", () => {
+  test("every resource is a valid message of its type in Envoy's API", () => {
+    for (const [typeUrl, byName] of resources([30, 70])) {
+      for (const resource of byName.values()) expect(() => encodeMessage(typeUrl, resource.value)).not.toThrow();
+    }
+  });
+
+  test("a listener: the Wasm filter through ECDS, then tcp_proxy with the route's weights", () => {
+    const set = resources([30, 70]);
+    const listener = set.get(TYPE_URLS.listener)!.get("cache")!.value as any;
+    expect(listener.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 6380 });
+    const [wasm, tcp] = listener.filter_chains[0].filters;
+    expect(wasm.name).toBe("metaproto.cache");
+    expect(wasm.config_discovery.type_urls).toEqual(["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"]);
+    expect(tcp.typed_config.weighted_clusters.clusters).toEqual([{ name: "cache.v1", weight: 30 }, { name: "cache.v2", weight: 70 }]);
+    expect([...set.get(TYPE_URLS.cluster)!.keys()]).toEqual(["cache", "cache.v1", "cache.v2"]);
+    expect(set.get(TYPE_URLS.listener)!.get("cache")!.origin).toBe("c.yaml document 2 (MetaRouter cache)");
+  });
+
+  test("a destination with weight 0 gets no connections; one left is a plain cluster", () => {
+    const tcp = (resources([0, 100]).get(TYPE_URLS.listener)!.get("cache")!.value as any).filter_chains[0].filters[1].typed_config;
+    expect(tcp.cluster).toBe("cache.v2");
+    expect(tcp.weighted_clusters).toBeUndefined();
+  });
+
+  test("endpoints and the ECDS filter config carry the Service's subsets and codec options", () => {
+    const set = resources([30, 70]);
+    const v1 = set.get(TYPE_URLS.endpoint)!.get("cache.v1")!.value as any;
+    expect(v1.endpoints[0].lb_endpoints.map((e: any) => [e.endpoint.address.socket_address.address, e.load_balancing_weight?.value]))
+      .toEqual([["127.0.0.1", undefined], ["127.0.0.2", 3]]);
+    const all = set.get(TYPE_URLS.endpoint)!.get("cache")!.value as any;
+    expect(all.endpoints[0].lb_endpoints).toHaveLength(3);
+    const extension = set.get(TYPE_URLS.extensionConfig)!.get("metaproto.cache")!.value as any;
+    expect(extension.typed_config.config).toMatchObject({
+      root_id: "metaproto",
+      failure_policy: "FAIL_RELOAD",
+      configuration: { value: '{"max_pending_calls":64}' },
+      vm_config: { code: { local: { filename: "/opt/metaproto/wasm/redis.wasm" } } },
+    });
+  });
+
+  test("the bootstrap is a valid Bootstrap pointing at the ADS server, with the node set", () => {
+    const value = bootstrap({ nodeId: "n1", nodeCluster: "edge", adminPort: 9901, xdsAddress: "127.0.0.1", xdsPort: 18000, delta: true });
+    expect(() => encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value)).not.toThrow();
+    expect(value).toMatchObject({ node: { id: "n1", cluster: "edge" }, dynamic_resources: { ads_config: { api_type: "DELTA_GRPC" } } });
+  });
+
+  test("stats_config is the one the rigs generate from api/telemetry/metrics.json", () => {
+    const root = repoRoot();
+    const fromRigs = execFileSync("bash", ["-c", `REPO=${JSON.stringify(root)}; . test/lib/envoy.sh; metaproto_stats_config_yaml`], { cwd: root, encoding: "utf8" });
+    expect(statsConfig()).toEqual(YAML.parse(fromRigs));
+    expect(statsConfig(path.join(root, "api", "telemetry", "metrics.json")).stats_tags).toContainEqual({ tag_name: "protocol", regex: "(;protocol=([^;]*))" });
+  });
+});
