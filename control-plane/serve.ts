@@ -1,0 +1,64 @@
+// `metaproto serve`: the ADS server fed by watched configuration files. A change that does not
+// validate is logged with its errors and never reaches Envoy; the last good configuration keeps serving.
+import type { Logger } from "pino";
+import { compileConfig } from "./configure";
+import { TYPE_URLS } from "./resources/types";
+import { ConfigWatcher } from "./watch";
+import { ANY_NODE, SimpleCache } from "./xds/cache";
+import { XdsServer } from "./xds/server/server";
+
+export interface ServeOptions {
+  files: string[];
+  wasmDir: string;
+  address: string;
+  port: number;
+  debounceMs: number;
+  log: Logger;
+}
+
+export class ControlPlane {
+  readonly cache = new SimpleCache();
+  readonly server: XdsServer;
+  private watcher?: ConfigWatcher;
+  /** Loads that were rejected / pushed since start. */
+  rejected = 0;
+  applied = 0;
+
+  constructor(private readonly options: ServeOptions) {
+    this.server = new XdsServer(this.cache, options.log);
+  }
+
+  /** Loads the configuration (it must be valid), starts the ADS server and the watch; resolves to the port. */
+  async start(): Promise<number> {
+    if (!this.reload()) throw new Error("the configuration has errors (above): fix them and start again");
+    const port = await this.server.listen(this.options.address, this.options.port);
+    this.watcher = new ConfigWatcher(this.options.files, this.options.debounceMs, () => this.reload());
+    this.options.log.info({ address: `${this.options.address}:${port}`, files: this.options.files }, "serving ADS (state of the world and delta); watching the files");
+    return port;
+  }
+
+  /** Reads the files again; pushes them if they are valid. Returns whether they were. */
+  reload(): boolean {
+    const { log } = this.options;
+    const compiled = compileConfig(this.options.files, { wasmDir: this.options.wasmDir });
+    if (!compiled.ok) {
+      this.rejected++;
+      for (const error of compiled.errors) log.error(error);
+      log.error({ errors: compiled.errors.length }, this.applied ? "configuration rejected: Envoys keep the last good one; fix the errors above and save again"
+        : "configuration rejected");
+      return false;
+    }
+    this.applied++;
+    this.cache.setSnapshot(ANY_NODE, compiled.snapshot);
+    log.info({
+      services: compiled.model.services.size, routers: compiled.model.routers.size,
+      versions: Object.fromEntries(Object.entries(TYPE_URLS).map(([kind, url]) => [kind, compiled.snapshot.version(url)])),
+    }, "configuration loaded");
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.server.forceStop();
+  }
+}
