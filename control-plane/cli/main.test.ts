@@ -37,9 +37,10 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
     }
     await cli.parseAsync(["node", "metaproto", ...args]);
   } catch (e) {
+    // As control-plane/bin/metaproto.js reports an action's error.
     const exitCode = (e as { exitCode?: number }).exitCode;
-    if (exitCode === undefined) throw e;
-    process.exitCode = exitCode;
+    if (exitCode === undefined) err += `metaproto: ${(e as Error).message}\n`;
+    process.exitCode = exitCode ?? 1;
   } finally {
     stdout.mockRestore();
     stderr.mockRestore();
@@ -84,6 +85,12 @@ describe("metaproto CLI", () => {
     expect(value.admin.address.socket_address.port_value).toBe(9911);
     expect(value.dynamic_resources.ads_config.api_type).toBe("DELTA_GRPC");
     expect(value.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18123 });
+  });
+
+  test("bootstrap with an empty node cluster is refused, as Envoy would", async () => {
+    const { code, err } = await run("bootstrap", "--node", "n", "--node-cluster", "");
+    expect(code).toBe(1);
+    expect(err).toContain("a node id and a node cluster are both required");
   });
 
   test("bootstrap without --node says what is missing", async () => {

@@ -37,6 +37,8 @@ export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemet
 }
 
 export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
+  // Envoy refuses ADS without both ("ads: node 'id' and 'cluster' are required"; test/rds checks it).
+  if (!options.nodeId || !options.nodeCluster) throw new Error("a node id and a node cluster are both required: Envoy refuses ADS without them");
   const ads = { ads: {}, resource_api_version: "V3" };
   return {
     node: { id: options.nodeId, cluster: options.nodeCluster },

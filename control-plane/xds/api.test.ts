@@ -45,6 +45,7 @@ describe("Envoy API descriptors from xds-protos", () => {
 
   test("DiscoveryRequest/Response and their Delta forms survive encode and decode", () => {
     const resource = packAny("envoy.config.cluster.v3.Cluster", { name: "redis" });
+    expect(resource.type_url).toBe("type.googleapis.com/envoy.config.cluster.v3.Cluster");
     const response = messageType("envoy.service.discovery.v3.DiscoveryResponse");
     const bytes = response.encode(response.fromObject({ version_info: "3", nonce: "7", type_url: resource.type_url, resources: [resource] })).finish();
     const back = response.toObject(response.decode(bytes)) as { resources: { type_url: string; value: Uint8Array }[]; nonce: string };

@@ -68,7 +68,9 @@ export function decodeMessage(typeName: string, bytes: Uint8Array): Record<strin
 /** An Any carrying value encoded as typeName (for xDS resources). */
 export function packAny(typeName: string, value: object): { type_url: string; value: Uint8Array } {
   const type = messageType(typeName);
-  return { type_url: TYPE_URL_PREFIX + type.fullName, value: encodeMessage(type.fullName, value) };
+  // protobufjs full names start with "."; a type URL's name does not (Envoy rejects ".envoy...").
+  const name = type.fullName.replace(/^\./, "");
+  return { type_url: TYPE_URL_PREFIX + name, value: encodeMessage(name, value) };
 }
 
 // protobufjs' fromObject silently drops fields it does not know; a typo in generated config must fail

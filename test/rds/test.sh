@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The control plane end to end: a stock Envoy bootstrapped by `metaproto bootstrap` and configured
 # only over ADS by `metaproto serve`, with two real redis-server children as the subsets v1 and v2
-# of one Service and redis-cli plus a long-lived socket client as clients.
+# of one Service and redis-cli plus a long-lived socket client as clients. Run once with state-of-
+# the-world xDS and once with delta xDS:
 #   - traffic flows through the MetaProto filter (dist/wasm/redis.wasm, delivered through ECDS): the
 #     GET count in Envoy's /stats/prometheus equals the serving redis-server's own commandstats;
 #   - weights moved from 100/0 to 0/100: new connections go to v2, a connection opened before keeps
@@ -9,6 +10,9 @@
 #   - a bad YAML saved over the config file is rejected with its field path (serve's log and
 #     `metaproto validate`), nothing reaches Envoy, and traffic keeps flowing on the last good config;
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects.
+# Then the Envoy behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
+# driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
+# config; a filter config Envoy NACKs is traced to its YAML document and not sent again.
 #   bash test/rds/test.sh        (after ./build.sh build)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,7 +28,7 @@ WORK=$(mktemp -d)
 log "work dir $WORK"
 metaproto() { node "$REPO/control-plane/bin/metaproto.js" "$@"; }
 
-V1_PORT=$(free_port); V2_PORT=$(free_port); XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+V1_PORT=$(free_port); V2_PORT=$(free_port)
 for subset in v1 v2; do
   port_var=${subset^^}_PORT
   start_child "redis-server $subset" "$WORK/redis-$subset.log" redis-server --port "${!port_var}" --bind 127.0.0.1 \
@@ -35,8 +39,8 @@ for subset in v1 v2; do
 done
 
 # The configuration: one Service with two subsets, and a MetaRouter giving them weights.
-write_config() { # weight_v1 weight_v2 [extra route line]
-  cat >"$WORK/config.yaml.new" <<YAML
+write_config() { # weight_v1 weight_v2
+  cat >"$RUN/config.yaml.new" <<YAML
 apiVersion: metaproto.io/v1alpha1
 kind: Service
 metadata: { name: cache }
@@ -60,105 +64,132 @@ spec:
     - { destination: { host: cache, subset: v2 }, weight: $2 }
 YAML
   # Saved the way editors do: a new file renamed over the old one.
-  mv "$WORK/config.yaml.new" "$WORK/config.yaml"
+  mv "$RUN/config.yaml.new" "$RUN/config.yaml"
 }
-write_config 100 0
-metaproto validate "$WORK/config.yaml" >&2
 
-metaproto bootstrap --node rds-envoy --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
-  -o "$WORK/envoy.yaml"
 start_serve() {
-  start_child "metaproto serve" "$WORK/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$WORK/config.yaml" \
+  start_child "metaproto serve" "$RUN/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$RUN/config.yaml" \
     --listen "127.0.0.1:$XDS_PORT" --debounce 100
   SERVE_PID=${CHILD_PIDS[-1]}
 }
-start_serve
-start_envoy "$WORK/envoy.yaml" "$ADMIN_PORT" "$WORK/envoy.log"
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 stat() { curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=$1\$" | awk -F': ' -v name="$1" '$1 == name { print $2 }'; }
 # Which subset a new connection reaches (a fresh redis-cli connection per call).
-subset_of_new_connection() { redis-cli -p "$LISTEN_PORT" get subset; }
 expect_new_connections_on() { # subset count
   local i got
   for i in $(seq "$2"); do
-    got=$(subset_of_new_connection)
+    got=$(redis-cli -p "$LISTEN_PORT" get subset)
     [ "$got" = "$1" ] || die "a new connection reached '$got', expected $1"
   done
 }
-
-wait_for "listener :$LISTEN_PORT (configured over ADS)" 20 sh -c "redis-cli -p $LISTEN_PORT ping | grep -q PONG" \
-  || { tail -n 30 "$WORK/envoy.log" "$WORK/serve.log" >&2; die "Envoy never served the listener pushed by metaproto serve"; }
-grep -q "metaproto redis: configured" "$WORK/envoy.log" || die "the Wasm filter (from ECDS) never ran its configuration; see $WORK/envoy.log"
-[ "$(stat listener_manager.lds.update_rejected)" = 0 ] && [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] \
-  || die "Envoy rejected a pushed configuration; see $WORK/envoy.log"
-
-log "weights 100/0: new connections go to v1"
-gets_before=$(redis-cli -p "$V1_PORT" info commandstats | grep -o 'cmdstat_get:calls=[0-9]*' | cut -d= -f2 || true)
-expect_new_connections_on v1 5
-coproc HELD { exec node "$REPO/test/rds/line_client.js" "$LISTEN_PORT"; }
-CHILD_PIDS+=("$HELD_PID")
-held() { # command -> prints the reply on the connection opened before the changes
+held() { # command -> the reply on the connection opened before the changes
   local reply
   echo "$1" >&"${HELD[1]}"
   read -r -t 5 reply <&"${HELD[0]}" || die "the held connection did not answer '$1'"
   printf '%s\n' "$reply"
 }
-[ "$(held 'GET subset')" = v1 ] || die "the held connection did not reach v1"
-
-log "traffic went through the MetaProto filter: Envoy's GET count equals redis-server v1's own"
-gets_after=$(redis-cli -p "$V1_PORT" info commandstats | grep -o 'cmdstat_get:calls=[0-9]*' | cut -d= -f2)
 envoy_gets() {
   curl -sf "http://127.0.0.1:$ADMIN_PORT/stats/prometheus" \
     | awk '/^metaproto_requests_total\{/ && /protocol="redis"/ && /method="GET"/ { sum += $2 } END { print sum + 0 }'
 }
-served_gets=$(( gets_after - ${gets_before:-0} ))
-wait_for "metaproto_requests_total{method=\"GET\"} = $served_gets (redis-server's count)" 10 \
-  sh -c "[ \"\$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /protocol=\"redis\"/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }')\" = $served_gets ]" \
-  || die "Envoy counted $(envoy_gets) GETs, redis-server v1 served $served_gets"
+redis_gets() { redis-cli -p "$1" info commandstats | { grep -o 'cmdstat_get:calls=[0-9]*' || echo =0; } | cut -d= -f2; }
+no_rejections() {
+  [ "$(stat listener_manager.lds.update_rejected)" = 0 ] && [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] \
+    || die "Envoy rejected a pushed configuration; see $RUN/envoy.log"
+}
 
-log "weights 0/100: new connections move to v2, the held connection stays on v1"
-lds_before=$(stat listener_manager.lds.update_success)
-write_config 0 100
-wait_for "new connections on v2" 10 sh -c "[ \"\$(redis-cli -p $LISTEN_PORT get subset)\" = v2 ]" \
-  || { tail -n 20 "$WORK/serve.log" >&2; die "new connections did not move to v2"; }
-expect_new_connections_on v2 5
-[ "$(stat listener_manager.lds.update_success)" -gt "$lds_before" ] || die "the change did not arrive as an LDS update"
-[ "$(held 'GET subset')" = v1 ] || die "the connection opened before the change lost v1"
-[ "$(held 'SET held yes')" = +OK ] && [ "$(redis-cli -p "$V1_PORT" get held)" = yes ] || die "the held connection no longer writes to v1"
+scenario() { # sotw | delta
+  local api=$1
+  RUN="$WORK/$api"; mkdir -p "$RUN"
+  XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+  log "[$api] Envoy on ${api} xDS"
+  write_config 100 0
+  metaproto validate "$RUN/config.yaml" >&2
+  metaproto bootstrap --node "rds-$api" --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
+    $([ "$api" = delta ] && echo --delta) -o "$RUN/envoy.yaml"
+  start_serve
+  start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
+  wait_for "listener :$LISTEN_PORT (configured over ADS)" 20 sh -c "redis-cli -p $LISTEN_PORT ping | grep -q PONG" \
+    || { tail -n 30 "$RUN/envoy.log" "$RUN/serve.log" >&2; die "Envoy never served the listener pushed by metaproto serve"; }
+  grep -q "metaproto redis: configured" "$RUN/envoy.log" || die "the Wasm filter (from ECDS) never ran its configuration; see $RUN/envoy.log"
+  grep -q "xDS stream opened ($([ "$api" = delta ] && echo delta || echo state of the world))" "$RUN/serve.log" \
+    || die "Envoy did not use $api xDS; see $RUN/serve.log"
+  no_rejections
 
-log "a bad YAML is rejected with its field path; Envoy gets nothing and traffic keeps flowing"
-updates_before="$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)"
-rejected_before=$(grep -c 'configuration rejected' "$WORK/serve.log" || true)
-write_config 0 150
-wait_for "serve's rejection" 10 sh -c "[ \$(grep -c 'configuration rejected' $WORK/serve.log) -gt $rejected_before ]" \
-  || die "serve did not reject the bad file"
-grep -q 'spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100' "$WORK/serve.log" \
-  || { tail -n 5 "$WORK/serve.log" >&2; die "serve's log does not name the bad field"; }
-if metaproto validate "$WORK/config.yaml" 2>"$WORK/validate.err"; then die "metaproto validate accepted the bad file"; fi
-grep -q "config.yaml:[0-9]*:[0-9]*: document 2 (MetaRouter cache) spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100" "$WORK/validate.err" \
-  || { cat "$WORK/validate.err" >&2; die "validate did not name the file, document and field"; }
-log "validate: $(head -n1 "$WORK/validate.err")"
-sleep 1
-[ "$updates_before" = "$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)" ] \
-  || die "the rejected file still reached Envoy"
-expect_new_connections_on v2 5
-[ "$(held 'GET subset')" = v1 ] || die "the held connection stopped working after the bad file"
+  log "[$api] weights 100/0: new connections go to v1"
+  local gets_before served envoy_before
+  gets_before=$(redis_gets "$V1_PORT")
+  envoy_before=$(envoy_gets)
+  expect_new_connections_on v1 5
+  coproc HELD { exec node "$REPO/test/rds/line_client.js" "$LISTEN_PORT"; }
+  CHILD_PIDS+=("$HELD_PID")
+  local held_pid=$HELD_PID
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection did not reach v1"
 
-log "the control plane restarts mid-traffic: Envoy keeps serving and reconnects"
-connected_before=$(stat control_plane.connected_state)
-kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
-expect_new_connections_on v2 3
-[ "$(held 'GET subset')" = v1 ] || die "the held connection broke when the control plane went away"
-write_config 0 100
-start_serve
-wait_for "Envoy reconnected to metaproto serve" 20 sh -c "grep -q 'xDS stream opened' $WORK/serve.log" \
-  || die "Envoy did not reconnect to the restarted control plane"
-[ "$connected_before" = 1 ] && [ "$(stat control_plane.connected_state)" = 1 ] || die "Envoy's control_plane.connected_state is not 1"
-expect_new_connections_on v2 3
-[ "$(held 'GET subset')" = v1 ] || die "the held connection broke across the control plane restart"
-[ "$(stat listener_manager.lds.update_rejected)" = 0 ] && [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] \
-  || die "Envoy rejected a pushed configuration; see $WORK/envoy.log"
+  log "[$api] traffic went through the MetaProto filter: Envoy's GET count equals redis-server v1's own"
+  served=$(( $(redis_gets "$V1_PORT") - gets_before ))
+  wait_for "metaproto_requests_total{method=\"GET\"} +$served (redis-server's count)" 10 \
+    sh -c "[ \$(( \$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /protocol=\"redis\"/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }') - $envoy_before )) = $served ]" \
+    || die "Envoy counted $(( $(envoy_gets) - envoy_before )) GETs, redis-server v1 served $served"
 
-log "metaproto_* metrics in Envoy's /stats/prometheus:"
-metaproto_metrics "$ADMIN_PORT" | grep -E '^metaproto_requests_total' >&2
+  log "[$api] weights 0/100: new connections move to v2, the held connection stays on v1"
+  local lds_before
+  lds_before=$(stat listener_manager.lds.update_success)
+  write_config 0 100
+  wait_for "new connections on v2" 10 sh -c "[ \"\$(redis-cli -p $LISTEN_PORT get subset)\" = v2 ]" \
+    || { tail -n 20 "$RUN/serve.log" >&2; die "new connections did not move to v2"; }
+  expect_new_connections_on v2 5
+  [ "$(stat listener_manager.lds.update_success)" -gt "$lds_before" ] || die "the change did not arrive as an LDS update"
+  [ "$(held 'GET subset')" = v1 ] || die "the connection opened before the change lost v1"
+  [ "$(held "SET held-$api yes")" = +OK ] && [ "$(redis-cli -p "$V1_PORT" get "held-$api")" = yes ] \
+    || die "the held connection no longer writes to v1"
+
+  log "[$api] a bad YAML is rejected with its field path; Envoy gets nothing and traffic keeps flowing"
+  local updates_before
+  updates_before="$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)"
+  write_config 0 150
+  wait_for "serve's rejection" 10 grep -q 'configuration rejected' "$RUN/serve.log" || die "serve did not reject the bad file"
+  grep -q 'spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100' "$RUN/serve.log" \
+    || { tail -n 5 "$RUN/serve.log" >&2; die "serve's log does not name the bad field"; }
+  if metaproto validate "$RUN/config.yaml" 2>"$RUN/validate.err"; then die "metaproto validate accepted the bad file"; fi
+  grep -q "config.yaml:[0-9]*:[0-9]*: document 2 (MetaRouter cache) spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100" "$RUN/validate.err" \
+    || { cat "$RUN/validate.err" >&2; die "validate did not name the file, document and field"; }
+  log "[$api] validate: $(head -n1 "$RUN/validate.err")"
+  sleep 1
+  [ "$updates_before" = "$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)" ] \
+    || die "the rejected file still reached Envoy"
+  expect_new_connections_on v2 5
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection stopped working after the bad file"
+
+  log "[$api] the control plane restarts mid-traffic: Envoy keeps serving and reconnects"
+  stop_pid "$SERVE_PID"
+  mv "$RUN/serve.log" "$RUN/serve.1.log"
+  expect_new_connections_on v2 3
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection broke when the control plane went away"
+  write_config 0 100
+  start_serve
+  wait_for "Envoy reconnected to metaproto serve" 20 grep -q 'xDS stream opened' "$RUN/serve.log" \
+    || die "Envoy did not reconnect to the restarted control plane"
+  wait_for "Envoy's control_plane.connected_state = 1" 10 sh -c "curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=control_plane.connected_state' | grep -q ': 1'" \
+    || die "Envoy's control_plane.connected_state did not return to 1"
+  expect_new_connections_on v2 3
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection broke across the control plane restart"
+  no_rejections
+
+  log "[$api] metaproto_requests_total in Envoy's /stats/prometheus:"
+  metaproto_metrics "$ADMIN_PORT" | grep -E '^metaproto_requests_total' >&2
+  stop_pid "$held_pid"
+  stop_pid "$ENVOY_PID"
+  stop_pid "$SERVE_PID"
+}
+
+scenario sotw
+scenario delta
+
+log "Envoy behaviours the control plane relies on (a further Envoy, driven by the ADS server directly)"
+if ! node "$REPO/test/rds/envoy_facts.js" "$(envoy_bin)" "$WORK" "$REPO/dist/wasm" "$V1_PORT" | tee "$WORK/facts.out" >&2; then
+  die "an Envoy behaviour did not hold; see $WORK/facts.out and $WORK/facts-envoy*.log"
+fi
+[ "$(grep -c '^fact' "$WORK/facts.out")" = 5 ] || die "envoy_facts.js did not check every behaviour; see $WORK/facts.out"
 log "rds rig passed"

@@ -25,6 +25,8 @@ describe("ADS state of the world", () => {
     client.send({ node, type_url: TYPE_URLS.cluster, resource_names: [] });
     const clusters = await client.next();
     expect(namesIn(clusters.resources)).toEqual(["a", "b"]);
+    // Envoy rejects a response whose resources' type URLs differ from the response's in any way.
+    expect(clusters.resources.map((r) => r.type_url)).toEqual([TYPE_URLS.cluster, TYPE_URLS.cluster]);
     client.send({ type_url: TYPE_URLS.listener, resource_names: [] });
     expect(namesIn((await client.next()).resources)).toEqual(["l1"]);
   });
@@ -92,6 +94,20 @@ describe("ADS state of the world", () => {
     await client.none();
     expect(env.server.status.type(node.id, TYPE_URLS.cluster).nack).toMatchObject({ message: "cluster a: bad", origins: ["test.yaml (a)"] });
     expect(env.server.status.type(node.id, TYPE_URLS.cluster).ackedVersion).toBeUndefined();
+  });
+
+  test("a NACK that names no resource is traced to the resources the rejected response changed", async () => {
+    env.cache.setSnapshot("*", snapshotOf({ extensions: [{ name: "x1", value: "1" }, { name: "x2", value: "1" }] }));
+    const client = connect();
+    client.send({ node, type_url: TYPE_URLS.extensionConfig, resource_names: ["x1", "x2"] });
+    const good = await client.next();
+    ack(client, good, ["x1", "x2"]);
+    await client.none(200);
+    env.cache.setSnapshot("*", snapshotOf({ extensions: [{ name: "x1", value: "1" }, { name: "x2", value: "2" }] }));
+    const bad = await client.next();
+    client.send({ type_url: TYPE_URLS.extensionConfig, version_info: good.version_info, response_nonce: bad.nonce, resource_names: ["x1", "x2"], error_detail: { code: 3, message: "Unable to create Wasm plugin" } });
+    await client.none();
+    expect(env.server.status.type(node.id, TYPE_URLS.extensionConfig).nack?.origins).toEqual(["test.yaml (x2)"]);
   });
 
   test("an ACK of the current version is not answered (no resend loop)", async () => {

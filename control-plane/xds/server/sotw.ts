@@ -28,11 +28,19 @@ interface TypeState {
   sentVersion?: string;
   sentNonce?: string;
   nackedVersion?: string;
+  /** Resources of the last response, and of the last one Envoy accepted (name → version). */
+  sent: EncodedResource[];
+  accepted: Map<string, string>;
 }
 
-/** The YAML documents behind the resources an Envoy error message names. */
-export function originsNamedIn(message: string, resources: Iterable<EncodedResource>): string[] {
-  return [...new Set([...resources].filter((r) => r.origin && message.includes(r.name)).map((r) => r.origin!))];
+/**
+ * The YAML documents behind a rejection: those of the resources Envoy's message names, else (Envoy
+ * often names only the object inside, e.g. "Unable to create Wasm plugin cache") those of the
+ * resources the rejected response changed.
+ */
+export function originsOfRejected(message: string, changed: EncodedResource[]): string[] {
+  const named = changed.filter((r) => message.includes(r.name));
+  return [...new Set((named.length ? named : changed).filter((r) => r.origin).map((r) => r.origin!))];
 }
 
 export class SotwStream {
@@ -69,7 +77,7 @@ export class SotwStream {
     if (!typeUrl) return;
     let state = this.states.get(typeUrl);
     const first = state === undefined;
-    if (!state) this.states.set(typeUrl, (state = { names: new Set(), wildcard: false }));
+    if (!state) this.states.set(typeUrl, (state = { names: new Set(), wildcard: false, sent: [], accepted: new Map() }));
 
     if (request.response_nonce) {
       if (request.response_nonce !== state.sentNonce) {
@@ -79,12 +87,14 @@ export class SotwStream {
       const status = this.ctx.status.type(this.nodeId!, typeUrl);
       if (request.error_detail) {
         state.nackedVersion = state.sentVersion;
-        const origins = originsNamedIn(request.error_detail.message, this.snapshot?.resources(typeUrl).values() ?? []);
+        const changed = state.sent.filter((r) => state!.accepted.get(r.name) !== r.version);
+        const origins = originsOfRejected(request.error_detail.message, changed.length ? changed : state.sent);
         status.nack = { version: state.sentVersion ?? "", message: request.error_detail.message, origins, at: new Date() };
         this.ctx.log.error({ node: this.nodeId, typeUrl, version: state.sentVersion, origins, error: request.error_detail.message },
           "Envoy rejected the configuration (NACK); it keeps its previous one. Fix the documents named in origins");
       } else {
         status.ackedVersion = request.version_info;
+        state.accepted = new Map(state.sent.map((r) => [r.name, r.version]));
         if (status.nack && status.nack.version !== request.version_info) status.nack = undefined;
         this.ctx.log.debug({ node: this.nodeId, typeUrl, version: request.version_info }, "ACK");
       }
@@ -135,6 +145,7 @@ export class SotwStream {
     const nonce = String(++this.nonce);
     state.sentVersion = version;
     state.sentNonce = nonce;
+    state.sent = resources;
     const status = this.ctx.status.type(this.nodeId!, typeUrl);
     status.sentVersion = version;
     status.responses++;
