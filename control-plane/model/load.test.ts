@@ -1,4 +1,5 @@
-import { formatError, loadSources } from "./load";
+import * as path from "path";
+import { formatError, loadFiles, loadSources } from "./load";
 
 const service = (name: string, port: number, extra = "") => `apiVersion: metaproto.io/v1alpha1
 kind: Service
@@ -35,6 +36,12 @@ describe("config model", () => {
     const cache = result.model!.services.get("cache")!;
     expect(cache.value.spec).toMatchObject({ address: "127.0.0.1", failurePolicy: "FAIL_RELOAD", codec: { on_decode_error: "close" } });
     expect(result.model!.routers.get("cache-routes")!.document).toBe(2);
+  });
+
+  test("the shipped example is valid", () => {
+    const { model, errors } = loadFiles([path.join(__dirname, "..", "examples")]);
+    expect(errors.map(formatError)).toEqual([]);
+    expect([...model!.services.keys(), ...model!.routers.keys()]).toEqual(["cache", "cache"]);
   });
 
   test("a schema error names the file, line, document, kind, name and field path", () => {
