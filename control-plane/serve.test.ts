@@ -29,8 +29,8 @@ spec:
     - { destination: { host: cache, subset: v2 }, weight: ${weights[1]} }
 `;
 
-const tcpProxyOf = (response: DiscoveryResponse) =>
-  (decodeMessage(response.type_url, response.resources[0].value) as any).filter_chains[0].filters[1].typed_config;
+const zonesOf = (response: DiscoveryResponse) =>
+  (decodeMessage(response.type_url, response.resources[0].value) as any).endpoints.map((l: any) => l.locality.zone);
 
 let dir: string;
 let plane: ControlPlane;
@@ -55,10 +55,10 @@ afterEach(async () => {
 
 describe("metaproto serve", () => {
   test("pushes a saved change; a bad one is rejected with its field path and the last good keeps serving", async () => {
-    client.send({ node: { id: "n", cluster: "c" }, type_url: TYPE_URLS.listener, resource_names: [] });
+    client.send({ node: { id: "n", cluster: "c" }, type_url: TYPE_URLS.endpoint, resource_names: ["route|cache"] });
     const first = await client.next();
-    expect(tcpProxyOf(first).cluster).toBe("cache.v1");
-    client.send({ type_url: TYPE_URLS.listener, resource_names: [], version_info: first.version_info, response_nonce: first.nonce });
+    expect(zonesOf(first)).toEqual(["cache.v1"]);
+    client.send({ type_url: TYPE_URLS.endpoint, resource_names: ["route|cache"], version_info: first.version_info, response_nonce: first.nonce });
 
     fs.writeFileSync(path.join(dir, "config.yaml"), config([100, 0]).replace("port: 6380", "port: 0"));
     await client.none(600);
@@ -67,7 +67,7 @@ describe("metaproto serve", () => {
 
     fs.writeFileSync(path.join(dir, "config.yaml"), config([0, 100]));
     const moved = await client.next();
-    expect(tcpProxyOf(moved).cluster).toBe("cache.v2");
+    expect(zonesOf(moved)).toEqual(["cache.v2"]);
   });
 
   test("a burst of saves is loaded once, after it settles", async () => {

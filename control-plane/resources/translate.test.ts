@@ -44,22 +44,29 @@ describe("translation to Envoy resources", () => {
     }
   });
 
-  test("a listener: the Wasm filter through ECDS, then tcp_proxy with the route's weights", () => {
+  test("a listener: the Wasm filter through ECDS, then tcp_proxy to the route's cluster", () => {
     const set = resources([30, 70]);
     const listener = set.get(TYPE_URLS.listener)!.get("cache")!.value as any;
     expect(listener.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 6380 });
     const [wasm, tcp] = listener.filter_chains[0].filters;
     expect(wasm.name).toBe("metaproto.cache");
     expect(wasm.config_discovery.type_urls).toEqual(["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"]);
-    expect(tcp.typed_config.weighted_clusters.clusters).toEqual([{ name: "cache.v1", weight: 30 }, { name: "cache.v2", weight: 70 }]);
-    expect([...set.get(TYPE_URLS.cluster)!.keys()]).toEqual(["cache", "cache.v1", "cache.v2"]);
-    expect(set.get(TYPE_URLS.listener)!.get("cache")!.origin).toBe("c.yaml document 2 (MetaRouter cache)");
+    expect(tcp.typed_config).toMatchObject({ stat_prefix: "cache", cluster: "route|cache" });
+    expect([...set.get(TYPE_URLS.cluster)!.keys()]).toEqual(["cache", "cache.v1", "cache.v2", "route|cache"]);
+    expect(set.get(TYPE_URLS.cluster)!.get("route|cache")!.value).toMatchObject({ common_lb_config: { locality_weighted_lb_config: {} } });
+    expect(set.get(TYPE_URLS.endpoint)!.get("route|cache")!.origin).toBe("c.yaml document 2 (MetaRouter cache)");
   });
 
-  test("a destination with weight 0 gets no connections; one left is a plain cluster", () => {
-    const tcp = (resources([0, 100]).get(TYPE_URLS.listener)!.get("cache")!.value as any).filter_chains[0].filters[1].typed_config;
-    expect(tcp.cluster).toBe("cache.v2");
-    expect(tcp.weighted_clusters).toBeUndefined();
+  test("the route's weights are locality weights of its cluster; a weight change touches only its endpoints", () => {
+    const localities = (weights: [number, number]) => (resources(weights).get(TYPE_URLS.endpoint)!.get("route|cache")!.value as any).endpoints
+      .map((l: any) => [l.locality.zone, l.load_balancing_weight.value, l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.port_value)]);
+    expect(localities([30, 70])).toEqual([["cache.v1", 30, [6379, 6379]], ["cache.v2", 70, [6479]]]);
+    expect(localities([0, 100])).toEqual([["cache.v2", 100, [6479]]]);
+    const before = resources([30, 70]);
+    const after = resources([0, 100]);
+    for (const typeUrl of [TYPE_URLS.cluster, TYPE_URLS.listener, TYPE_URLS.extensionConfig]) {
+      expect([...after.get(typeUrl)!.values()].map((r) => r.value)).toEqual([...before.get(typeUrl)!.values()].map((r) => r.value));
+    }
   });
 
   test("endpoints and the ECDS filter config carry the Service's subsets and codec options", () => {

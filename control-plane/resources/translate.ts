@@ -1,9 +1,9 @@
 // Model → Envoy resources: for each Service a listener whose MetaProto Wasm filter comes through ECDS
-// (config_discovery) followed by tcp_proxy, EDS clusters for the Service and each subset, their
-// endpoints, and the filter's TypedExtensionConfig. The one place Envoy configuration is written.
+// (config_discovery) followed by tcp_proxy, EDS clusters for the Service, each subset and its route,
+// their endpoints, and the filter's TypedExtensionConfig. The one place Envoy configuration is written.
 import * as path from "path";
 import type { Located, Model } from "../model/load";
-import type { CodecOptions, ServiceDocument } from "../model/schema";
+import type { CodecOptions, MetaRouterDocument, ServiceDocument } from "../model/schema";
 import { Resource, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
 
 export interface TranslateOptions {
@@ -16,6 +16,9 @@ const ADS_SOURCE = { ads: {}, resource_api_version: "V3" };
 export const extensionConfigName = (service: string) => `metaproto.${service}`;
 export const clusterName = (service: string, subset?: string, port?: number) =>
   [service, subset, port].filter((part) => part !== undefined).join(".");
+
+/** The cluster a routed Service's connections go to: its localities are the route's weighted destinations. */
+export const routedClusterName = (service: string) => `route|${service}`;
 
 export function duration(text: string): { seconds: number; nanos?: number } {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
@@ -52,53 +55,59 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
   const origin = (located: Located<{ kind: string; metadata: { name: string } }>) =>
     `${located.file} document ${located.document} (${located.value.kind} ${located.value.metadata.name})`;
 
-  const addCluster = (located: Located<ServiceDocument>, subset?: string, port?: number) => {
-    const service = located.value;
-    const name = clusterName(service.metadata.name, subset, port);
-    if (set.get(TYPE_URLS.cluster)!.has(name)) return name;
+  const endpointsOf = (service: ServiceDocument, subset?: string, port?: number) =>
+    service.spec.subsets.filter((s) => subset === undefined || s.name === subset)
+      .flatMap((s) => s.endpoints).filter((e) => port === undefined || e.port === port)
+      .map((e) => ({
+        endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+        ...(e.weight ? { load_balancing_weight: { value: e.weight } } : {}),
+      }));
+
+  const addCluster = (name: string, located: Located<{ kind: string; metadata: { name: string } }>, connectTimeout: string,
+    localities: Record<string, unknown>[], weighted: boolean) => {
     add(TYPE_URLS.cluster, {
       name, origin: origin(located),
-      value: { name, type: "EDS", connect_timeout: duration(service.spec.connectTimeout), eds_cluster_config: { eds_config: ADS_SOURCE } },
-    });
-    const endpoints = service.spec.subsets.filter((s) => subset === undefined || s.name === subset)
-      .flatMap((s) => s.endpoints).filter((e) => port === undefined || e.port === port);
-    add(TYPE_URLS.endpoint, {
-      name, origin: origin(located),
       value: {
-        cluster_name: name,
-        endpoints: [{
-          lb_endpoints: endpoints.map((e) => ({
-            endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
-            ...(e.weight ? { load_balancing_weight: { value: e.weight } } : {}),
-          })),
-        }],
+        name, type: "EDS", connect_timeout: duration(connectTimeout), eds_cluster_config: { eds_config: ADS_SOURCE },
+        ...(weighted ? { common_lb_config: { locality_weighted_lb_config: {} } } : {}),
       },
     });
-    return name;
+    add(TYPE_URLS.endpoint, { name, origin: origin(located), value: { cluster_name: name, endpoints: localities } });
   };
 
-  const routerOf = new Map<string, Located<import("../model/schema").MetaRouterDocument>>();
+  for (const located of model.services.values()) {
+    const service = located.value;
+    addCluster(clusterName(service.metadata.name), located, service.spec.connectTimeout, [{ lb_endpoints: endpointsOf(service) }], false);
+    for (const subset of service.spec.subsets) {
+      addCluster(clusterName(service.metadata.name, subset.name), located, service.spec.connectTimeout, [{ lb_endpoints: endpointsOf(service, subset.name) }], false);
+    }
+  }
+
+  const routerOf = new Map<string, Located<MetaRouterDocument>>();
   for (const router of model.routers.values()) for (const host of router.value.spec.hosts) routerOf.set(host, router);
 
   for (const located of model.services.values()) {
     const service = located.value;
     const name = service.metadata.name;
-    addCluster(located);
-    for (const subset of service.spec.subsets) addCluster(located, subset.name);
-
-    // Sidecar mode routes whole connections: the route's weights choose a destination per new connection.
+    // Sidecar mode routes whole connections. A routed Service's tcp_proxy goes to one cluster whose
+    // localities are the route's destinations, weighted: a weight change is then an EDS update only.
+    // Changing tcp_proxy itself would be an LDS update, and Envoy closes the connections of a replaced
+    // filter chain once its drain time is over.
     const router = routerOf.get(name);
-    const destinations = router
-      ? router.value.spec.routes[0].route
-        .map((d) => ({ cluster: addCluster(model.services.get(d.destination.host)!, d.destination.subset, d.destination.port), weight: d.weight ?? 100 }))
-        .filter((d) => d.weight > 0)
-      : [{ cluster: name, weight: 100 }];
-    const tcpProxy: Record<string, unknown> = { "@type": TCP_PROXY_TYPE_URL, stat_prefix: name };
-    if (destinations.length === 1) tcpProxy.cluster = destinations[0].cluster;
-    else tcpProxy.weighted_clusters = { clusters: destinations.map((d) => ({ name: d.cluster, weight: d.weight })) };
+    let upstream = clusterName(name);
+    if (router) {
+      upstream = routedClusterName(name);
+      const localities = router.value.spec.routes[0].route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
+        locality: { zone: clusterName(destination.host, destination.subset, destination.port) },
+        load_balancing_weight: { value: weight ?? 100 },
+        lb_endpoints: endpointsOf(model.services.get(destination.host)!.value, destination.subset, destination.port),
+      }));
+      addCluster(upstream, router, service.spec.connectTimeout, localities, true);
+    }
+    const tcpProxy = { "@type": TCP_PROXY_TYPE_URL, stat_prefix: name, cluster: upstream };
 
     add(TYPE_URLS.listener, {
-      name, origin: origin(router ?? located),
+      name, origin: origin(located),
       value: {
         name,
         address: { socket_address: { address: service.spec.address, port_value: service.spec.port } },

@@ -6,7 +6,8 @@
 #   - traffic flows through the MetaProto filter (dist/wasm/redis.wasm, delivered through ECDS): the
 #     GET count in Envoy's /stats/prometheus equals the serving redis-server's own commandstats;
 #   - weights moved from 100/0 to 0/100: new connections go to v2, a connection opened before keeps
-#     working on v1;
+#     working on v1, also past Envoy's drain time (1 s here): the change is an EDS update, no listener
+#     is replaced;
 #   - a bad YAML saved over the config file is rejected with its field path (serve's log and
 #     `metaproto validate`), nothing reaches Envoy, and traffic keeps flowing on the last good config;
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects.
@@ -73,6 +74,16 @@ start_serve() {
   SERVE_PID=${CHILD_PIDS[-1]}
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# As start_envoy, with a drain time of 1 s: connections of a replaced listener or filter chain are
+# closed 1 s after the change, so the rig sees if a change replaced one.
+DRAIN_SECONDS=1
+start_envoy_short_drain() { # bootstrap_file admin_port logfile
+  start_child envoy "$3" "$(envoy_bin)" -c "$1" --concurrency 1 --log-level "${ENVOY_LOG_LEVEL:-info}" \
+    --base-id "$(( $2 % 60000 ))" --disable-hot-restart --drain-time-s "$DRAIN_SECONDS"
+  ENVOY_PID=${CHILD_PIDS[-1]}
+  wait_for "envoy (admin :$2)" 30 sh -c "curl -sf http://127.0.0.1:$2/ready | grep -q LIVE" \
+    || { tail -n 40 "$3" >&2; die "Envoy did not become ready; its log is above ($3)"; }
+}
 
 stat() { curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=$1\$" | awk -F': ' -v name="$1" '$1 == name { print $2 }'; }
 # Which subset a new connection reaches (a fresh redis-cli connection per call).
@@ -109,7 +120,7 @@ scenario() { # sotw | delta
   metaproto bootstrap --node "rds-$api" --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
     $([ "$api" = delta ] && echo --delta) -o "$RUN/envoy.yaml"
   start_serve
-  start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
+  start_envoy_short_drain "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
   wait_for "listener :$LISTEN_PORT (configured over ADS)" 20 sh -c "redis-cli -p $LISTEN_PORT ping | grep -q PONG" \
     || { tail -n 30 "$RUN/envoy.log" "$RUN/serve.log" >&2; die "Envoy never served the listener pushed by metaproto serve"; }
   grep -q "metaproto redis: configured" "$RUN/envoy.log" || die "the Wasm filter (from ECDS) never ran its configuration; see $RUN/envoy.log"
@@ -133,14 +144,16 @@ scenario() { # sotw | delta
     sh -c "[ \$(( \$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /protocol=\"redis\"/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }') - $envoy_before )) = $served ]" \
     || die "Envoy counted $(( $(envoy_gets) - envoy_before )) GETs, redis-server v1 served $served"
 
-  log "[$api] weights 0/100: new connections move to v2, the held connection stays on v1"
+  log "[$api] weights 0/100: new connections move to v2, the held connection stays on v1 past the drain time"
   local lds_before
-  lds_before=$(stat listener_manager.lds.update_success)
+  lds_before="$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)"
   write_config 0 100
   wait_for "new connections on v2" 10 sh -c "[ \"\$(redis-cli -p $LISTEN_PORT get subset)\" = v2 ]" \
     || { tail -n 20 "$RUN/serve.log" >&2; die "new connections did not move to v2"; }
   expect_new_connections_on v2 5
-  [ "$(stat listener_manager.lds.update_success)" -gt "$lds_before" ] || die "the change did not arrive as an LDS update"
+  [ "$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)" = "$lds_before" ] \
+    || die "a weight change reached Envoy as an LDS or CDS update (it replaces the listener: held connections close)"
+  sleep $((DRAIN_SECONDS + 1))
   [ "$(held 'GET subset')" = v1 ] || die "the connection opened before the change lost v1"
   [ "$(held "SET held-$api yes")" = +OK ] && [ "$(redis-cli -p "$V1_PORT" get "held-$api")" = yes ] \
     || die "the held connection no longer writes to v1"
