@@ -11,7 +11,7 @@ export type Compiled =
   | { ok: true; model: Model; resources: ResourceSet; snapshot: Snapshot }
   | { ok: false; errors: string[] };
 
-export function compileConfig(files: string[], options: TranslateOptions & { checkWasmFiles?: boolean }): Compiled {
+export function compileConfig(files: string[], options: TranslateOptions & { checkWasmFiles?: boolean; previous?: Snapshot }): Compiled {
   const { model, errors } = loadFiles(files);
   if (!model) return { ok: false, errors: errors.map(formatError) };
   const missing: ConfigError[] = [];
@@ -29,7 +29,7 @@ export function compileConfig(files: string[], options: TranslateOptions & { che
     const resources = translate(model, options);
     const inconsistent = Snapshot.consistencyErrors(resources);
     if (inconsistent.length) return { ok: false, errors: inconsistent.map((e) => `internal: ${e} (a bug in the translation: please report it with your files)`) };
-    return { ok: true, model, resources, snapshot: new Snapshot(resources) };
+    return { ok: true, model, resources, snapshot: new Snapshot(resources, options.previous) };
   } catch (err) {
     return { ok: false, errors: [`internal: ${(err as Error).message} (a bug in the translation: please report it with your files)`] };
   }

@@ -40,7 +40,7 @@ export class ControlPlane {
   /** Reads the files again; pushes them if they are valid. Returns whether they were. */
   reload(): boolean {
     const { log } = this.options;
-    const compiled = compileConfig(this.options.files, { wasmDir: this.options.wasmDir });
+    const compiled = compileConfig(this.options.files, { wasmDir: this.options.wasmDir, previous: this.cache.getSnapshot(ANY_NODE) });
     if (!compiled.ok) {
       this.rejected++;
       for (const error of compiled.errors) log.error(error);

@@ -12,21 +12,33 @@ export interface EncodedResource {
   /** Hash of the encoded bytes: the resource's version in delta xDS. */
   version: string;
   origin?: string;
+  /** The plain value as JSON: an unchanged resource is not encoded again. */
+  json: string;
 }
 
 export class Snapshot {
   private readonly byType = new Map<string, Map<string, EncodedResource>>();
   private readonly versions = new Map<string, string>();
 
-  /** Encodes every resource; throws when one is not a valid message of its type. */
-  constructor(resources: ResourceSet) {
+  /**
+   * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
+   * one is not a valid message of its type.
+   */
+  constructor(resources: ResourceSet, previous?: Snapshot) {
     for (const typeUrl of PUSH_ORDER) {
       const encoded = new Map<string, EncodedResource>();
       const typeHash = createHash("sha256");
+      const before = previous?.resources(typeUrl);
       for (const resource of [...(resources.get(typeUrl)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const any = packAny(typeUrl, resource.value);
-        const version = createHash("sha256").update(any.value).digest("hex").slice(0, 16);
-        encoded.set(resource.name, { name: resource.name, any, version, origin: resource.origin });
+        const json = JSON.stringify(resource.value);
+        const reused = before?.get(resource.name);
+        let any = reused?.json === json ? reused.any : undefined;
+        let version = reused?.json === json ? reused.version : "";
+        if (!any) {
+          any = packAny(typeUrl, resource.value);
+          version = createHash("sha256").update(any.value).digest("hex").slice(0, 16);
+        }
+        encoded.set(resource.name, { name: resource.name, any, version, origin: resource.origin, json });
         typeHash.update(resource.name).update("\0").update(version).update("\0");
       }
       this.byType.set(typeUrl, encoded);
