@@ -7,6 +7,20 @@ import { ControlPlane } from "./serve";
 import type { DiscoveryRequest, DiscoveryResponse } from "./xds/server/messages";
 import { AdsClient } from "./xds/server/testing";
 import { decodeMessage } from "./xds/api";
+import { program } from "./cli/main";
+
+async function metaprotoStatus(port: number): Promise<string> {
+  let out = "";
+  const cli = program();
+  for (const command of [cli, ...cli.commands]) command.exitOverride().configureOutput({ writeOut: (s) => { out += s; } });
+  const stdout = jest.spyOn(process.stdout, "write").mockImplementation((chunk) => { out += chunk; return true; });
+  try {
+    await cli.parseAsync(["node", "metaproto", "status", "--server", `127.0.0.1:${port}`]);
+  } finally {
+    stdout.mockRestore();
+  }
+  return out;
+}
 
 const config = (weights: [number, number]) => `apiVersion: metaproto.io/v1alpha1
 kind: Service
@@ -68,6 +82,25 @@ describe("metaproto serve", () => {
     fs.writeFileSync(path.join(dir, "config.yaml"), config([0, 100]));
     const moved = await client.next();
     expect(zonesOf(moved)).toEqual(["cache.v2"]);
+  });
+
+  test("metaproto status shows each node's versions, a NACK with its document, and a rejected file", async () => {
+    const statusPort = await plane.serveStatus("127.0.0.1", 0);
+    client.send({ node: { id: "edge-7", cluster: "c" }, type_url: TYPE_URLS.listener, resource_names: [] });
+    const listeners = await client.next();
+    client.send({ type_url: TYPE_URLS.listener, resource_names: [], version_info: "", response_nonce: listeners.nonce,
+      error_detail: { code: 13, message: "Error adding/updating listener(s) cache: cannot bind '127.0.0.1:6380': Address already in use" } });
+    fs.writeFileSync(path.join(dir, "config.yaml"), config([100, 0]).replace("protocol: redis", "protocol: 7"));
+    await client.none(600);
+
+    const shown = await metaprotoStatus(statusPort);
+    expect(shown).toContain("configuration: 1 load(s) applied, 1 rejected; the last change was rejected (serving the last good one):");
+    expect(shown).toContain("config.yaml:5:3: document 1 (Service cache) spec.protocol:");
+    expect(shown).toContain("node edge-7: connected (1 stream)");
+    expect(shown).toMatch(new RegExp(`Listener +${listeners.version_info} +- +1\n`));
+    expect(shown).toContain(`NACK of ${listeners.version_info}`);
+    expect(shown).toContain("cannot bind '127.0.0.1:6380': Address already in use");
+    expect(shown).toContain(`from ${path.join(dir, "config.yaml")} document 1 (Service cache)`);
   });
 
   test("a burst of saves is loaded once, after it settles", async () => {

@@ -53,8 +53,10 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 describe("metaproto CLI", () => {
   test("--help lists every command, and each command has its own --help", async () => {
     const { out } = await run("--help");
-    for (const command of ["validate", "bootstrap", "serve"]) expect(out).toContain(command);
-    for (const command of ["validate", "bootstrap", "serve"]) expect((await run(command, "--help")).out).toContain(`Usage: metaproto ${command}`);
+    for (const command of ["validate", "bootstrap", "serve", "status"]) {
+      expect(out).toContain(command);
+      expect((await run(command, "--help")).out).toContain(`Usage: metaproto ${command}`);
+    }
   });
 
   test("validate exits 0 on a good file and 1 naming the field path on a bad one", async () => {
@@ -91,6 +93,13 @@ describe("metaproto CLI", () => {
     const { code, err } = await run("bootstrap", "--node", "n", "--node-cluster", "");
     expect(code).toBe(1);
     expect(err).toContain("a node id and a node cluster are both required");
+  });
+
+  test("status without a running serve says what to check", async () => {
+    const { code, err } = await run("status", "--server", "127.0.0.1:1");
+    expect(code).toBe(1);
+    expect(err).toContain("cannot get http://127.0.0.1:1/status");
+    expect(err).toContain("is metaproto serve running, with this --status-listen?");
   });
 
   test("bootstrap without --node says what is missing", async () => {

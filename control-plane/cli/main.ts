@@ -7,6 +7,7 @@ import * as YAML from "yaml";
 import { compileConfig } from "../configure";
 import { bootstrap } from "../resources/bootstrap";
 import { ControlPlane } from "../serve";
+import { renderStatus, StatusReport } from "../status";
 import { encodeMessage, repoRoot } from "../xds/api";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
@@ -78,9 +79,13 @@ export function program(): Command {
     .option("--listen <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
     .option("--wasm-dir <dir>", "folder of the codec modules, as Envoy sees it", defaultWasmDir())
     .option("--debounce <ms>", "wait this long after a file change before reloading", whole, 200)
-    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number }) => {
+    .option("--status-listen <address:port>", "where `metaproto status` asks (HTTP GET /status)", hostPort, { address: "127.0.0.1", port: 18001 })
+    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; statusListen: { address: string; port: number } }) => {
       const log = logger(cli.opts().logLevel);
-      const plane = new ControlPlane({ files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port, debounceMs: options.debounce, log });
+      const plane = new ControlPlane({
+        files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port,
+        debounceMs: options.debounce, log, status: options.statusListen,
+      });
       try {
         await plane.start();
       } catch (err) {
@@ -92,6 +97,23 @@ export function program(): Command {
       const stop = () => { log.info("stopping"); void plane.stop(); };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+    });
+
+  cli.command("status")
+    .description("ask a running `metaproto serve` what each Envoy has: versions sent and ACKed, NACKs with Envoy's error and the YAML documents behind them")
+    .option("--server <address:port>", "serve's --status-listen", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--json", "print the report as JSON")
+    .action(async (options: { server: { address: string; port: number }; json?: boolean }) => {
+      const url = `http://${options.server.address.includes(":") ? `[${options.server.address}]` : options.server.address}:${options.server.port}/status`;
+      let report: StatusReport;
+      try {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        report = (await response.json()) as StatusReport;
+      } catch (err) {
+        throw new Error(`cannot get ${url} (${(err as Error).message}): is metaproto serve running, with this --status-listen?`);
+      }
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
     });
 
   return cli;

@@ -10,6 +10,9 @@
 #     is replaced;
 #   - a bad YAML saved over the config file is rejected with its field path (serve's log and
 #     `metaproto validate`), nothing reaches Envoy, and traffic keeps flowing on the last good config;
+#   - a configuration Envoy NACKs (a second Service on a port already taken) is shown by
+#     `metaproto status` with Envoy's error and its YAML document, the server sends no more LDS
+#     responses for it (counted), the first Service keeps serving, and removing it clears the NACK;
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects.
 # Then the Envoy behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
 # driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
@@ -40,8 +43,9 @@ for subset in v1 v2; do
 done
 
 # The configuration: one Service with two subsets, and a MetaRouter giving them weights.
-write_config() { # weight_v1 weight_v2
-  cat >"$RUN/config.yaml.new" <<YAML
+write_config() { # weight_v1 weight_v2 [port of a second Service]
+  {
+    cat <<YAML
 apiVersion: metaproto.io/v1alpha1
 kind: Service
 metadata: { name: cache }
@@ -64,13 +68,24 @@ spec:
     - { destination: { host: cache, subset: v1 }, weight: $1 }
     - { destination: { host: cache, subset: v2 }, weight: $2 }
 YAML
+    [ -z "${3:-}" ] || cat <<YAML
+---
+apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: squatter }
+spec:
+  protocol: redis
+  port: $3
+  subsets: [{ name: v1, endpoints: [{ address: 127.0.0.1, port: $V1_PORT }] }]
+YAML
+  } >"$RUN/config.yaml.new"
   # Saved the way editors do: a new file renamed over the old one.
   mv "$RUN/config.yaml.new" "$RUN/config.yaml"
 }
 
 start_serve() {
   start_child "metaproto serve" "$RUN/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$RUN/config.yaml" \
-    --listen "127.0.0.1:$XDS_PORT" --debounce 100
+    --listen "127.0.0.1:$XDS_PORT" --status-listen "127.0.0.1:$STATUS_PORT" --debounce 100
   SERVE_PID=${CHILD_PIDS[-1]}
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -113,7 +128,7 @@ no_rejections() {
 scenario() { # sotw | delta
   local api=$1
   RUN="$WORK/$api"; mkdir -p "$RUN"
-  XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+  XDS_PORT=$(free_port); STATUS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
   log "[$api] Envoy on ${api} xDS"
   write_config 100 0
   metaproto validate "$RUN/config.yaml" >&2
@@ -126,7 +141,7 @@ scenario() { # sotw | delta
   grep -q "metaproto redis: configured" "$RUN/envoy.log" || die "the Wasm filter (from ECDS) never ran its configuration; see $RUN/envoy.log"
   grep -q "xDS stream opened ($([ "$api" = delta ] && echo delta || echo state of the world))" "$RUN/serve.log" \
     || die "Envoy did not use $api xDS; see $RUN/serve.log"
-  no_rejections
+  [ "$(stat listener_manager.lds.update_rejected)" = 0 ] || die "Envoy rejected the first configuration; see $RUN/envoy.log"
 
   log "[$api] weights 100/0: new connections go to v1"
   local gets_before served envoy_before
@@ -175,6 +190,29 @@ scenario() { # sotw | delta
   expect_new_connections_on v2 5
   [ "$(held 'GET subset')" = v1 ] || die "the held connection stopped working after the bad file"
 
+  log "[$api] a configuration Envoy NACKs: a second Service on a port redis-server v1 holds"
+  write_config 0 100 "$V1_PORT"
+  wait_for "a NACK in metaproto status" 10 sh -c "node '$REPO/control-plane/bin/metaproto.js' status --server 127.0.0.1:$STATUS_PORT | grep -q 'NACK of'" \
+    || { metaproto status --server "127.0.0.1:$STATUS_PORT" >&2; die "metaproto status shows no NACK"; }
+  metaproto status --server "127.0.0.1:$STATUS_PORT" >"$RUN/status.txt"
+  grep -A2 'NACK of' "$RUN/status.txt" >&2
+  grep -q "from .*config.yaml document 3 (Service squatter)" "$RUN/status.txt" || die "the NACK is not traced to the squatter's document"
+  grep -qi "address already in use" "$RUN/status.txt" || die "the NACK does not carry Envoy's error"
+  lds_responses() { metaproto status --server "127.0.0.1:$STATUS_PORT" --json | node -e '
+    const report = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const node = report.nodes.find((n) => n.id === process.argv[1]);
+    console.log(node.types.find((t) => t.type === "Listener").responses);' "rds-$api"; }
+  local responses
+  responses=$(lds_responses)
+  sleep 3
+  [ "$(lds_responses)" = "$responses" ] || die "the server kept sending LDS responses after the NACK ($responses, then $(lds_responses))"
+  log "[$api] $responses LDS responses in all, none after the NACK in 3 s; traffic still flows"
+  expect_new_connections_on v2 3
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection broke after the NACK"
+  write_config 0 100
+  wait_for "the NACK cleared by the next ACK" 10 sh -c "! node '$REPO/control-plane/bin/metaproto.js' status --server 127.0.0.1:$STATUS_PORT | grep -q 'NACK of'" \
+    || die "the NACK stayed after the configuration was fixed"
+
   log "[$api] the control plane restarts mid-traffic: Envoy keeps serving and reconnects"
   stop_pid "$SERVE_PID"
   mv "$RUN/serve.log" "$RUN/serve.1.log"
@@ -188,7 +226,7 @@ scenario() { # sotw | delta
     || die "Envoy's control_plane.connected_state did not return to 1"
   expect_new_connections_on v2 3
   [ "$(held 'GET subset')" = v1 ] || die "the held connection broke across the control plane restart"
-  no_rejections
+  [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] || die "Envoy rejected a cluster update; see $RUN/envoy.log"
 
   log "[$api] metaproto_requests_total in Envoy's /stats/prometheus:"
   metaproto_metrics "$ADMIN_PORT" | grep -E '^metaproto_requests_total' >&2

@@ -51,7 +51,28 @@ describe("ADS delta", () => {
     env.cache.setSnapshot("*", snapshotOf({ extensions: [{ name: "x", value: "1" }] }));
     await client.none();
     env.cache.setSnapshot("*", snapshotOf({ extensions: [{ name: "x", value: "2" }] }));
-    expect(names(await client.next())).toEqual(["x"]);
+    const fixed = await client.next();
+    expect(names(fixed)).toEqual(["x"]);
+    client.send({ type_url: TYPE_URLS.extensionConfig, response_nonce: fixed.nonce });
+    await client.none();
+    expect(env.server.status.type(node.id, TYPE_URLS.extensionConfig).nack).toBeUndefined();
+  });
+
+  test("a NACK clears when the rejected resource leaves the configuration", async () => {
+    env.cache.setSnapshot("*", snapshotOf({ listeners: [{ name: "good", cluster: "c" }] }));
+    const client = connect();
+    client.send({ node, type_url: TYPE_URLS.listener });
+    client.send({ type_url: TYPE_URLS.listener, response_nonce: (await client.next()).nonce });
+    env.cache.setSnapshot("*", snapshotOf({ listeners: [{ name: "good", cluster: "c" }, { name: "bad", cluster: "c", port: 1 }] }));
+    const bad = await client.next();
+    expect(names(bad)).toEqual(["bad"]);
+    client.send({ type_url: TYPE_URLS.listener, response_nonce: bad.nonce, error_detail: { code: 13, message: "listener bad: cannot bind" } });
+    await client.none();
+    expect(env.server.status.type(node.id, TYPE_URLS.listener).nack?.origins).toEqual(["test.yaml (bad)"]);
+    env.cache.setSnapshot("*", snapshotOf({ listeners: [{ name: "good", cluster: "c" }] }));
+    // Envoy never had "bad": nothing to remove, nothing to send.
+    await client.none();
+    expect(env.server.status.type(node.id, TYPE_URLS.listener).nack).toBeUndefined();
   });
 
   test("a reconnect with initial_resource_versions gets only what it does not have; re-subscribing is answered", async () => {

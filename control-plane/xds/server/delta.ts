@@ -73,7 +73,8 @@ export class DeltaStream {
           "Envoy rejected the configuration (NACK); it keeps its previous one. Fix the documents named in origins");
       } else if (carried) {
         status.ackedVersion = this.snapshot?.version(typeUrl);
-        status.nack = undefined;
+        for (const name of carried.keys()) state.rejected.delete(name);
+        if (state.rejected.size === 0) status.nack = undefined;
       }
     }
 
@@ -95,6 +96,11 @@ export class DeltaStream {
 
   private onSnapshot(next: Snapshot): void {
     this.snapshot = next;
+    // A rejected resource the configuration no longer has is no longer a problem: Envoy never took it.
+    for (const [typeUrl, state] of this.states) {
+      for (const name of state.rejected.keys()) if (!next.resources(typeUrl).has(name)) state.rejected.delete(name);
+      if (state.rejected.size === 0 && this.nodeId !== undefined) this.ctx.status.type(this.nodeId, typeUrl).nack = undefined;
+    }
     // Make before break: additions and updates in CDS → EDS → LDS → RDS → ECDS order, removed clusters last.
     for (const typeUrl of PUSH_ORDER) this.respond(typeUrl, false, typeUrl === TYPE_URLS.cluster ? "updates" : "all");
     this.respond(TYPE_URLS.cluster, false, "all");
