@@ -85,7 +85,7 @@ describe("metaproto serve", () => {
   });
 
   test("metaproto status shows each node's versions, a NACK with its document, and a rejected file", async () => {
-    const statusPort = await plane.serveStatus("127.0.0.1", 0);
+    const statusPort = await plane.serveHttp("127.0.0.1", 0);
     client.send({ node: { id: "edge-7", cluster: "c" }, type_url: TYPE_URLS.listener, resource_names: [] });
     const listeners = await client.next();
     client.send({ type_url: TYPE_URLS.listener, resource_names: [], version_info: "", response_nonce: listeners.nonce,

@@ -7,7 +7,8 @@ export class ConfigWatcher {
   private readonly watchers: fs.FSWatcher[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(paths: string[], private readonly debounceMs: number, private readonly onChange: () => void) {
+  /** In folders, only names matching filesInFolders count. */
+  constructor(paths: string[], private readonly debounceMs: number, private readonly onChange: () => void, filesInFolders = /\.ya?ml$/) {
     const folders = new Map<string, Set<string> | "all">();
     for (const given of paths) {
       const resolved = path.resolve(given);
@@ -20,7 +21,7 @@ export class ConfigWatcher {
     }
     for (const [folder, names] of folders) {
       this.watchers.push(fs.watch(folder, (_event, name) => {
-        if (names === "all" ? !name || /\.ya?ml$/.test(String(name)) : !name || names.has(String(name))) this.schedule();
+        if (names === "all" ? !name || filesInFolders.test(String(name)) : !name || names.has(String(name))) this.schedule();
       }));
     }
   }

@@ -99,7 +99,7 @@ describe("metaproto CLI", () => {
     const { code, err } = await run("status", "--server", "127.0.0.1:1");
     expect(code).toBe(1);
     expect(err).toContain("cannot get http://127.0.0.1:1/status");
-    expect(err).toContain("is metaproto serve running, with this --status-listen?");
+    expect(err).toContain("is metaproto serve running, with this --http-listen?");
   });
 
   test("bootstrap without --node says what is missing", async () => {

@@ -79,12 +79,13 @@ export function program(): Command {
     .option("--listen <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
     .option("--wasm-dir <dir>", "folder of the codec modules, as Envoy sees it", defaultWasmDir())
     .option("--debounce <ms>", "wait this long after a file change before reloading", whole, 200)
-    .option("--status-listen <address:port>", "where `metaproto status` asks (HTTP GET /status)", hostPort, { address: "127.0.0.1", port: 18001 })
-    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; statusListen: { address: string; port: number } }) => {
+    .option("--http-listen <address:port>", "HTTP for `metaproto status` (GET /status) and the codec modules (GET /wasm/<protocol>.wasm)", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--pin-dir <dir>", "copy each codec build here under its sha256 and point Envoy at the copy: a new build in --wasm-dir rolls out to new connections, open ones keep theirs", path.join(repoRoot(), "build", "wasm-pinned"))
+    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; httpListen: { address: string; port: number }; pinDir: string }) => {
       const log = logger(cli.opts().logLevel);
       const plane = new ControlPlane({
         files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port,
-        debounceMs: options.debounce, log, status: options.statusListen,
+        debounceMs: options.debounce, log, http: options.httpListen, pinDir: path.resolve(options.pinDir),
       });
       try {
         await plane.start();
@@ -101,7 +102,7 @@ export function program(): Command {
 
   cli.command("status")
     .description("ask a running `metaproto serve` what each Envoy has: versions sent and ACKed, NACKs with Envoy's error and the YAML documents behind them")
-    .option("--server <address:port>", "serve's --status-listen", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--server <address:port>", "serve's --http-listen", hostPort, { address: "127.0.0.1", port: 18001 })
     .option("--json", "print the report as JSON")
     .action(async (options: { server: { address: string; port: number }; json?: boolean }) => {
       const url = `http://${options.server.address.includes(":") ? `[${options.server.address}]` : options.server.address}:${options.server.port}/status`;
@@ -111,7 +112,7 @@ export function program(): Command {
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         report = (await response.json()) as StatusReport;
       } catch (err) {
-        throw new Error(`cannot get ${url} (${(err as Error).message}): is metaproto serve running, with this --status-listen?`);
+        throw new Error(`cannot get ${url} (${(err as Error).message}): is metaproto serve running, with this --http-listen?`);
       }
       process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
     });

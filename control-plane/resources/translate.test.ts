@@ -1,10 +1,12 @@
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { loadSources } from "../model/load";
 import { encodeMessage, repoRoot } from "../xds/api";
 import { bootstrap, statsConfig } from "./bootstrap";
-import { translate } from "./translate";
+import { pinModule, translate } from "./translate";
 import { TYPE_URLS } from "./types";
 
 const config = (weights: [number, number]) => `apiVersion: metaproto.io/v1alpha1
@@ -83,6 +85,28 @@ describe("translation to Envoy resources", () => {
       configuration: { value: '{"max_pending_calls":64}' },
       vm_config: { code: { local: { filename: "/opt/metaproto/wasm/redis.wasm" } } },
     });
+  });
+
+  test("each codec build is pinned under its sha256, once; the filter config names the pinned file", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metaproto-pin-"));
+    try {
+      fs.mkdirSync(path.join(dir, "wasm"));
+      fs.writeFileSync(path.join(dir, "wasm", "redis.wasm"), "build 1");
+      const first = pinModule(path.join(dir, "wasm"), path.join(dir, "pinned"), "redis");
+      expect(path.basename(first)).toBe("redis-4ba0d1825bdde359.wasm"); // sha256("build 1")
+      expect(pinModule(path.join(dir, "wasm"), path.join(dir, "pinned"), "redis")).toBe(first);
+      fs.writeFileSync(path.join(dir, "wasm", "redis.wasm"), "build 2");
+      const second = pinModule(path.join(dir, "wasm"), path.join(dir, "pinned"), "redis");
+      expect(second).not.toBe(first);
+      expect(fs.readFileSync(first, "utf8")).toBe("build 1");
+      expect(fs.readFileSync(second, "utf8")).toBe("build 2");
+
+      const { model } = loadSources([{ file: "c.yaml", text: config([30, 70]) }]);
+      const set = translate(model!, { wasmDir: path.join(dir, "wasm"), moduleFile: (protocol) => pinModule(path.join(dir, "wasm"), path.join(dir, "pinned"), protocol) });
+      expect((set.get(TYPE_URLS.extensionConfig)!.get("metaproto.cache")!.value as any).typed_config.config.vm_config.code.local.filename).toBe(second);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the bootstrap is a valid Bootstrap pointing at the ADS server, with the node set", () => {

@@ -1,14 +1,39 @@
 // Model → Envoy resources: for each Service a listener whose MetaProto Wasm filter comes through ECDS
 // (config_discovery) followed by tcp_proxy, EDS clusters for the Service, each subset and its route,
 // their endpoints, and the filter's TypedExtensionConfig. The one place Envoy configuration is written.
+import { createHash } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { CodecOptions, MetaRouterDocument, ServiceDocument } from "../model/schema";
 import { Resource, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
 
 export interface TranslateOptions {
-  /** Folder holding <protocol>.wasm, as Envoy sees it (Envoy loads it from its own file system). */
+  /** Folder holding <protocol>.wasm. */
   wasmDir: string;
+  /**
+   * The file Envoy loads for a protocol (default <wasmDir>/<protocol>.wasm). `serve` gives each build
+   * its own file named by its sha256, so a new build is a new vm_config: new connections get a new VM
+   * and open ones keep theirs. (Remote code, `vm_config.code.remote`, is not fetched by Envoy 1.40 when
+   * it arrives in an ECDS update: the filter silently drops out; test/rds checks it.)
+   */
+  moduleFile?: (protocol: string) => string;
+}
+
+export function sha256Of(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/** Copies <wasmDir>/<protocol>.wasm to <pinDir>/<protocol>-<sha256 prefix>.wasm (once) and returns that path. */
+export function pinModule(wasmDir: string, pinDir: string, protocol: string): string {
+  const bytes = fs.readFileSync(path.join(wasmDir, `${protocol}.wasm`));
+  const pinned = path.join(pinDir, `${protocol}-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}.wasm`);
+  if (!fs.existsSync(pinned)) {
+    fs.mkdirSync(pinDir, { recursive: true });
+    fs.writeFileSync(`${pinned}.tmp`, bytes);
+    fs.renameSync(`${pinned}.tmp`, pinned);
+  }
+  return pinned;
 }
 
 const ADS_SOURCE = { ads: {}, resource_api_version: "V3" };
@@ -43,7 +68,7 @@ export function wasmFilter(service: ServiceDocument, options: TranslateOptions):
       configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: filterConfiguration(service.spec.codec) },
       vm_config: {
         runtime: "envoy.wasm.runtime.v8",
-        code: { local: { filename: path.join(options.wasmDir, `${service.spec.protocol}.wasm`) } },
+        code: { local: { filename: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`) } },
       },
     },
   };

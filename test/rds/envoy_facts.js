@@ -4,7 +4,9 @@
 //     Envoy stays initializing; a listener added later warms while the others keep serving;
 //  2. a filter config Envoy rejects comes back as a NACK with the error, the server records it with
 //     the YAML document behind it, sends nothing more for it (counted), and Envoy keeps serving;
-//  0. ADS needs node.id and node.cluster: without a cluster Envoy refuses the bootstrap.
+//  0. ADS needs node.id and node.cluster: without a cluster Envoy refuses the bootstrap;
+//  3. remote code (vm_config.code.remote) arriving in an ECDS update is never fetched: Envoy ACKs it
+//     and runs the listener without the filter. Why serve pins builds as local files instead.
 // Usage: node envoy_facts.js ENVOY_BIN WORK_DIR WASM_DIR REDIS_PORT   (prints one line per fact)
 const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
@@ -20,6 +22,7 @@ const { TYPE_URLS } = require(path.join(cp, "resources", "types.js"));
 const { SimpleCache, Snapshot, ANY_NODE } = require(path.join(cp, "xds", "cache.js"));
 const { XdsServer } = require(path.join(cp, "xds", "server", "server.js"));
 const YAML = require("yaml");
+const http = require("http");
 
 const [envoyBin, work, wasmDir, redisPort] = process.argv.slice(2);
 let activeEnvoy;
@@ -145,6 +148,42 @@ spec:
     if ((await redisPing(listenPort)) !== "+PONG") fail("Envoy stopped serving after rejecting a filter config");
     process.stdout.write(`fact 2: Envoy NACKed the filter config ("${ecds.nack.message.split("\n")[0].slice(0, 160)}"), ` +
       `traced to ${ecds.nack.origins.join(", ")}; no response sent for it in 3 s after the NACK; the listener kept serving\n`);
+
+    // Fact 3: the module over HTTP, in an ECDS update.
+    let fetches = 0;
+    const moduleServer = http.createServer((request, response) => {
+      fetches++;
+      response.writeHead(200, { "content-type": "application/wasm" }).end(fs.readFileSync(path.join(wasmDir, "redis.wasm")));
+    });
+    const modulePort = await new Promise((resolve) => moduleServer.listen(0, "127.0.0.1", () => resolve(moduleServer.address().port)));
+    const remote = resources();
+    remote.get(TYPE_URLS.cluster).set("facts_http", { name: "facts_http", value: {
+      name: "facts_http", type: "STATIC", connect_timeout: { seconds: 2 },
+      load_assignment: { cluster_name: "facts_http", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: modulePort } } } }] }] },
+    } });
+    const sha256 = require("crypto").createHash("sha256").update(fs.readFileSync(path.join(wasmDir, "redis.wasm"))).digest("hex");
+    remote.get(TYPE_URLS.extensionConfig).get("metaproto.facts").value.typed_config.config.vm_config.code =
+      { remote: { http_uri: { uri: `http://127.0.0.1:${modulePort}/redis.wasm`, cluster: "facts_http", timeout: { seconds: 5 } }, sha256 } };
+    const remoteSnapshot = new Snapshot(remote);
+    cache.setSnapshot(ANY_NODE, remoteSnapshot);
+    await until("Envoy's ACK of the remote filter config", 10, () => ecds.ackedVersion === remoteSnapshot.version(TYPE_URLS.extensionConfig));
+    await sleep(3000);
+    const pings = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/stats/prometheus`)).text();
+      return text.split("\n").filter((l) => l.startsWith("metaproto_requests_total{") && l.includes('method="PING"')).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+    };
+    const countedBefore = await pings();
+    const pingWithoutFilter = await redisPing(listenPort);
+    await sleep(2500);
+    const countedAfter = await pings();
+
+    moduleServer.close();
+    if (fetches !== 0) fail(`Envoy fetched remote code from an ECDS update (${fetches} fetches): serve could deliver builds over HTTP now`);
+    if (pingWithoutFilter !== "+PONG" || countedAfter !== countedBefore) {
+      fail(`after the remote update the client got ${pingWithoutFilter} and the filter counted ${countedAfter - countedBefore} PINGs`);
+    }
+    process.stdout.write(`fact 3: remote code in an ECDS update: ACKed, fetched ${fetches} times in 3 s; a PING after it got ${pingWithoutFilter} ` +
+      `but the filter did not count it (metaproto_requests_total PING ${countedBefore} -> ${countedAfter}): the listener runs without the filter\n`);
   } finally {
     envoy.kill("SIGTERM");
     await envoy.exited;

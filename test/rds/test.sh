@@ -13,7 +13,9 @@
 #   - a configuration Envoy NACKs (a second Service on a port already taken) is shown by
 #     `metaproto status` with Envoy's error and its YAML document, the server sends no more LDS
 #     responses for it (counted), the first Service keeps serving, and removing it clears the NACK;
-#   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects.
+#   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects;
+#   - a new codec build saved over dist/wasm-like folder rolls out with no Envoy restart: serve pins it
+#     under its sha256, new connections run it (a new VM, their calls counted), the held one keeps working.
 # Then the Envoy behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
 # driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
 # config; a filter config Envoy NACKs is traced to its YAML document and not sent again.
@@ -85,7 +87,8 @@ YAML
 
 start_serve() {
   start_child "metaproto serve" "$RUN/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$RUN/config.yaml" \
-    --listen "127.0.0.1:$XDS_PORT" --status-listen "127.0.0.1:$STATUS_PORT" --debounce 100
+    --listen "127.0.0.1:$XDS_PORT" --http-listen "127.0.0.1:$STATUS_PORT" --debounce 100 \
+    --wasm-dir "$RUN/wasm" --pin-dir "$RUN/pinned"
   SERVE_PID=${CHILD_PIDS[-1]}
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -130,8 +133,9 @@ scenario() { # sotw | delta
   RUN="$WORK/$api"; mkdir -p "$RUN"
   XDS_PORT=$(free_port); STATUS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
   log "[$api] Envoy on ${api} xDS"
+  mkdir -p "$RUN/wasm"; cp "$WASM" "$RUN/wasm/redis.wasm"
   write_config 100 0
-  metaproto validate "$RUN/config.yaml" >&2
+  metaproto validate --wasm-dir "$RUN/wasm" "$RUN/config.yaml" >&2
   metaproto bootstrap --node "rds-$api" --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
     $([ "$api" = delta ] && echo --delta) -o "$RUN/envoy.yaml"
   start_serve
@@ -180,7 +184,7 @@ scenario() { # sotw | delta
   wait_for "serve's rejection" 10 grep -q 'configuration rejected' "$RUN/serve.log" || die "serve did not reject the bad file"
   grep -q 'spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100' "$RUN/serve.log" \
     || { tail -n 5 "$RUN/serve.log" >&2; die "serve's log does not name the bad field"; }
-  if metaproto validate "$RUN/config.yaml" 2>"$RUN/validate.err"; then die "metaproto validate accepted the bad file"; fi
+  if metaproto validate --wasm-dir "$RUN/wasm" "$RUN/config.yaml" 2>"$RUN/validate.err"; then die "metaproto validate accepted the bad file"; fi
   grep -q "config.yaml:[0-9]*:[0-9]*: document 2 (MetaRouter cache) spec.routes\[0\].route\[1\].weight: must be a whole number from 0 to 100" "$RUN/validate.err" \
     || { cat "$RUN/validate.err" >&2; die "validate did not name the file, document and field"; }
   log "[$api] validate: $(head -n1 "$RUN/validate.err")"
@@ -228,6 +232,25 @@ scenario() { # sotw | delta
   [ "$(held 'GET subset')" = v1 ] || die "the held connection broke across the control plane restart"
   [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] || die "Envoy rejected a cluster update; see $RUN/envoy.log"
 
+  log "[$api] a new codec build rolls out with no Envoy restart"
+  local configured_before gets_before_build new_sha
+  configured_before=$(grep -c "metaproto redis: configured" "$RUN/envoy.log")
+  # The same module with one more custom section: another build, another sha256, the same behaviour.
+  cp "$RUN/wasm/redis.wasm" "$RUN/wasm/.redis.wasm.new"
+  printf '\x00\x07\x05build%s' "${api:0:1}" >>"$RUN/wasm/.redis.wasm.new"
+  new_sha=$(sha256sum "$RUN/wasm/.redis.wasm.new" | cut -c1-16)
+  mv "$RUN/wasm/.redis.wasm.new" "$RUN/wasm/redis.wasm"
+  wait_for "Envoy configured the new build" 15 sh -c "[ \$(grep -c 'metaproto redis: configured' '$RUN/envoy.log') -gt $configured_before ]" \
+    || die "Envoy never ran the new build; see $RUN/envoy.log and $RUN/serve.log"
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/config_dump?resource=ecds_filters" | grep -q "redis-$new_sha.wasm" \
+    || die "Envoy's filter config does not name the new build redis-$new_sha.wasm"
+  gets_before_build=$(envoy_gets)
+  expect_new_connections_on v2 3
+  wait_for "the new build counts new connections' calls" 10 sh -c "[ \$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }') -ge $((gets_before_build + 3)) ]" \
+    || die "calls on new connections were not counted after the new build ($(envoy_gets) GETs, before $gets_before_build)"
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection broke when the new build rolled out"
+  kill -0 "$ENVOY_PID" 2>/dev/null || die "Envoy exited during the rollout"
+
   log "[$api] metaproto_requests_total in Envoy's /stats/prometheus:"
   metaproto_metrics "$ADMIN_PORT" | grep -E '^metaproto_requests_total' >&2
   stop_pid "$held_pid"
@@ -242,5 +265,5 @@ log "Envoy behaviours the control plane relies on (a further Envoy, driven by th
 if ! node "$REPO/test/rds/envoy_facts.js" "$(envoy_bin)" "$WORK" "$REPO/dist/wasm" "$V1_PORT" | tee "$WORK/facts.out" >&2; then
   die "an Envoy behaviour did not hold; see $WORK/facts.out and $WORK/facts-envoy*.log"
 fi
-[ "$(grep -c '^fact' "$WORK/facts.out")" = 5 ] || die "envoy_facts.js did not check every behaviour; see $WORK/facts.out"
+[ "$(grep -c "^fact" "$WORK/facts.out")" = 6 ] || die "envoy_facts.js did not check every behaviour; see $WORK/facts.out"
 log "rds rig passed"
