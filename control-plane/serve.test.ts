@@ -9,6 +9,9 @@ import { AdsClient } from "./xds/server/testing";
 import { decodeMessage } from "./xds/api";
 import { program } from "./cli/main";
 
+// Real sockets and timers: leave room for a loaded machine.
+jest.setTimeout(30000);
+
 async function metaprotoStatus(port: number): Promise<string> {
   let out = "";
   const cli = program();

@@ -2,6 +2,9 @@ import { TYPE_URLS } from "../../resources/types";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages";
 import { AdsClient, namesIn, snapshotOf, startServer } from "./testing";
 
+// Real sockets and timers: leave room for a loaded machine.
+jest.setTimeout(30000);
+
 type Delta = AdsClient<Partial<DeltaDiscoveryRequest>, DeltaDiscoveryResponse>;
 const node = { id: "envoy-d", cluster: "edge" };
 

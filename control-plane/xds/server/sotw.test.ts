@@ -2,6 +2,9 @@ import { TYPE_URLS } from "../../resources/types";
 import type { DiscoveryRequest, DiscoveryResponse } from "./messages";
 import { AdsClient, namesIn, snapshotOf, startServer } from "./testing";
 
+// Real sockets and timers: leave room for a loaded machine.
+jest.setTimeout(30000);
+
 type Sotw = AdsClient<Partial<DiscoveryRequest>, DiscoveryResponse>;
 const node = { id: "envoy-1", cluster: "edge" };
 

@@ -75,7 +75,7 @@ export class AdsClient<Req extends object, Res> {
     this.stream.write(request);
   }
 
-  async next(timeoutMs = 2000): Promise<Res> {
+  async next(timeoutMs = 5000): Promise<Res> {
     const deadline = Date.now() + timeoutMs;
     while (!this.received.length) {
       const left = deadline - Date.now();
