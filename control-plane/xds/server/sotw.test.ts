@@ -177,7 +177,8 @@ describe("ADS state of the world", () => {
     const response = await first.next();
     first.close();
     const again = connect();
-    again.send({ node, type_url: TYPE_URLS.cluster, resource_names: [], version_info: response.version_info });
+    // Its first request may carry the version and nonce it had on the old stream.
+    again.send({ node, type_url: TYPE_URLS.cluster, resource_names: [], version_info: response.version_info, response_nonce: response.nonce });
     expect((await again.next()).version_info).toBe(response.version_info);
   });
 });

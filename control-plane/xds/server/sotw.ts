@@ -79,7 +79,8 @@ export class SotwStream {
     const first = state === undefined;
     if (!state) this.states.set(typeUrl, (state = { names: new Set(), wildcard: false, sent: [], accepted: new Map() }));
 
-    if (request.response_nonce) {
+    // A nonce on the first request of a type comes from an earlier stream (a reconnect): not ours to check.
+    if (request.response_nonce && !first) {
       if (request.response_nonce !== state.sentNonce) {
         this.ctx.log.debug({ node: this.nodeId, typeUrl, nonce: request.response_nonce }, "stale nonce: request ignored");
         return;
@@ -106,8 +107,8 @@ export class SotwStream {
     const subscriptionChanged = wildcard !== state.wildcard || names.size !== state.names.size || [...names].some((n) => !state!.names.has(n));
     state.names = names;
     state.wildcard = wildcard;
-    // A request without a nonce opens a subscription (or reopens it after a reconnect): always answered.
-    if (!request.response_nonce || subscriptionChanged) this.respond(typeUrl, true);
+    // The first request of a type, or one without a nonce, opens a subscription: always answered.
+    if (first || !request.response_nonce || subscriptionChanged) this.respond(typeUrl, true);
   }
 
   private onSnapshot(next: Snapshot): void {
