@@ -53,7 +53,7 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
 describe("metaproto CLI", () => {
   test("--help lists every command, and each command has its own --help", async () => {
     const { out } = await run("--help");
-    for (const command of ["validate", "bootstrap", "serve", "status"]) {
+    for (const command of ["validate", "bootstrap", "serve", "status", "up"]) {
       expect(out).toContain(command);
       expect((await run(command, "--help")).out).toContain(`Usage: metaproto ${command}`);
     }

@@ -8,6 +8,7 @@ import { compileConfig } from "../configure";
 import { bootstrap } from "../resources/bootstrap";
 import { ControlPlane } from "../serve";
 import { renderStatus, StatusReport } from "../status";
+import { up } from "../up";
 import { encodeMessage, repoRoot } from "../xds/api";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
@@ -98,6 +99,22 @@ export function program(): Command {
       const stop = () => { log.info("stopping"); void plane.stop(); };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+    });
+
+  cli.command("up")
+    .description("run the control plane, a stock Envoy configured only over xDS, and a redis-server for every Redis endpoint of the configuration on this machine; print where to look; Ctrl-C stops everything")
+    .argument("[files...]", "YAML files or folders", [path.join(repoRoot(), "control-plane", "examples", "up.yaml")])
+    .option("--admin-port <port>", "Envoy admin port", whole, 9901)
+    .option("--xds <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--http-listen <address:port>", "status and modules over HTTP", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--wasm-dir <dir>", "folder of the codec modules", defaultWasmDir())
+    .option("--work-dir <dir>", "logs, the Envoy bootstrap and pinned modules", path.join(repoRoot(), "build", "up"))
+    .option("--check", "check that calls flow and are counted, then stop (for tests)")
+    .action(async (files: string[], options: { adminPort: number; xds: { address: string; port: number }; httpListen: { address: string; port: number }; wasmDir: string; workDir: string; check?: boolean }) => {
+      await up({
+        files: files.map((f) => path.resolve(f)), workDir: path.resolve(options.workDir), wasmDir: path.resolve(options.wasmDir),
+        adminPort: options.adminPort, xds: options.xds, http: options.httpListen, check: options.check ?? false, log: logger(cli.opts().logLevel),
+      });
     });
 
   cli.command("status")

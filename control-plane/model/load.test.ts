@@ -38,10 +38,11 @@ describe("config model", () => {
     expect(result.model!.routers.get("cache-routes")!.document).toBe(2);
   });
 
-  test("the shipped example is valid", () => {
-    const { model, errors } = loadFiles([path.join(__dirname, "..", "examples")]);
+  test("the shipped examples are valid", () => {
+    const { model, errors } = loadFiles([path.join(__dirname, "..", "examples", "redis.yaml")]);
     expect(errors.map(formatError)).toEqual([]);
     expect([...model!.services.keys(), ...model!.routers.keys()]).toEqual(["cache", "cache"]);
+    expect(loadFiles([path.join(__dirname, "..", "examples", "up.yaml")]).errors.map(formatError)).toEqual([]);
   });
 
   test("a schema error names the file, line, document, kind, name and field path", () => {

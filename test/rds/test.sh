@@ -16,7 +16,8 @@
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects;
 #   - a new codec build saved over dist/wasm-like folder rolls out with no Envoy restart: serve pins it
 #     under its sha256, new connections run it (a new VM, their calls counted), the held one keeps working.
-# Then the Envoy behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
+# Then `metaproto up --check` on the shipped demo configuration (moved to free ports), and the Envoy
+# behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
 # driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
 # config; a filter config Envoy NACKs is traced to its YAML document and not sent again.
 #   bash test/rds/test.sh        (after ./build.sh build)
@@ -260,6 +261,18 @@ scenario() { # sotw | delta
 
 scenario sotw
 scenario delta
+
+log "metaproto up --check: the demo configuration, on free ports"
+UP_PORTS=($(free_port) $(free_port) $(free_port))
+sed "s/port: 6380/port: ${UP_PORTS[0]}/; s/port: 16379/port: ${UP_PORTS[1]}/; s/port: 16479/port: ${UP_PORTS[2]}/" \
+  "$REPO/control-plane/examples/up.yaml" >"$WORK/up.yaml"
+metaproto --log-level warn up --check "$WORK/up.yaml" --admin-port "$(free_port)" --xds "127.0.0.1:$(free_port)" \
+  --http-listen "127.0.0.1:$(free_port)" --work-dir "$WORK/up" | tee "$WORK/up.out" >&2
+grep -q "^  cache: redis-cli -p ${UP_PORTS[0]} " "$WORK/up.out" && grep -q 'metaproto_requests_total{protocol="redis".*method="GET"' "$WORK/up.out" \
+  || die "metaproto up did not report calls through its Envoy"
+for port in "${UP_PORTS[@]}"; do
+  ! redis-cli -p "$port" ping >/dev/null 2>&1 || die "metaproto up left something listening on :$port"
+done
 
 log "Envoy behaviours the control plane relies on (a further Envoy, driven by the ADS server directly)"
 if ! node "$REPO/test/rds/envoy_facts.js" "$(envoy_bin)" "$WORK" "$REPO/dist/wasm" "$V1_PORT" | tee "$WORK/facts.out" >&2; then
