@@ -53,7 +53,8 @@ interface ParsedDocument {
   file: string;
   index: number;
   node: YAML.Document.Parsed;
-  lines: YAML.LineCounter;
+  /** Line and column (1-based) of an offset in the file. */
+  position: (offset: number) => { line: number; col: number };
   kind?: string;
   name?: string;
 }
@@ -84,14 +85,19 @@ export function loadSources(sources: { file: string; text: string }[]): LoadResu
   const parsedByKey = new Map<string, ParsedDocument>();
 
   for (const { file, text } of sources) {
-    const lines = new YAML.LineCounter();
-    const documents = YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+    // Positions are needed only for errors: computed then, not counted while parsing (a tenth of the parse).
+    const position = (offset: number) => {
+      const before = text.slice(0, offset);
+      const line = before.split("\n").length;
+      return { line, col: offset - before.lastIndexOf("\n") };
+    };
+    const documents = YAML.parseAllDocuments(text, { prettyErrors: false });
     if (!Array.isArray(documents)) continue; // an empty file
     documents.forEach((node, i) => {
-      const parsed: ParsedDocument = { file, index: i + 1, node, lines };
+      const parsed: ParsedDocument = { file, index: i + 1, node, position };
       if (node.errors.length) {
         for (const e of node.errors) {
-          const at = lines.linePos(e.pos[0]);
+          const at = position(e.pos[0]);
           errors.push({ file, document: parsed.index, path: [], line: at.line, column: at.col, message: `YAML syntax: ${e.message.split("\n")[0]}` });
         }
         return;
@@ -153,7 +159,7 @@ function locate(parsed: ParsedDocument, fieldPath: FieldPath, message: string): 
   }
   const range = (node as { range?: [number, number, number] } | undefined)?.range;
   if (range) {
-    const at = parsed.lines.linePos(range[0]);
+    const at = parsed.position(range[0]);
     error.line = at.line;
     error.column = at.col;
   }

@@ -4,11 +4,14 @@
 import { createHash } from "crypto";
 import { PUSH_ORDER, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl } from "../resources/types";
 import { packAny } from "./api";
+import { encodeAny } from "./server/messages";
 
 export interface EncodedResource {
   name: string;
   /** The resource as an Any: what goes into a DiscoveryResponse. */
   any: { type_url: string; value: Uint8Array };
+  /** That Any's wire encoding, copied into responses. */
+  anyBytes: Uint8Array;
   /** Hash of the encoded bytes: the resource's version in delta xDS. */
   version: string;
   origin?: string;
@@ -32,13 +35,14 @@ export class Snapshot {
       for (const resource of [...(resources.get(typeUrl)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const json = JSON.stringify(resource.value);
         const reused = before?.get(resource.name);
-        let any = reused?.json === json ? reused.any : undefined;
-        let version = reused?.json === json ? reused.version : "";
-        if (!any) {
-          any = packAny(typeUrl, resource.value);
-          version = createHash("sha256").update(any.value).digest("hex").slice(0, 16);
+        if (reused?.json === json) {
+          encoded.set(resource.name, { ...reused, origin: resource.origin });
+        } else {
+          const any = packAny(typeUrl, resource.value);
+          const version = createHash("sha256").update(any.value).digest("hex").slice(0, 16);
+          encoded.set(resource.name, { name: resource.name, any, anyBytes: encodeAny(any), version, origin: resource.origin, json });
         }
-        encoded.set(resource.name, { name: resource.name, any, version, origin: resource.origin, json });
+        const { version } = encoded.get(resource.name)!;
         typeHash.update(resource.name).update("\0").update(version).update("\0");
       }
       this.byType.set(typeUrl, encoded);

@@ -129,7 +129,7 @@ export class DeltaStream {
     status.responses++;
     this.call.write({
       system_version_info: this.snapshot.version(typeUrl),
-      resources: updates.map((r) => ({ name: r.name, version: r.version, resource: r.any })),
+      resources: updates.map((r) => ({ name: r.name, version: r.version, resource: r.any, anyBytes: r.anyBytes })),
       type_url: typeUrl,
       removed_resources: removed,
       nonce,

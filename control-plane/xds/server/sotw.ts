@@ -151,6 +151,6 @@ export class SotwStream {
     status.sentVersion = version;
     status.responses++;
     this.ctx.log.debug({ node: this.nodeId, typeUrl, version, nonce, names: resources.map((r) => r.name) }, "response sent");
-    this.call.write({ version_info: version, resources: resources.map((r) => r.any), type_url: typeUrl, nonce });
+    this.call.write({ version_info: version, resources: [], encodedResources: resources.map((r) => r.anyBytes), type_url: typeUrl, nonce });
   }
 }
