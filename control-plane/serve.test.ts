@@ -103,7 +103,7 @@ describe("metaproto serve", () => {
     expect(shown).toMatch(new RegExp(`Listener +${listeners.version_info} +- +1\n`));
     expect(shown).toContain(`NACK of ${listeners.version_info}`);
     expect(shown).toContain("cannot bind '127.0.0.1:6380': Address already in use");
-    expect(shown).toContain(`from ${path.join(dir, "config.yaml")} document 1 (Service cache)`);
+    expect(shown).toContain(`resource cache from ${path.join(dir, "config.yaml")} document 1 (Service cache)`);
   });
 
   test("a burst of saves is loaded once, after it settles", async () => {

@@ -7,7 +7,7 @@ export interface StatusReport {
   nodes: {
     id: string;
     streams: number;
-    types: { type: string; sent?: string; acked?: string; responses: number; nack?: { version: string; message: string; origins: string[]; at: string } }[];
+    types: { type: string; sent?: string; acked?: string; responses: number; nack?: { version: string; message: string; resources: string[]; origins: string[]; at: string } }[];
   }[];
 }
 
@@ -22,7 +22,7 @@ export function statusReport(registry: StatusRegistry, config: StatusReport["con
         sent: t.sentVersion,
         acked: t.ackedVersion,
         responses: t.responses,
-        nack: t.nack && { version: t.nack.version, message: t.nack.message, origins: t.nack.origins, at: t.nack.at.toISOString() },
+        nack: t.nack && { version: t.nack.version, message: t.nack.message, resources: t.nack.resources, origins: t.nack.origins, at: t.nack.at.toISOString() },
       })),
     })),
   };
@@ -43,7 +43,7 @@ export function renderStatus(report: StatusReport): string {
       lines.push(`  ${t.type.padEnd(width)}  ${(t.sent ?? "-").padEnd(16)}  ${(t.acked ?? "-").padEnd(16)}  ${t.responses}`);
       if (t.nack) {
         lines.push(`    NACK of ${t.nack.version} at ${t.nack.at}: ${t.nack.message}`);
-        if (t.nack.origins.length) lines.push(`      from ${t.nack.origins.join("; ")}`);
+        if (t.nack.resources.length) lines.push(`      resource${t.nack.resources.length > 1 ? "s" : ""} ${t.nack.resources.join(", ")} from ${t.nack.origins.join("; ") || "(no document)"}`);
       }
     }
   }

@@ -201,7 +201,7 @@ scenario() { # sotw | delta
     || { metaproto status --server "127.0.0.1:$STATUS_PORT" >&2; die "metaproto status shows no NACK"; }
   metaproto status --server "127.0.0.1:$STATUS_PORT" >"$RUN/status.txt"
   grep -A2 'NACK of' "$RUN/status.txt" >&2
-  grep -q "from .*config.yaml document 3 (Service squatter)" "$RUN/status.txt" || die "the NACK is not traced to the squatter's document"
+  grep -q "resource squatter from .*config.yaml document 3 (Service squatter)" "$RUN/status.txt" || die "the NACK is not traced to the squatter's document"
   grep -qi "address already in use" "$RUN/status.txt" || die "the NACK does not carry Envoy's error"
   lds_responses() { metaproto status --server "127.0.0.1:$STATUS_PORT" --json | node -e '
     const report = JSON.parse(require("fs").readFileSync(0, "utf8"));

@@ -5,7 +5,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages";
-import { originsOfRejected, ServerContext } from "./sotw";
+import { describeRejection, ServerContext } from "./context";
 
 interface DeltaTypeState {
   names: Set<string>;
@@ -67,9 +67,10 @@ export class DeltaStream {
           state.known.delete(name);
         }
         const all = this.snapshot?.resources(typeUrl);
-        const origins = originsOfRejected(request.error_detail.message, [...carried.keys()].map((name) => all?.get(name)).filter((r): r is EncodedResource => r !== undefined));
-        status.nack = { version: this.snapshot?.version(typeUrl) ?? "", message: request.error_detail.message, origins, at: new Date() };
-        this.ctx.log.error({ node: this.nodeId, typeUrl, origins, error: request.error_detail.message },
+        const { resources, origins } = describeRejection(request.error_detail.message,
+          [...carried.keys()].map((name) => all?.get(name)).filter((r): r is EncodedResource => r !== undefined));
+        status.nack = { version: this.snapshot?.version(typeUrl) ?? "", message: request.error_detail.message, resources, origins, at: new Date() };
+        this.ctx.log.error({ node: this.nodeId, typeUrl, resources, origins, error: request.error_detail.message },
           "Envoy rejected the configuration (NACK); it keeps its previous one. Fix the documents named in origins");
       } else if (carried) {
         status.ackedVersion = this.snapshot?.version(typeUrl);

@@ -75,7 +75,7 @@ describe("ADS state of the world", () => {
     client.send({ type_url: TYPE_URLS.listener, version_info: good.version_info, response_nonce: bad.nonce, resource_names: [], error_detail: { code: 3, message: "Error adding/updating listener(s) l2: address already in use" } });
     await client.none();
     const status = env.server.status.type(node.id, TYPE_URLS.listener);
-    expect(status.nack).toMatchObject({ version: bad.version_info, message: expect.stringContaining("l2"), origins: ["test.yaml (l2)"] });
+    expect(status.nack).toMatchObject({ version: bad.version_info, message: expect.stringContaining("l2"), resources: ["l2"], origins: ["test.yaml (l2)"] });
     // The same configuration again (e.g. the file saved unchanged): nothing is sent.
     env.cache.setSnapshot("*", snapshotOf({ listeners: [{ name: "l1", cluster: "a" }, { name: "l2", cluster: "a" }] }));
     await client.none();
@@ -110,7 +110,7 @@ describe("ADS state of the world", () => {
     const bad = await client.next();
     client.send({ type_url: TYPE_URLS.extensionConfig, version_info: good.version_info, response_nonce: bad.nonce, resource_names: ["x1", "x2"], error_detail: { code: 3, message: "Unable to create Wasm plugin" } });
     await client.none();
-    expect(env.server.status.type(node.id, TYPE_URLS.extensionConfig).nack?.origins).toEqual(["test.yaml (x2)"]);
+    expect(env.server.status.type(node.id, TYPE_URLS.extensionConfig).nack).toMatchObject({ resources: ["x2"], origins: ["test.yaml (x2)"] });
   });
 
   test("an ACK of the current version is not answered (no resend loop)", async () => {

@@ -10,17 +10,10 @@
 //  - pushes go CDS → EDS → LDS → RDS → ECDS, and clusters that went away are removed last;
 //  - a changed subscription (including re-subscribing to a name) is answered.
 import type * as grpc from "@grpc/grpc-js";
-import type { Logger } from "pino";
 import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
-import type { EncodedResource, Snapshot, SnapshotCache } from "../cache";
+import type { EncodedResource, Snapshot } from "../cache";
+import { describeRejection, ServerContext } from "./context";
 import type { DiscoveryRequest, DiscoveryResponse } from "./messages";
-import type { StatusRegistry } from "./status";
-
-export interface ServerContext {
-  cache: SnapshotCache;
-  status: StatusRegistry;
-  log: Logger;
-}
 
 interface TypeState {
   names: Set<string>;
@@ -31,16 +24,6 @@ interface TypeState {
   /** Resources of the last response, and of the last one Envoy accepted (name → version). */
   sent: EncodedResource[];
   accepted: Map<string, string>;
-}
-
-/**
- * The YAML documents behind a rejection: those of the resources Envoy's message names, else (Envoy
- * often names only the object inside, e.g. "Unable to create Wasm plugin cache") those of the
- * resources the rejected response changed.
- */
-export function originsOfRejected(message: string, changed: EncodedResource[]): string[] {
-  const named = changed.filter((r) => message.includes(r.name));
-  return [...new Set((named.length ? named : changed).filter((r) => r.origin).map((r) => r.origin!))];
 }
 
 export class SotwStream {
@@ -89,9 +72,9 @@ export class SotwStream {
       if (request.error_detail) {
         state.nackedVersion = state.sentVersion;
         const changed = state.sent.filter((r) => state!.accepted.get(r.name) !== r.version);
-        const origins = originsOfRejected(request.error_detail.message, changed.length ? changed : state.sent);
-        status.nack = { version: state.sentVersion ?? "", message: request.error_detail.message, origins, at: new Date() };
-        this.ctx.log.error({ node: this.nodeId, typeUrl, version: state.sentVersion, origins, error: request.error_detail.message },
+        const { resources, origins } = describeRejection(request.error_detail.message, changed.length ? changed : state.sent);
+        status.nack = { version: state.sentVersion ?? "", message: request.error_detail.message, resources, origins, at: new Date() };
+        this.ctx.log.error({ node: this.nodeId, typeUrl, version: state.sentVersion, resources, origins, error: request.error_detail.message },
           "Envoy rejected the configuration (NACK); it keeps its previous one. Fix the documents named in origins");
       } else {
         status.ackedVersion = request.version_info;

@@ -2,7 +2,8 @@
 export interface Nack {
   version: string;
   message: string;
-  /** The YAML documents behind the resources the error names. */
+  /** The resources the error is about, and the YAML documents behind them. */
+  resources: string[];
   origins: string[];
   at: Date;
 }
