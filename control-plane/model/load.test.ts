@@ -54,6 +54,14 @@ describe("config model", () => {
     expect(messages("kind: Gateway\nmetadata: { name: x }\n")).toEqual(['f0.yaml:1:1: document 1 (Gateway x) kind: unknown kind "Gateway": use one of Service, MetaRouter']);
   });
 
+  test("a file loaded again is read again when its text changed, and unchanged when not", () => {
+    const file = "again.yaml";
+    expect(loadSources([{ file, text: service("cache", 6380) }]).errors).toEqual([]);
+    expect(loadSources([{ file, text: service("cache", 6380) }]).model!.services.get("cache")!.value.spec.port).toBe(6380);
+    expect(loadSources([{ file, text: service("cache", 6381) }]).model!.services.get("cache")!.value.spec.port).toBe(6381);
+    expect(loadSources([{ file, text: service("cache", 0) }]).errors.map(formatError)[0]).toContain("spec.port");
+  });
+
   test("YAML syntax errors give their line", () => {
     expect(messages("kind: Service\nspec: [\n")[0]).toMatch(/^f0\.yaml:\d+:\d+: document 1 YAML syntax:/);
   });

@@ -78,6 +78,19 @@ export function loadFiles(paths: string[]): LoadResult {
   return loadSources(sources);
 }
 
+// Parsing dominates a reload (about 0.5 s for 2,000 documents): a file whose text did not change since
+// the last load is not parsed again. The parsed documents are only read afterwards.
+type ParsedFile = YAML.Document.Parsed[] | YAML.EmptyStream;
+const lastParse = new Map<string, { text: string; documents: ParsedFile }>();
+
+function parseCached(file: string, text: string): ParsedFile {
+  const cached = lastParse.get(file);
+  if (cached?.text === text) return cached.documents;
+  const documents: ParsedFile = YAML.parseAllDocuments(text, { prettyErrors: false });
+  lastParse.set(file, { text, documents });
+  return documents;
+}
+
 export function loadSources(sources: { file: string; text: string }[]): LoadResult {
   const errors: ConfigError[] = [];
   const services = new Map<string, Located<ServiceDocument>>();
@@ -91,7 +104,7 @@ export function loadSources(sources: { file: string; text: string }[]): LoadResu
       const line = before.split("\n").length;
       return { line, col: offset - before.lastIndexOf("\n") };
     };
-    const documents = YAML.parseAllDocuments(text, { prettyErrors: false });
+    const documents = parseCached(file, text);
     if (!Array.isArray(documents)) continue; // an empty file
     documents.forEach((node, i) => {
       const parsed: ParsedDocument = { file, index: i + 1, node, position };
