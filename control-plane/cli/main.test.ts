@@ -89,6 +89,21 @@ describe("metaproto CLI", () => {
     expect(value.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18123 });
   });
 
+  test("bootstrap --static holds the configuration itself: the Wasm filter inline, then tcp_proxy; STATIC clusters", async () => {
+    const file = path.join(dir, "c.yaml");
+    fs.writeFileSync(file, service("6380"));
+    const { code, out, err } = await run("bootstrap", "--static", "--wasm-dir", path.join(dir, "wasm"), file);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const value = YAML.parse(out);
+    expect(value.dynamic_resources).toBeUndefined();
+    const [listener] = value.static_resources.listeners;
+    expect(listener.filter_chains[0].filters.map((f: { name: string }) => f.name)).toEqual(["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]);
+    expect(listener.filter_chains[0].filters[0].typed_config.config.vm_config.code.local.filename).toBe(path.join(dir, "wasm", "redis.wasm"));
+    expect(value.static_resources.clusters.map((c: { name: string; type: string }) => [c.name, c.type])).toEqual([["cache", "STATIC"], ["cache.v1", "STATIC"]]);
+    expect(value.static_resources.clusters[1].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 6379 });
+  });
+
   test("bootstrap with an empty node cluster is refused, as Envoy would", async () => {
     const { code, err } = await run("bootstrap", "--node", "n", "--node-cluster", "");
     expect(code).toBe(1);
@@ -105,6 +120,6 @@ describe("metaproto CLI", () => {
   test("bootstrap without --node says what is missing", async () => {
     const { code, err } = await run("bootstrap");
     expect(code).toBe(1);
-    expect(err).toContain("required option '--node <id>' not specified");
+    expect(err).toContain("--node <id> is required (the Envoy's node id), unless --static");
   });
 });

@@ -5,7 +5,7 @@ import * as path from "path";
 import pino from "pino";
 import * as YAML from "yaml";
 import { compileConfig } from "../configure";
-import { bootstrap } from "../resources/bootstrap";
+import { bootstrap, staticBootstrap } from "../resources/bootstrap";
 import { ControlPlane } from "../serve";
 import { renderStatus, StatusReport } from "../status";
 import { up } from "../up";
@@ -53,21 +53,37 @@ export function program(): Command {
     });
 
   cli.command("bootstrap")
-    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`")
-    .requiredOption("--node <id>", "node id (serve keeps per-node state under it)")
-    .option("--node-cluster <name>", "node cluster (Envoy needs one for ECDS)", "metaproto")
+    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`; with --static, one that holds the configuration of FILES itself")
+    .argument("[files...]", "with --static: YAML files or folders")
+    .option("--node <id>", "node id (serve keeps per-node state under it); required unless --static")
+    .option("--node-cluster <name>", "node cluster (Envoy needs one for ADS)", "metaproto")
     .option("--xds <address:port>", "where metaproto serve listens", hostPort, { address: "127.0.0.1", port: 18000 })
     .option("--admin-port <port>", "Envoy admin port", whole, 9901)
     .option("--admin-address <address>", "Envoy admin address", "127.0.0.1")
     .option("--delta", "use delta xDS instead of state of the world")
+    .option("--static", "no control plane: listeners (Wasm filter inline), clusters and endpoints from FILES")
+    .option("--wasm-dir <dir>", "with --static: folder of the codec modules", defaultWasmDir())
     .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
     .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .option("-o, --output <file>", "write to this file instead of standard output")
-    .action((options: { node: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string; delta?: boolean; statsFlushInterval: string; format: string; output?: string }) => {
-      const value = bootstrap({
-        nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
-        xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
-      });
+    .action((files: string[], options: { node?: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string; delta?: boolean; static?: boolean; wasmDir: string; statsFlushInterval: string; format: string; output?: string }) => {
+      let value: Record<string, unknown>;
+      if (options.static) {
+        if (!files.length) throw new Error("--static needs the configuration files: metaproto bootstrap --static config.yaml");
+        const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
+        if (!compiled.ok) throw new Error(`the configuration has errors:\n${compiled.errors.join("\n")}`);
+        value = staticBootstrap(compiled.resources, {
+          adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval,
+          nodeId: options.node, nodeCluster: options.nodeCluster,
+        });
+      } else {
+        if (!options.node) throw new Error("--node <id> is required (the Envoy's node id), unless --static");
+        if (files.length) throw new Error(`files (${files.join(", ")}) are read only with --static; without it Envoy gets its configuration from metaproto serve`);
+        value = bootstrap({
+          nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
+          xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
+        });
+      }
       encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value);
       const text = options.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value);
       if (options.output) fs.writeFileSync(options.output, text);

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { repoRoot } from "../xds/api";
 import { duration } from "./translate";
+import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -73,4 +74,46 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
       }],
     },
   };
+}
+
+/**
+ * A bootstrap that needs no control plane: the same resources `serve` would send, inlined (the Wasm
+ * filter in place of its ECDS reference, clusters STATIC with their endpoints). For rigs, benchmarks
+ * and one-off Envoys.
+ */
+export function staticBootstrap(resources: ResourceSet, options: StaticBootstrapOptions): Record<string, unknown> {
+  const extensions = resources.get(TYPE_URLS.extensionConfig) ?? new Map();
+  const endpoints = resources.get(TYPE_URLS.endpoint) ?? new Map();
+  const listeners = [...(resources.get(TYPE_URLS.listener)?.values() ?? [])].map(({ value }) => ({
+    ...value,
+    filter_chains: (value.filter_chains as { filters: Record<string, unknown>[] }[]).map((chain) => ({
+      ...chain,
+      filters: chain.filters.map((filter) => {
+        if (!filter.config_discovery) return filter;
+        const extension = extensions.get(filter.name as string);
+        if (!extension) throw new Error(`listener ${value.name} needs filter config ${filter.name as string}, which is missing`);
+        return { name: "envoy.filters.network.wasm", typed_config: (extension.value as { typed_config: unknown }).typed_config };
+      }),
+    })),
+  }));
+  const clusters = [...(resources.get(TYPE_URLS.cluster)?.values() ?? [])].map(({ name, value }) => {
+    if (value.type !== "EDS") return value;
+    const { eds_cluster_config: _eds, ...rest } = value;
+    return { ...rest, type: "STATIC", load_assignment: endpoints.get(name)?.value ?? { cluster_name: name } };
+  });
+  return {
+    ...(options.nodeId ? { node: { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } } : {}),
+    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
+    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
+    stats_config: statsConfig(),
+    static_resources: { listeners, clusters },
+  };
+}
+
+export interface StaticBootstrapOptions {
+  adminPort: number;
+  adminAddress?: string;
+  statsFlushInterval?: string;
+  nodeId?: string;
+  nodeCluster?: string;
 }

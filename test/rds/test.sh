@@ -16,7 +16,8 @@
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects;
 #   - a new codec build saved over dist/wasm-like folder rolls out with no Envoy restart: serve pins it
 #     under its sha256, new connections run it (a new VM, their calls counted), the held one keeps working.
-# Then `metaproto up --check` on the shipped demo configuration (moved to free ports), and the Envoy
+# Then `metaproto bootstrap --static` (the same configuration inlined, no control plane) through a real
+# Envoy, `metaproto up --check` on the shipped demo configuration (moved to free ports), and the Envoy
 # behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
 # driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
 # config; a filter config Envoy NACKs is traced to its YAML document and not sent again.
@@ -261,6 +262,17 @@ scenario() { # sotw | delta
 
 scenario sotw
 scenario delta
+
+log "metaproto bootstrap --static: the same model inlined into a bootstrap, no control plane"
+RUN="$WORK/static"; mkdir -p "$RUN"; LISTEN_PORT=$(free_port); ADMIN_PORT=$(free_port)
+write_config 0 100
+metaproto bootstrap --static "$RUN/config.yaml" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s -o "$RUN/envoy.yaml"
+start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
+static_gets_before=$(envoy_gets)
+expect_new_connections_on v2 3
+wait_for "the static Envoy's filter counted the GETs" 10 sh -c "[ \$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }') -ge $((static_gets_before + 3)) ]" \
+  || die "the static bootstrap's Envoy did not count the calls"
+stop_pid "$ENVOY_PID"
 
 log "metaproto up --check: the demo configuration, on free ports"
 UP_PORTS=($(free_port) $(free_port) $(free_port))
