@@ -105,7 +105,12 @@ install_envoy() {
 # loads it with protobufjs.
 write_envoy_api_descriptors() {
   [ "$ENVOY_API_DESCRIPTORS" -nt control-plane/xds/descriptors.py ] && return
-  [ -x .venv/bin/python ] || die "no .venv: run ./build.sh setup"
+  # install_envoy skips .venv when ENVOY_BIN is set; the descriptors need it all the same.
+  if ! .venv/bin/python -c "import envoy.service.discovery.v3.ads_pb2" 2>/dev/null; then
+    [ -x .venv/bin/pip ] || python3 -m venv .venv || die "python3 -m venv failed: install python3-venv"
+    log "installing xds-protos==$XDS_PROTOS_VERSION from PyPI into .venv"
+    .venv/bin/pip install --progress-bar on --disable-pip-version-check "xds-protos==$XDS_PROTOS_VERSION"
+  fi
   mkdir -p "$(dirname "$ENVOY_API_DESCRIPTORS")"
   log "writing Envoy API descriptors: $(.venv/bin/python control-plane/xds/descriptors.py "$ENVOY_API_DESCRIPTORS.tmp")"
   mv "$ENVOY_API_DESCRIPTORS.tmp" "$ENVOY_API_DESCRIPTORS"
