@@ -21,9 +21,10 @@ usage() {
 Usage: ./build.sh [command]
 
 Commands:
-  setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy into .venv;
-          check V8 loads our module
-  build   compile every codec to dist/wasm/<name>.wasm (default command)
+  setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
+          into .venv (Envoy API descriptors into build/); check V8 loads our module
+  build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
+          (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + a benchmark smoke run
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
@@ -73,8 +74,11 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot.
-PYTHON_PACKAGES=("matplotlib==3.10.7")
+# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot; xds-protos carries the
+# Envoy API (1.85.0: the Envoy 1.40 era) whose descriptors the control plane loads.
+XDS_PROTOS_VERSION=1.85.0
+PYTHON_PACKAGES=("matplotlib==3.10.7" "xds-protos==$XDS_PROTOS_VERSION")
+ENVOY_API_DESCRIPTORS=build/xds-protos-$XDS_PROTOS_VERSION/envoy-api.pb
 
 install_envoy() {
   if [ -n "${ENVOY_BIN:-}" ]; then
@@ -96,6 +100,22 @@ install_envoy() {
   log "envoy: $("$(envoy_bin)" --version | grep -o 'version: [^ ]*' | head -n1)"
 }
 
+# One FileDescriptorSet of the Envoy API (envoy, xds, udpa, validate, google) from xds-protos, kept
+# under build/ keyed by its version (and rewritten when the module list changes); the control plane
+# loads it with protobufjs.
+write_envoy_api_descriptors() {
+  [ "$ENVOY_API_DESCRIPTORS" -nt control-plane/xds/descriptors.py ] && return
+  # install_envoy skips .venv when ENVOY_BIN is set; the descriptors need it all the same.
+  if ! .venv/bin/python -c "import envoy.service.discovery.v3.ads_pb2" 2>/dev/null; then
+    [ -x .venv/bin/pip ] || python3 -m venv .venv || die "python3 -m venv failed: install python3-venv"
+    log "installing xds-protos==$XDS_PROTOS_VERSION from PyPI into .venv"
+    .venv/bin/pip install --progress-bar on --disable-pip-version-check "xds-protos==$XDS_PROTOS_VERSION"
+  fi
+  mkdir -p "$(dirname "$ENVOY_API_DESCRIPTORS")"
+  log "writing Envoy API descriptors: $(.venv/bin/python control-plane/xds/descriptors.py "$ENVOY_API_DESCRIPTORS.tmp")"
+  mv "$ENVOY_API_DESCRIPTORS.tmp" "$ENVOY_API_DESCRIPTORS"
+}
+
 build_codecs() {
   mkdir -p dist/wasm
   local name started
@@ -105,6 +125,12 @@ build_codecs() {
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
     log "dist/wasm/$name.wasm: $(wc -c <"dist/wasm/$name.wasm") bytes in $((SECONDS - started))s"
   done
+}
+
+# The control plane (control-plane/, TypeScript) into build/cp/; `npx metaproto` runs it.
+compile_control_plane() {
+  log "compiling control-plane/ -> build/cp (run it with: npx metaproto --help)"
+  npx --no-install tsc -p control-plane/tsconfig.json
 }
 
 # Proves the Envoy binary instantiates our module under V8: start it, wait until LIVE,
@@ -147,10 +173,14 @@ run_rigs() {
 
 command=${1:-build}
 case "$command" in
-  setup) install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module ;;
-  build) install_npm_packages; build_codecs ;;
+  setup)
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    build_codecs; compile_control_plane; check_envoy_loads_module
+    ;;
+  build) install_npm_packages; build_codecs; compile_control_plane ;;
   test)
-    install_npm_packages; install_debian_packages; install_envoy; build_codecs; check_envoy_loads_module
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    build_codecs; compile_control_plane; check_envoy_loads_module
     run_unit_tests
     run_rigs
     log "benchmark smoke run (no thresholds; full runs: npm run bench)"
@@ -158,7 +188,7 @@ case "$command" in
     log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke run"
     echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
     ;;
-  demo) install_npm_packages; install_envoy; build_codecs; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
+  demo) install_npm_packages; install_envoy; build_codecs; compile_control_plane; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;
   *) usage; die "unknown command '$command'" ;;
 esac

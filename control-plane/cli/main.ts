@@ -1,0 +1,161 @@
+// The `metaproto` command line.
+import { Command, InvalidArgumentError, Option } from "commander";
+import * as fs from "fs";
+import * as path from "path";
+import pino from "pino";
+import * as YAML from "yaml";
+import { compileConfig } from "../configure";
+import { bootstrap, staticBootstrap } from "../resources/bootstrap";
+import { ControlPlane } from "../serve";
+import { renderStatus, StatusReport } from "../status";
+import { up } from "../up";
+import { encodeMessage, repoRoot } from "../xds/api";
+
+const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
+
+function logger(level: string) {
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, pino.destination(2));
+}
+
+function hostPort(value: string): { address: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(value);
+  if (!match || Number(match[2]) > 65535) throw new InvalidArgumentError("expected ADDRESS:PORT, e.g. 127.0.0.1:18000");
+  return { address: match[1].replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
+
+function whole(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a whole number");
+  return Number(value);
+}
+
+const defaultWasmDir = () => path.join(repoRoot(), "dist", "wasm");
+
+export function program(): Command {
+  const cli = new Command("metaproto")
+    .description("MetaProto control plane: validates YAML configuration, serves it to Envoys over xDS (ADS), writes their bootstraps")
+    .addOption(new Option("--log-level <level>", "log level").choices(LEVELS).default("info"))
+    .showHelpAfterError("(run with --help for usage)");
+
+  cli.command("validate")
+    .description("check configuration files (or folders of .yaml files) as serve would; exit 1 and name each error's file, document and field")
+    .argument("<files...>", "YAML files or folders")
+    .option("--wasm-dir <dir>", "folder of the codec modules (<protocol>.wasm)", defaultWasmDir())
+    .action((files: string[], options: { wasmDir: string }) => {
+      const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
+      if (!compiled.ok) {
+        for (const error of compiled.errors) process.stderr.write(`${error}\n`);
+        process.stderr.write(`${compiled.errors.length} error(s): fix them and run validate again\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const counts = [...compiled.resources].map(([url, byName]) => `${byName.size} ${url.split(".").pop()}`).join(", ");
+      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s) -> ${counts}\n`);
+    });
+
+  cli.command("bootstrap")
+    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`; with --static, one that holds the configuration of FILES itself")
+    .argument("[files...]", "with --static: YAML files or folders")
+    .option("--node <id>", "node id (serve keeps per-node state under it); required unless --static")
+    .option("--node-cluster <name>", "node cluster (Envoy needs one for ADS)", "metaproto")
+    .option("--xds <address:port>", "where metaproto serve listens", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--admin-port <port>", "Envoy admin port", whole, 9901)
+    .option("--admin-address <address>", "Envoy admin address", "127.0.0.1")
+    .option("--delta", "use delta xDS instead of state of the world")
+    .option("--static", "no control plane: listeners (Wasm filter inline), clusters and endpoints from FILES")
+    .option("--wasm-dir <dir>", "with --static: folder of the codec modules", defaultWasmDir())
+    .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
+    .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
+    .option("-o, --output <file>", "write to this file instead of standard output")
+    .action((files: string[], options: { node?: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string; delta?: boolean; static?: boolean; wasmDir: string; statsFlushInterval: string; format: string; output?: string }) => {
+      let value: Record<string, unknown>;
+      if (options.static) {
+        if (!files.length) throw new Error("--static needs the configuration files: metaproto bootstrap --static config.yaml");
+        const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
+        if (!compiled.ok) throw new Error(`the configuration has errors:\n${compiled.errors.join("\n")}`);
+        value = staticBootstrap(compiled.resources, {
+          adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval,
+          nodeId: options.node, nodeCluster: options.nodeCluster,
+        });
+      } else {
+        if (!options.node) throw new Error("--node <id> is required (the Envoy's node id), unless --static");
+        if (files.length) throw new Error(`files (${files.join(", ")}) are read only with --static; without it Envoy gets its configuration from metaproto serve`);
+        value = bootstrap({
+          nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
+          xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
+        });
+      }
+      encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value);
+      const text = options.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value);
+      if (options.output) fs.writeFileSync(options.output, text);
+      else process.stdout.write(text);
+    });
+
+  cli.command("serve")
+    .description("serve the configuration to Envoys over gRPC ADS (state of the world and delta), watch the files and push changes; a change with errors is logged and not pushed")
+    .argument("<files...>", "YAML files or folders")
+    .option("--listen <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--wasm-dir <dir>", "folder of the codec modules, as Envoy sees it", defaultWasmDir())
+    .option("--debounce <ms>", "wait this long after a file change before reloading", whole, 200)
+    .option("--http-listen <address:port>", "HTTP for `metaproto status` (GET /status) and the codec modules (GET /wasm/<protocol>.wasm)", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--pin-dir <dir>", "copy each codec build here under its sha256 and point Envoy at the copy: a new build in --wasm-dir rolls out to new connections, open ones keep theirs", path.join(repoRoot(), "build", "wasm-pinned"))
+    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; httpListen: { address: string; port: number }; pinDir: string }) => {
+      const log = logger(cli.opts().logLevel);
+      const plane = new ControlPlane({
+        files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port,
+        debounceMs: options.debounce, log, http: options.httpListen, pinDir: path.resolve(options.pinDir),
+      });
+      try {
+        await plane.start();
+      } catch (err) {
+        log.fatal((err as Error).message);
+        process.exitCode = 1;
+        await plane.stop();
+        return;
+      }
+      const stop = () => { log.info("stopping"); void plane.stop(); };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+
+  cli.command("up")
+    .description("run the control plane, a stock Envoy configured only over xDS, and a redis-server for every Redis endpoint of the configuration on this machine; print where to look; Ctrl-C stops everything")
+    .argument("[files...]", "YAML files or folders", [path.join(repoRoot(), "control-plane", "examples", "up.yaml")])
+    .option("--admin-port <port>", "Envoy admin port", whole, 9901)
+    .option("--xds <address:port>", "ADS listen address", hostPort, { address: "127.0.0.1", port: 18000 })
+    .option("--http-listen <address:port>", "status and modules over HTTP", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--wasm-dir <dir>", "folder of the codec modules", defaultWasmDir())
+    .option("--work-dir <dir>", "logs, the Envoy bootstrap and pinned modules", path.join(repoRoot(), "build", "up"))
+    .option("--check", "check that calls flow and are counted, then stop (for tests)")
+    .action(async (files: string[], options: { adminPort: number; xds: { address: string; port: number }; httpListen: { address: string; port: number }; wasmDir: string; workDir: string; check?: boolean }) => {
+      await up({
+        files: files.map((f) => path.resolve(f)), workDir: path.resolve(options.workDir), wasmDir: path.resolve(options.wasmDir),
+        adminPort: options.adminPort, xds: options.xds, http: options.httpListen, check: options.check ?? false, log: logger(cli.opts().logLevel),
+      });
+    });
+
+  cli.command("status")
+    .description("ask a running `metaproto serve` what each Envoy has: versions sent and ACKed, NACKs with Envoy's error and the YAML documents behind them")
+    .option("--server <address:port>", "serve's --http-listen", hostPort, { address: "127.0.0.1", port: 18001 })
+    .option("--json", "print the report as JSON")
+    .action(async (options: { server: { address: string; port: number }; json?: boolean }) => {
+      const url = `http://${options.server.address.includes(":") ? `[${options.server.address}]` : options.server.address}:${options.server.port}/status`;
+      let report: StatusReport;
+      try {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        report = (await response.json()) as StatusReport;
+      } catch (err) {
+        throw new Error(`cannot get ${url} (${(err as Error).message}): is metaproto serve running, with this --http-listen?`);
+      }
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
+    });
+
+  return cli;
+}
+
+if (require.main === module) {
+  program().parseAsync(process.argv).catch((err: Error) => {
+    process.stderr.write(`metaproto: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,96 @@
+// Checks across documents: references resolve, listener ports and names are unique, regexes are RE2,
+// weights add up, and nothing asks for what the data plane cannot do yet (each says why).
+import { RE2JS } from "re2js";
+import type { FieldPath, Model } from "./load";
+import type { Kind } from "./schema";
+
+/** Field path (from the document root), message, and the document: kind and name. */
+export type Finding = [FieldPath, string, Kind, string];
+
+export function crossCheck(model: Model): Finding[] {
+  const findings: Finding[] = [];
+  const listeners = new Map<string, string>();
+  for (const [name, { value }] of model.services) {
+    const { spec } = value;
+    const clash = [...listeners].find(([key]) => {
+      const [address, port] = key.split("|");
+      return Number(port) === spec.port && (address === spec.address || address === "0.0.0.0" || spec.address === "0.0.0.0" || address === "::" || spec.address === "::");
+    });
+    if (clash) findings.push([["spec", "port"], `port ${spec.port} is already the listener of Service ${clash[1]}: give each Service its own port`, "Service", name]);
+    listeners.set(`${spec.address}|${spec.port}`, name);
+    const subsetNames = new Set<string>();
+    spec.subsets.forEach((subset, i) => {
+      if (subsetNames.has(subset.name)) findings.push([["spec", "subsets", i, "name"], `subset "${subset.name}" is defined twice: rename one`, "Service", name]);
+      subsetNames.add(subset.name);
+    });
+  }
+
+  const routedHosts = new Map<string, string>();
+  for (const [name, { value }] of model.routers) {
+    const at = (fieldPath: FieldPath, message: string) => findings.push([["spec", ...fieldPath], message, "MetaRouter", name]);
+    value.spec.hosts.forEach((host, i) => {
+      const service = model.services.get(host);
+      if (!service) at(["hosts", i], `no Service named "${host}": define it or fix the name (Services: ${[...model.services.keys()].join(", ") || "none"})`);
+      else if (routedHosts.has(host)) at(["hosts", i], `MetaRouter ${routedHosts.get(host)} already routes "${host}": put its routes in one MetaRouter`);
+      routedHosts.set(host, name);
+    });
+    value.spec.routes.forEach((route, r) => {
+      const routeAt = (fieldPath: FieldPath, message: string) => at(["routes", r, ...fieldPath], message);
+      const checkMatches = (attributes: Record<string, { exact?: string; prefix?: string; regex?: string }> | undefined, base: FieldPath) => {
+        for (const [attribute, match] of Object.entries(attributes ?? {})) {
+          if (match.regex === undefined) continue;
+          try { RE2JS.compile(match.regex); } catch (err) {
+            routeAt([...base, attribute, "regex"], `not a valid RE2 regex (${(err as Error).message}): Envoy uses RE2 syntax (no lookaround or backreferences)`);
+          }
+        }
+      };
+      checkMatches(route.match?.attributes, ["match", "attributes"]);
+      route.localRateLimit?.conditions?.forEach((condition, c) => checkMatches(condition.match.attributes, ["localRateLimit", "conditions", c, "match", "attributes"]));
+      checkMatches(route.globalRateLimit?.match?.attributes, ["globalRateLimit", "match", "attributes"]);
+
+      const hostProtocols = new Set(value.spec.hosts.map((h) => model.services.get(h)?.value.spec.protocol).filter(Boolean));
+      route.route.forEach(({ destination }, d) => {
+        const service = model.services.get(destination.host);
+        if (!service) {
+          routeAt(["route", d, "destination", "host"], `no Service named "${destination.host}": define it or fix the name`);
+          return;
+        }
+        if (hostProtocols.size && !hostProtocols.has(service.value.spec.protocol)) {
+          routeAt(["route", d, "destination", "host"], `Service "${destination.host}" speaks ${service.value.spec.protocol}, not ${[...hostProtocols].join("/")}: route to a Service of the same protocol`);
+        }
+        const subsets = service.value.spec.subsets;
+        const subset = destination.subset === undefined ? undefined : subsets.find((s) => s.name === destination.subset);
+        if (destination.subset !== undefined && !subset) {
+          routeAt(["route", d, "destination", "subset"], `Service "${destination.host}" has no subset "${destination.subset}" (it has: ${subsets.map((s) => s.name).join(", ")})`);
+          return;
+        }
+        const endpoints = (subset ? [subset] : subsets).flatMap((s) => s.endpoints);
+        if (destination.port !== undefined && !endpoints.some((e) => e.port === destination.port)) {
+          routeAt(["route", d, "destination", "port"], `no endpoint of ${destination.host}${subset ? `/${subset.name}` : ""} listens on port ${destination.port}: use one of ${[...new Set(endpoints.map((e) => e.port))].join(", ")} or leave port out`);
+        }
+      });
+      if (route.route.length > 1) {
+        const missing = route.route.findIndex((d) => d.weight === undefined);
+        const total = route.route.reduce((sum, d) => sum + (d.weight ?? 0), 0);
+        if (missing >= 0) routeAt(["route", missing, "weight"], "is required when a route has several destinations: give each a weight, summing to 100");
+        else if (total !== 100) routeAt(["route"], `weights sum to ${total}: make them sum to 100`);
+      }
+      if (route.route.length === 1 && route.route[0].weight === 0) routeAt(["route", 0, "weight"], "the only destination has weight 0: give it 100 or add another destination");
+
+      const routerOnly = "only router mode can honour it, and router mode does not exist yet: remove it (sidecar mode routes whole connections)";
+      if (route.weightsPer === "request") routeAt(["weightsPer"], `per-request weights on one connection: ${routerOnly}`);
+      if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
+      if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
+      if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}`);
+      const notYet = "the MetaProto filter does not apply it yet (its policy stages are not built): remove it for now";
+      if (route.match) routeAt(["match"], `matching calls by attribute: ${notYet}; the route then applies to every connection`);
+      if (route.requestMutation) routeAt(["requestMutation"], `request mutation: ${notYet}`);
+      if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
+      if (route.localRateLimit) routeAt(["localRateLimit"], `local rate limit: ${notYet}`);
+    });
+    if (value.spec.routes.length > 1) {
+      at(["routes", 1], "sidecar mode without attribute matching uses one route per MetaRouter: merge the routes (weights choose a destination per new connection)");
+    }
+  }
+  return findings;
+}

@@ -1,0 +1,112 @@
+import * as path from "path";
+import { formatError, loadFiles, loadSources } from "./load";
+
+const service = (name: string, port: number, extra = "") => `apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: ${name} }
+spec:
+  protocol: redis
+  port: ${port}
+  codec: { on_decode_error: close }
+  subsets:
+  - name: v1
+    labels: { version: v1 }
+    endpoints: [{ address: 127.0.0.1, port: 6379 }]
+  - name: v2
+    endpoints: [{ address: 127.0.0.1, port: 6479 }]
+${extra}`;
+
+const router = (routes: string) => `apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: cache-routes }
+spec:
+  hosts: [cache]
+  routes:
+${routes}`;
+
+const load = (...texts: string[]) => loadSources(texts.map((text, i) => ({ file: `f${i}.yaml`, text })));
+const messages = (...texts: string[]) => load(...texts).errors.map(formatError);
+
+describe("config model", () => {
+  test("a Service and its MetaRouter load with defaults filled in", () => {
+    const result = load(`${service("cache", 6380)}---\n${router(`  - route:
+    - { destination: { host: cache, subset: v1 }, weight: 30 }
+    - { destination: { host: cache, subset: v2 }, weight: 70 }`)}`);
+    expect(result.errors).toEqual([]);
+    const cache = result.model!.services.get("cache")!;
+    expect(cache.value.spec).toMatchObject({ address: "127.0.0.1", failurePolicy: "FAIL_RELOAD", codec: { on_decode_error: "close" } });
+    expect(result.model!.routers.get("cache-routes")!.document).toBe(2);
+  });
+
+  test("the shipped examples are valid", () => {
+    const { model, errors } = loadFiles([path.join(__dirname, "..", "examples", "redis.yaml")]);
+    expect(errors.map(formatError)).toEqual([]);
+    expect([...model!.services.keys(), ...model!.routers.keys()]).toEqual(["cache", "cache"]);
+    expect(loadFiles([path.join(__dirname, "..", "examples", "up.yaml")]).errors.map(formatError)).toEqual([]);
+  });
+
+  test("a schema error names the file, line, document, kind, name and field path", () => {
+    const bad = service("cache", 6380).replace("port: 6479", "port: 70000");
+    expect(messages(bad)).toEqual(["f0.yaml:13:39: document 1 (Service cache) spec.subsets[1].endpoints[0].port: must be a whole number from 1 to 65535"]);
+    expect(messages(service("cache", 6380).replace("on_decode_error: close", "on_decode_eror: close")))
+      .toEqual(["f0.yaml:7:12: document 1 (Service cache) spec.codec.on_decode_eror: unknown field: remove it or check its spelling"]);
+    expect(messages(service("cache", 6380).replace("  protocol: redis\n", ""))[0]).toMatch(/spec\.protocol: is required/);
+    expect(messages("kind: Gateway\nmetadata: { name: x }\n")).toEqual(['f0.yaml:1:1: document 1 (Gateway x) kind: unknown kind "Gateway": use one of Service, MetaRouter']);
+  });
+
+  test("a file loaded again is read again when its text changed, and unchanged when not", () => {
+    const file = "again.yaml";
+    expect(loadSources([{ file, text: service("cache", 6380) }]).errors).toEqual([]);
+    expect(loadSources([{ file, text: service("cache", 6380) }]).model!.services.get("cache")!.value.spec.port).toBe(6380);
+    expect(loadSources([{ file, text: service("cache", 6381) }]).model!.services.get("cache")!.value.spec.port).toBe(6381);
+    expect(loadSources([{ file, text: service("cache", 0) }]).errors.map(formatError)[0]).toContain("spec.port");
+  });
+
+  test("YAML syntax errors give their line", () => {
+    expect(messages("kind: Service\nspec: [\n")[0]).toMatch(/^f0\.yaml:\d+:\d+: document 1 YAML syntax:/);
+  });
+
+  test("cross-document checks: references, ports, names, subsets", () => {
+    expect(messages(service("cache", 6380), service("store", 6380))).toEqual([
+      "f1.yaml:6:3: document 1 (Service store) spec.port: port 6380 is already the listener of Service cache: give each Service its own port",
+    ]);
+    expect(messages(service("cache", 6380), service("cache", 6381))[0]).toContain("metadata.name: another Service has this name (f0.yaml document 1)");
+    expect(messages(service("cache", 6380), router(`  - route: [{ destination: { host: cache, subset: v3 } }]`))).toEqual([
+      'f1.yaml:7:43: document 1 (MetaRouter cache-routes) spec.routes[0].route[0].destination.subset: Service "cache" has no subset "v3" (it has: v1, v2)',
+    ]);
+    expect(messages(router(`  - route: [{ destination: { host: cache } }]`))[0]).toContain('spec.hosts[0]: no Service named "cache"');
+    expect(messages(service("cache", 6380), router(`  - route: [{ destination: { host: cache, subset: v1, port: 1234 } }]`))[0])
+      .toContain("destination.port: no endpoint of cache/v1 listens on port 1234: use one of 6379 or leave port out");
+  });
+
+  test("weights of several destinations must sum to 100", () => {
+    expect(messages(service("cache", 6380), router(`  - route:
+    - { destination: { host: cache, subset: v1 }, weight: 30 }
+    - { destination: { host: cache, subset: v2 }, weight: 30 }`))).toEqual([
+      "f1.yaml:7:5: document 1 (MetaRouter cache-routes) spec.routes[0].route: weights sum to 60: make them sum to 100",
+    ]);
+  });
+
+  test("a regex that RE2 does not accept is rejected", () => {
+    const routes = `  - route: [{ destination: { host: cache } }]
+    localRateLimit:
+      conditions:
+      - match: { attributes: { method: { regex: "(?=GET)" } } }
+        tokenBucket: { maxTokens: 1, fillInterval: 1s }`;
+    const [first] = messages(service("cache", 6380), router(routes));
+    expect(first).toContain("spec.routes[0].localRateLimit.conditions[0].match.attributes.method.regex: not a valid RE2 regex");
+  });
+
+  test("what only router mode can honour is rejected and says so", () => {
+    const routes = `  - route: [{ destination: { host: cache, subset: v1 } }]
+    weightsPer: request
+    mirror: { host: cache, subset: v2 }
+    globalRateLimit: { domain: d, rateLimitService: rls }`;
+    const found = messages(service("cache", 6380), router(routes));
+    expect(found).toEqual([
+      expect.stringContaining("spec.routes[0].weightsPer: per-request weights on one connection: only router mode can honour it"),
+      expect.stringContaining("spec.routes[0].mirror: mirroring: only router mode can honour it"),
+      expect.stringContaining("spec.routes[0].globalRateLimit: global rate limit: only router mode can honour it"),
+    ]);
+  });
+});

@@ -1,0 +1,130 @@
+// The configuration model: YAML documents in the Kubernetes style (apiVersion, kind, metadata, spec).
+// `Service` describes a protocol listener and the subsets of endpoints behind it; `MetaRouter` routes
+// its calls, field for field after Aeraki's MetaRouter so its users can move over.
+import * as net from "net";
+import { z } from "zod";
+
+export const API_VERSION = "metaproto.io/v1alpha1";
+
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+  error: "must be a lowercase DNS label (a-z, 0-9, '-'; starts and ends with a letter or digit)",
+}).max(63, { error: "must be at most 63 characters" });
+
+const whole = (min: number, max: number) =>
+  z.number({ error: `must be a whole number from ${min} to ${max}` }).int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` }).max(max, { error: `must be a whole number from ${min} to ${max}` });
+
+const port = whole(1, 65535);
+
+const ipAddress = z.string().refine((value) => net.isIP(value) !== 0, {
+  error: "must be an IPv4 or IPv6 address (Envoy connects to addresses, not host names, here)",
+});
+
+const metadata = z.strictObject({
+  name,
+  namespace: name.optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+
+/** The MetaProto filter's configuration (the Wasm plugin's JSON `configuration`), field for field. */
+export const codecOptions = z.strictObject({
+  max_buffered_bytes: whole(256, 1073741824).optional(),
+  max_pending_calls: whole(1, 1048576).optional(),
+  max_label_pairs: whole(1, 1048576).optional(),
+  on_decode_error: z.enum(["pass_through", "close"], { error: 'must be "pass_through" or "close"' }).optional(),
+});
+
+const endpoint = z.strictObject({
+  address: ipAddress,
+  port,
+  weight: whole(1, 128).optional(),
+});
+
+const subset = z.strictObject({
+  name,
+  labels: z.record(z.string(), z.string()).optional(),
+  endpoints: z.array(endpoint).min(1, { error: "needs at least one endpoint" }),
+});
+
+export const serviceSpec = z.strictObject({
+  protocol: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must name a codec (dubbo, thrift, redis, mysql, or the folder name of your own codec)" }),
+  port,
+  address: ipAddress.default("127.0.0.1"),
+  codec: codecOptions.default({}),
+  failurePolicy: z.enum(["FAIL_CLOSED", "FAIL_OPEN", "FAIL_RELOAD"], { error: "must be FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD" }).default("FAIL_RELOAD"),
+  connectTimeout: z.string().regex(/^\d+(\.\d+)?(ms|s)$/, { error: 'must be a duration such as "2s" or "500ms"' }).default("2s"),
+  subsets: z.array(subset).min(1, { error: "needs at least one subset (name, labels, endpoints)" }),
+});
+
+const stringMatch = z.union([
+  z.strictObject({ exact: z.string() }),
+  z.strictObject({ prefix: z.string() }),
+  z.strictObject({ regex: z.string() }),
+], { error: "must be one of {exact: ...}, {prefix: ...} or {regex: ...}" });
+
+const destination = z.strictObject({
+  host: name,
+  subset: name.optional(),
+  port: port.optional(),
+});
+
+const tokenBucket = z.strictObject({
+  maxTokens: whole(1, 4294967295),
+  tokensPerFill: whole(1, 4294967295).default(1),
+  fillInterval: z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { error: 'must be a duration such as "1s"' }),
+});
+
+const mutation = z.array(z.strictObject({ key: z.string().min(1), value: z.string() }));
+
+const route = z.strictObject({
+  name: z.string().min(1).optional(),
+  match: z.strictObject({ attributes: z.record(z.string(), stringMatch) }).optional(),
+  route: z.array(z.strictObject({ destination, weight: whole(0, 100).optional() }))
+    .min(1, { error: "needs at least one destination" }),
+  /** Sidecar mode picks a destination per new connection; per request only in router mode. */
+  weightsPer: z.enum(["connection", "request"]).default("connection"),
+  mirror: destination.optional(),
+  mirrorPercentage: z.strictObject({ value: z.number().min(0).max(100) }).optional(),
+  requestMutation: mutation.optional(),
+  responseMutation: mutation.optional(),
+  localRateLimit: z.strictObject({
+    tokenBucket: tokenBucket.optional(),
+    conditions: z.array(z.strictObject({ match: z.strictObject({ attributes: z.record(z.string(), stringMatch) }), tokenBucket })).optional(),
+  }).optional(),
+  globalRateLimit: z.strictObject({
+    domain: z.string().min(1),
+    match: z.strictObject({ attributes: z.record(z.string(), stringMatch) }).optional(),
+    descriptors: z.array(z.strictObject({ property: z.string(), descriptorKey: z.string() })).optional(),
+    rateLimitService: z.string().min(1),
+    requestTimeout: z.string().optional(),
+    denyOnFail: z.boolean().optional(),
+  }).optional(),
+});
+
+export const metaRouterSpec = z.strictObject({
+  hosts: z.array(name).min(1, { error: "needs at least one host (a Service's metadata.name)" }),
+  routes: z.array(route).min(1, { error: "needs at least one route" }),
+});
+
+export const serviceDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
+  kind: z.literal("Service"),
+  metadata,
+  spec: serviceSpec,
+});
+
+export const metaRouterDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
+  kind: z.literal("MetaRouter"),
+  metadata,
+  spec: metaRouterSpec,
+});
+
+export const KINDS = { Service: serviceDocument, MetaRouter: metaRouterDocument } as const;
+export type Kind = keyof typeof KINDS;
+
+export type ServiceDocument = z.infer<typeof serviceDocument>;
+export type MetaRouterDocument = z.infer<typeof metaRouterDocument>;
+export type CodecOptions = z.infer<typeof codecOptions>;
+export type MetaRoute = MetaRouterDocument["spec"]["routes"][number];

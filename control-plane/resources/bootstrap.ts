@@ -1,0 +1,119 @@
+// An Envoy bootstrap that takes everything else over ADS from the control plane.
+import * as fs from "fs";
+import * as path from "path";
+import { repoRoot } from "../xds/api";
+import { duration } from "./translate";
+import { ResourceSet, TYPE_URLS } from "./types";
+
+export interface BootstrapOptions {
+  nodeId: string;
+  /** node.cluster: ECDS needs it set. */
+  nodeCluster: string;
+  adminPort: number;
+  adminAddress?: string;
+  xdsAddress: string;
+  xdsPort: number;
+  /** Delta xDS instead of state of the world. */
+  delta?: boolean;
+  statsFlushInterval?: string;
+}
+
+export const XDS_CLUSTER = "metaproto_xds";
+
+interface MetricsContract {
+  labels: string[];
+  histograms: Record<string, { buckets: number[] }>;
+}
+
+/** stats_config from api/telemetry/metrics.json: label regexes for the encoded metric names, histogram buckets. */
+export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemetry", "metrics.json")): Record<string, unknown> {
+  const contract = JSON.parse(fs.readFileSync(contractFile, "utf8")) as MetricsContract;
+  return {
+    stats_tags: contract.labels.map((label) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })),
+    histogram_bucket_settings: Object.entries(contract.histograms).map(([name, histogram]) => ({
+      match: { prefix: name },
+      buckets: histogram.buckets,
+    })),
+  };
+}
+
+export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
+  // Envoy refuses ADS without both ("ads: node 'id' and 'cluster' are required"; test/rds checks it).
+  if (!options.nodeId || !options.nodeCluster) throw new Error("a node id and a node cluster are both required: Envoy refuses ADS without them");
+  const ads = { ads: {}, resource_api_version: "V3" };
+  return {
+    node: { id: options.nodeId, cluster: options.nodeCluster },
+    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
+    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
+    stats_config: statsConfig(),
+    dynamic_resources: {
+      ads_config: {
+        api_type: options.delta ? "DELTA_GRPC" : "GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      cds_config: ads,
+      lds_config: ads,
+    },
+    static_resources: {
+      clusters: [{
+        name: XDS_CLUSTER,
+        type: "STRICT_DNS",
+        connect_timeout: { seconds: 1 },
+        typed_extension_protocol_options: {
+          "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            explicit_http_config: { http2_protocol_options: {} },
+          },
+        },
+        load_assignment: {
+          cluster_name: XDS_CLUSTER,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsAddress, port_value: options.xdsPort } } } }] }],
+        },
+      }],
+    },
+  };
+}
+
+/**
+ * A bootstrap that needs no control plane: the same resources `serve` would send, inlined (the Wasm
+ * filter in place of its ECDS reference, clusters STATIC with their endpoints). For rigs, benchmarks
+ * and one-off Envoys.
+ */
+export function staticBootstrap(resources: ResourceSet, options: StaticBootstrapOptions): Record<string, unknown> {
+  const extensions = resources.get(TYPE_URLS.extensionConfig) ?? new Map();
+  const endpoints = resources.get(TYPE_URLS.endpoint) ?? new Map();
+  const listeners = [...(resources.get(TYPE_URLS.listener)?.values() ?? [])].map(({ value }) => ({
+    ...value,
+    filter_chains: (value.filter_chains as { filters: Record<string, unknown>[] }[]).map((chain) => ({
+      ...chain,
+      filters: chain.filters.map((filter) => {
+        if (!filter.config_discovery) return filter;
+        const extension = extensions.get(filter.name as string);
+        if (!extension) throw new Error(`listener ${value.name} needs filter config ${filter.name as string}, which is missing`);
+        return { name: "envoy.filters.network.wasm", typed_config: (extension.value as { typed_config: unknown }).typed_config };
+      }),
+    })),
+  }));
+  const clusters = [...(resources.get(TYPE_URLS.cluster)?.values() ?? [])].map(({ name, value }) => {
+    if (value.type !== "EDS") return value;
+    const { eds_cluster_config: _eds, ...rest } = value;
+    return { ...rest, type: "STATIC", load_assignment: endpoints.get(name)?.value ?? { cluster_name: name } };
+  });
+  return {
+    ...(options.nodeId ? { node: { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } } : {}),
+    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
+    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
+    stats_config: statsConfig(),
+    static_resources: { listeners, clusters },
+  };
+}
+
+export interface StaticBootstrapOptions {
+  adminPort: number;
+  adminAddress?: string;
+  statsFlushInterval?: string;
+  nodeId?: string;
+  nodeCluster?: string;
+}

@@ -1,0 +1,117 @@
+// `metaproto serve`: the ADS server fed by watched configuration files. A change that does not
+// validate is logged with its errors and never reaches Envoy; the last good configuration keeps serving.
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import type { Logger } from "pino";
+import { compileConfig } from "./configure";
+import { pinModule } from "./resources/translate";
+import { statusReport, StatusReport } from "./status";
+import { TYPE_URLS } from "./resources/types";
+import { ConfigWatcher } from "./watch";
+import { ANY_NODE, SimpleCache } from "./xds/cache";
+import { XdsServer } from "./xds/server/server";
+
+export interface ServeOptions {
+  files: string[];
+  wasmDir: string;
+  address: string;
+  port: number;
+  debounceMs: number;
+  log: Logger;
+  /** HTTP for `metaproto status` (GET /status, JSON) and the codec modules (GET /wasm/<protocol>.wasm). */
+  http?: { address: string; port: number };
+  /** Where each codec build is copied under its sha256 (see TranslateOptions.moduleFile); none: Envoy reads wasmDir. */
+  pinDir?: string;
+}
+
+export class ControlPlane {
+  readonly cache = new SimpleCache();
+  readonly server: XdsServer;
+  private watchers: ConfigWatcher[] = [];
+  private httpServer?: http.Server;
+  private httpPort?: number;
+  /** Loads that were rejected / pushed since start, and the errors of the last load if it was rejected. */
+  rejected = 0;
+  applied = 0;
+  lastErrors: string[] = [];
+
+  constructor(private readonly options: ServeOptions) {
+    this.server = new XdsServer(this.cache, options.log);
+  }
+
+  /** Loads the configuration (it must be valid), starts the ADS server and the watch; resolves to the port. */
+  async start(): Promise<number> {
+    if (this.options.http) await this.serveHttp(this.options.http.address, this.options.http.port);
+    if (!this.reload()) throw new Error("the configuration has errors (above): fix them and start again");
+    const port = await this.server.listen(this.options.address, this.options.port);
+    this.watchers.push(new ConfigWatcher(this.options.files, this.options.debounceMs, () => this.reload()));
+    // A new codec build is a new file in the filter config: pushed like a configuration change.
+    if (this.options.pinDir) this.watchers.push(new ConfigWatcher([this.options.wasmDir], this.options.debounceMs, () => this.reload(), /\.wasm$/));
+    this.options.log.info({ address: `${this.options.address}:${port}`, files: this.options.files }, "serving ADS (state of the world and delta); watching the files");
+    return port;
+  }
+
+  status(): StatusReport {
+    return statusReport(this.server.status, { applied: this.applied, rejected: this.rejected, lastErrors: this.lastErrors });
+  }
+
+  /** Serves GET /status and GET /wasm/<protocol>.wasm; resolves to the port. */
+  serveHttp(address: string, port: number): Promise<number> {
+    const server = http.createServer((request, response) => {
+      const wasm = /^\/wasm\/([a-z][a-z0-9_]*\.wasm)$/.exec(request.url ?? "");
+      if (request.method === "GET" && request.url === "/status") {
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(this.status()));
+      } else if (request.method === "GET" && wasm) {
+        fs.readFile(path.join(this.options.wasmDir, wasm[1]), (err, bytes) => {
+          if (err) response.writeHead(404, { "content-type": "text/plain" }).end(`no ${wasm[1]}\n`);
+          else response.writeHead(200, { "content-type": "application/wasm" }).end(bytes);
+          this.options.log.debug({ module: wasm[1], found: !err }, "module requested");
+        });
+      } else {
+        response.writeHead(404, { "content-type": "text/plain" }).end("GET /status or /wasm/<protocol>.wasm\n");
+      }
+    });
+    this.httpServer = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (err) => reject(new Error(`cannot serve HTTP on ${address}:${port}: ${err.message} (choose another --http-listen)`)));
+      server.listen(port, address, () => {
+        this.httpPort = (server.address() as { port: number }).port;
+        this.options.log.info({ address: `${address}:${this.httpPort}` }, "HTTP: GET /status (for metaproto status), GET /wasm/<protocol>.wasm");
+        resolve(this.httpPort);
+      });
+    });
+  }
+
+  /** Reads the files again; pushes them if they are valid. Returns whether they were. */
+  reload(): boolean {
+    const { log } = this.options;
+    const { wasmDir, pinDir } = this.options;
+    const compiled = compileConfig(this.options.files, {
+      wasmDir, previous: this.cache.getSnapshot(ANY_NODE),
+      moduleFile: pinDir ? (protocol) => pinModule(wasmDir, pinDir, protocol) : undefined,
+    });
+    if (!compiled.ok) {
+      this.rejected++;
+      this.lastErrors = compiled.errors;
+      for (const error of compiled.errors) log.error(error);
+      log.error({ errors: compiled.errors.length }, this.applied ? "configuration rejected: Envoys keep the last good one; fix the errors above and save again"
+        : "configuration rejected");
+      return false;
+    }
+    this.applied++;
+    this.lastErrors = [];
+    this.cache.setSnapshot(ANY_NODE, compiled.snapshot);
+    log.info({
+      services: compiled.model.services.size, routers: compiled.model.routers.size,
+      versions: Object.fromEntries(Object.entries(TYPE_URLS).map(([kind, url]) => [kind, compiled.snapshot.version(url)])),
+    }, "configuration loaded");
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    for (const watcher of this.watchers) watcher.close();
+    this.httpServer?.close();
+    this.server.forceStop();
+  }
+}

@@ -1,0 +1,38 @@
+// Watches configuration files and calls back once a burst of changes has settled. Editors save by
+// writing in place or by renaming a new file over the old one, so the folders are watched, not the files.
+import * as fs from "fs";
+import * as path from "path";
+
+export class ConfigWatcher {
+  private readonly watchers: fs.FSWatcher[] = [];
+  private timer?: NodeJS.Timeout;
+
+  /** In folders, only names matching filesInFolders count. */
+  constructor(paths: string[], private readonly debounceMs: number, private readonly onChange: () => void, filesInFolders = /\.ya?ml$/) {
+    const folders = new Map<string, Set<string> | "all">();
+    for (const given of paths) {
+      const resolved = path.resolve(given);
+      if (fs.statSync(resolved).isDirectory()) folders.set(resolved, "all");
+      else {
+        const folder = path.dirname(resolved);
+        const names = folders.get(folder);
+        if (names !== "all") folders.set(folder, new Set([...(names ?? []), path.basename(resolved)]));
+      }
+    }
+    for (const [folder, names] of folders) {
+      this.watchers.push(fs.watch(folder, (_event, name) => {
+        if (names === "all" ? !name || filesInFolders.test(String(name)) : !name || names.has(String(name))) this.schedule();
+      }));
+    }
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.onChange, this.debounceMs);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const watcher of this.watchers) watcher.close();
+  }
+}

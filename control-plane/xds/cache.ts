@@ -1,0 +1,120 @@
+// Snapshots of Envoy resources per node, as go-control-plane's cache: the server reads them, the
+// configuration loop writes them. A snapshot is encoded once; each type has its own version (a hash
+// of its resources), so a change to one type resends only that type.
+import { createHash } from "crypto";
+import { PUSH_ORDER, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl } from "../resources/types";
+import { packAny } from "./api";
+import { encodeAny } from "./server/messages";
+
+export interface EncodedResource {
+  name: string;
+  /** The resource as an Any: what goes into a DiscoveryResponse. */
+  any: { type_url: string; value: Uint8Array };
+  /** That Any's wire encoding, copied into responses. */
+  anyBytes: Uint8Array;
+  /** Hash of the encoded bytes: the resource's version in delta xDS. */
+  version: string;
+  origin?: string;
+  /** The plain value as JSON: an unchanged resource is not encoded again. */
+  json: string;
+}
+
+export class Snapshot {
+  private readonly byType = new Map<string, Map<string, EncodedResource>>();
+  private readonly versions = new Map<string, string>();
+
+  /**
+   * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
+   * one is not a valid message of its type.
+   */
+  constructor(resources: ResourceSet, previous?: Snapshot) {
+    for (const typeUrl of PUSH_ORDER) {
+      const encoded = new Map<string, EncodedResource>();
+      const typeHash = createHash("sha256");
+      const before = previous?.resources(typeUrl);
+      for (const resource of [...(resources.get(typeUrl)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const json = JSON.stringify(resource.value);
+        const reused = before?.get(resource.name);
+        if (reused?.json === json) {
+          encoded.set(resource.name, { ...reused, origin: resource.origin });
+        } else {
+          const any = packAny(typeUrl, resource.value);
+          const version = createHash("sha256").update(any.value).digest("hex").slice(0, 16);
+          encoded.set(resource.name, { name: resource.name, any, anyBytes: encodeAny(any), version, origin: resource.origin, json });
+        }
+        const { version } = encoded.get(resource.name)!;
+        typeHash.update(resource.name).update("\0").update(version).update("\0");
+      }
+      this.byType.set(typeUrl, encoded);
+      this.versions.set(typeUrl, typeHash.digest("hex").slice(0, 16));
+    }
+  }
+
+  version(typeUrl: string): string {
+    return this.versions.get(typeUrl) ?? "";
+  }
+
+  resources(typeUrl: string): Map<string, EncodedResource> {
+    return this.byType.get(typeUrl) ?? new Map();
+  }
+
+  /** References that would leave Envoy waiting or failing: listeners to missing clusters or filter configs, EDS clusters without endpoints. */
+  static consistencyErrors(resources: ResourceSet): string[] {
+    const errors: string[] = [];
+    const has = (typeUrl: TypeUrl, name: string) => resources.get(typeUrl)?.has(name) ?? false;
+    for (const cluster of resources.get(TYPE_URLS.cluster)?.values() ?? []) {
+      if (cluster.value.type === "EDS" && !has(TYPE_URLS.endpoint, cluster.name)) errors.push(`cluster ${cluster.name} has no ClusterLoadAssignment`);
+    }
+    for (const listener of resources.get(TYPE_URLS.listener)?.values() ?? []) {
+      const chains = (listener.value.filter_chains ?? []) as { filters?: Record<string, any>[] }[];
+      for (const filter of chains.flatMap((chain) => chain.filters ?? [])) {
+        if (filter.config_discovery && !has(TYPE_URLS.extensionConfig, filter.name)) errors.push(`listener ${listener.name} needs filter config ${filter.name}, which is missing`);
+        const config = filter.typed_config;
+        if (config?.["@type"] !== TCP_PROXY_TYPE_URL) continue;
+        const clusters: string[] = config.cluster ? [config.cluster] : (config.weighted_clusters?.clusters ?? []).map((c: { name: string }) => c.name);
+        for (const name of clusters) if (!has(TYPE_URLS.cluster, name)) errors.push(`listener ${listener.name} routes to cluster ${name}, which is missing`);
+      }
+    }
+    return errors;
+  }
+}
+
+/** Node id whose snapshot serves every node that has none of its own. */
+export const ANY_NODE = "*";
+
+export type SnapshotListener = (snapshot: Snapshot) => void;
+
+export interface SnapshotCache {
+  setSnapshot(nodeId: string, snapshot: Snapshot): void;
+  /** The node's snapshot, else the ANY_NODE one. */
+  getSnapshot(nodeId: string): Snapshot | undefined;
+  /** Calls listener with every later snapshot that applies to the node; returns the cancel function. */
+  watch(nodeId: string, listener: SnapshotListener): () => void;
+}
+
+export class SimpleCache implements SnapshotCache {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly watches = new Map<string, Set<SnapshotListener>>();
+
+  setSnapshot(nodeId: string, snapshot: Snapshot): void {
+    this.snapshots.set(nodeId, snapshot);
+    for (const [watchedNode, listeners] of this.watches) {
+      if (nodeId !== watchedNode && (nodeId !== ANY_NODE || this.snapshots.has(watchedNode))) continue;
+      for (const listener of [...listeners]) listener(snapshot);
+    }
+  }
+
+  getSnapshot(nodeId: string): Snapshot | undefined {
+    return this.snapshots.get(nodeId) ?? this.snapshots.get(ANY_NODE);
+  }
+
+  watch(nodeId: string, listener: SnapshotListener): () => void {
+    let listeners = this.watches.get(nodeId);
+    if (!listeners) this.watches.set(nodeId, (listeners = new Set()));
+    listeners.add(listener);
+    return () => {
+      listeners!.delete(listener);
+      if (listeners!.size === 0) this.watches.delete(nodeId);
+    };
+  }
+}
