@@ -23,7 +23,10 @@ const numeric: [string, number, number][] = [
   ["max_buffered_bytes", 256, 1073741824],
   ["max_pending_calls", 1, 1048576],
   ["max_label_pairs", 1, 1048576],
+  ["max_response_codes", 1, 1024],
+  ["max_series", 100, 1048576],
 ];
+const deny = (match: unknown) => ({ policy: { authz: { rules: [{ action: "deny", match }] } } });
 const cases: [string, unknown][] = [
   ["no options", {}],
   ...numeric.flatMap(([field, min, max]): [string, unknown][] => [
@@ -39,6 +42,26 @@ const cases: [string, unknown][] = [
   ["on_decode_error unknown", { on_decode_error: "drop" }],
   ["on_decode_error a number", { on_decode_error: 1 }],
   ["an unknown field", { max_buffered: 1024 }],
+  ["policy: every stage", { policy: {
+    authz: { default_action: "allow", deny_text: "no", rules: [{ action: "deny", match: { method: { prefix: "FLUSH" }, source_cidrs: ["10.0.0.0/8"] } }] },
+    rate_limits: [{ name: "r", match: { attributes: [{ name: "tenant", exact: "t1" }] }, max_tokens: 5, tokens_per_fill: 1, fill_interval_ms: 1000, text: "slow" }],
+    faults: [{ match: { service: { suffix: "Svc" } }, abort: { percentage: 10 }, delay: { percentage: 50, duration_ms: 20 } }],
+    mutations: [{ set: { "x-canary": "yes" }, remove: ["trace"] }],
+    routes: [{ match: { principals: [{ prefix: "spiffe://" }] }, cluster: "b" }],
+  } }],
+  ["policy: a misspelt match field", deny({ method: { prefx: "A" } })],
+  ["policy: two string matches at once", deny({ method: { exact: "A", prefix: "B" } })],
+  ["policy: present must be true", deny({ method: { present: false } })],
+  ["policy: an attribute without a name", deny({ attributes: [{ exact: "x" }] })],
+  ["policy: a bad CIDR", deny({ source_cidrs: ["10.0.0/8"] })],
+  ["policy: an unknown action", { policy: { authz: { rules: [{ action: "drop" }] } } }],
+  ["policy: a rate limit without a name", { policy: { rate_limits: [{ max_tokens: 1, fill_interval_ms: 1 }] } }],
+  ["policy: a fractional token count", { policy: { rate_limits: [{ name: "r", max_tokens: 1.5, fill_interval_ms: 1 }] } }],
+  ["policy: a fault with neither abort nor delay", { policy: { faults: [{ match: {} }] } }],
+  ["policy: a delay over an hour", { policy: { faults: [{ delay: { duration_ms: 3600001 } }] } }],
+  ["policy: a mutation that changes nothing", { policy: { mutations: [{ set: {} }] } }],
+  ["policy: a route without a cluster", { policy: { routes: [{ match: {} }] } }],
+  ["policy: an unknown stage", { policy: { mirror: {} } }],
 ];
 
 describe("codec options: the model's schema and the filter agree", () => {
@@ -46,9 +69,9 @@ describe("codec options: the model's schema and the filter agree", () => {
     expect(codecOptions.safeParse(config).success).toBe(await filterAccepts(config));
   });
 
-  test("the filter rejects the 15 bad cases (bounds, fractions, strings, unknown values and fields)", async () => {
+  test("the filter rejects the 36 bad cases (bounds, fractions, strings, unknown values and fields, bad policies)", async () => {
     const rejected = [];
     for (const [name, config] of cases) if (!(await filterAccepts(config))) rejected.push(name);
-    expect(rejected).toHaveLength(15);
+    expect(rejected).toHaveLength(36);
   });
 });

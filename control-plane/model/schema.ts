@@ -28,11 +28,64 @@ const metadata = z.strictObject({
 });
 
 /** The MetaProto filter's configuration (the Wasm plugin's JSON `configuration`), field for field. */
+const filterStringMatch = z.union([
+  z.strictObject({ exact: z.string() }),
+  z.strictObject({ prefix: z.string() }),
+  z.strictObject({ suffix: z.string() }),
+  z.strictObject({ present: z.literal(true) }),
+], { error: "needs exactly one of exact, prefix, suffix, present: true" });
+
+const callMatch = z.strictObject({
+  service: filterStringMatch.optional(),
+  method: filterStringMatch.optional(),
+  attributes: z.array(z.union([
+    z.strictObject({ name: z.string(), exact: z.string() }),
+    z.strictObject({ name: z.string(), prefix: z.string() }),
+    z.strictObject({ name: z.string(), suffix: z.string() }),
+    z.strictObject({ name: z.string(), present: z.literal(true) }),
+  ], { error: "needs a name and exactly one of exact, prefix, suffix, present: true" })).optional(),
+  source_cidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: "must be an IPv4 CIDR such as 10.0.0.0/8" })).optional(),
+  principals: z.array(filterStringMatch).optional(),
+});
+
+const percentage = z.number({ error: "must be a number from 0 to 100" }).min(0, { error: "must be a number from 0 to 100" }).max(100, { error: "must be a number from 0 to 100" });
+
+/** The filter's `policy` section (README "Policies"), field for field. */
+export const policy = z.strictObject({
+  authz: z.strictObject({
+    default_action: z.enum(["allow", "deny"]).optional(),
+    deny_text: z.string().optional(),
+    rules: z.array(z.strictObject({ action: z.enum(["allow", "deny"]), match: callMatch.optional() })).optional(),
+  }).optional(),
+  rate_limits: z.array(z.strictObject({
+    name: z.string(),
+    match: callMatch.optional(),
+    max_tokens: whole(1, 1e12),
+    tokens_per_fill: whole(1, 1e12).optional(),
+    fill_interval_ms: whole(1, 86400000),
+    text: z.string().optional(),
+  })).optional(),
+  faults: z.array(z.strictObject({
+    match: callMatch.optional(),
+    abort: z.strictObject({ percentage: percentage.optional(), text: z.string().optional() }).optional(),
+    delay: z.strictObject({ percentage: percentage.optional(), duration_ms: whole(1, 3600000) }).optional(),
+  }).refine((f) => f.abort !== undefined || f.delay !== undefined, { error: "needs abort, delay or both" })).optional(),
+  mutations: z.array(z.strictObject({
+    match: callMatch.optional(),
+    set: z.record(z.string(), z.string()).optional(),
+    remove: z.array(z.string()).optional(),
+  }).refine((m) => Object.keys(m.set ?? {}).length > 0 || (m.remove ?? []).length > 0, { error: "needs set, remove or both" })).optional(),
+  routes: z.array(z.strictObject({ match: callMatch.optional(), cluster: z.string().min(1, { error: "must name a cluster" }) })).optional(),
+});
+
 export const codecOptions = z.strictObject({
   max_buffered_bytes: whole(256, 1073741824).optional(),
   max_pending_calls: whole(1, 1048576).optional(),
   max_label_pairs: whole(1, 1048576).optional(),
+  max_response_codes: whole(1, 1024).optional(),
+  max_series: whole(100, 1048576).optional(),
   on_decode_error: z.enum(["pass_through", "close"], { error: 'must be "pass_through" or "close"' }).optional(),
+  policy: policy.optional(),
 });
 
 const endpoint = z.strictObject({
