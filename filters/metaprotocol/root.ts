@@ -68,6 +68,11 @@ export class MetaProtocolRoot extends RootFilter {
   newConnection(contextId: u32): ConnectionFilter {
     refreshLogLevel();
     const policy = this.config.policy;
+    // Envoy creates connections under the current configuration's root. It may be one it made
+    // earlier and reuses without a new on_configure (a configuration changed back to one seen
+    // before): publishing here makes that revert reach open connections too, from the next
+    // connection on.
+    publishPolicy(this.key, policy);
     // Attributes are decoded only when something reads them: the debug log or a policy rule.
     this.codec.attributesWanted = logEnabled(LogLevel.Debug) || (policy != null && policy.readsAttributes);
     return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats, this.key);

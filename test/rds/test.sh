@@ -8,6 +8,9 @@
 #   - weights moved from 100/0 to 0/100: new connections go to v2, a connection opened before keeps
 #     working on v1, also past Envoy's drain time (1 s here): the change is an EDS update, no listener
 #     is replaced;
+#   - a policy (deny DEL) saved into the Service's codec options reaches the next command of the
+#     connection opened before it (an ECDS update reuses the VM; the filter reads the plugin's live
+#     policy per read), the denied DEL never reaches redis-server, and removing the policy restores it;
 #   - a bad YAML saved over the config file is rejected with its field path (serve's log and
 #     `metaproto validate`), nothing reaches Envoy, and traffic keeps flowing on the last good config;
 #   - a configuration Envoy NACKs (a second Service on a port already taken) is shown by
@@ -56,7 +59,7 @@ metadata: { name: cache }
 spec:
   protocol: redis
   port: $LISTEN_PORT
-  codec: { on_decode_error: pass_through }
+  codec: ${CODEC_YAML:-{ on_decode_error: pass_through \}}
   subsets:
   - { name: v1, labels: { version: v1 }, endpoints: [{ address: 127.0.0.1, port: $V1_PORT }] }
   - { name: v2, labels: { version: v2 }, endpoints: [{ address: 127.0.0.1, port: $V2_PORT }] }
@@ -178,6 +181,22 @@ scenario() { # sotw | delta
   [ "$(held 'GET subset')" = v1 ] || die "the connection opened before the change lost v1"
   [ "$(held "SET held-$api yes")" = +OK ] && [ "$(redis-cli -p "$V1_PORT" get "held-$api")" = yes ] \
     || die "the held connection no longer writes to v1"
+
+  log "[$api] a policy change reaches the next request of the connection opened before it"
+  local denied
+  CODEC_YAML='{ on_decode_error: pass_through, policy: { authz: { rules: [{ action: deny, match: { method: { exact: DEL } } }] } } }' \
+    write_config 0 100
+  wait_for "the held connection's DEL denied" 10 sh -c "redis-cli -p $LISTEN_PORT del nothing | grep -q NOPERM" \
+    || { tail -n 20 "$RUN/serve.log" >&2; die "the policy never reached Envoy"; }
+  denied=$(held "DEL held-$api")
+  [ "${denied#-NOPERM }" != "$denied" ] || die "the held connection's DEL got '$denied', expected the policy's -NOPERM"
+  [ "$(redis-cli -p "$V1_PORT" get "held-$api")" = yes ] || die "the denied DEL reached redis-server v1"
+  [ "$(held 'GET subset')" = v1 ] || die "the held connection did not stay usable after the denial"
+  log "[$api] the policy removed: the held connection's DEL runs again"
+  write_config 0 100
+  wait_for "DEL allowed again" 10 sh -c "[ \"\$(redis-cli -p $LISTEN_PORT del nothing)\" = 0 ]" || die "removing the policy did not restore DEL"
+  [ "$(held "DEL held-$api")" = :1 ] || die "the held connection's DEL did not run after the policy was removed"
+  [ "$(held "SET held-$api yes")" = +OK ] || die "the held connection could not write again"
 
   log "[$api] a bad YAML is rejected with its field path; Envoy gets nothing and traffic keeps flowing"
   local updates_before
