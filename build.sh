@@ -27,6 +27,8 @@ Commands:
           (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + a benchmark smoke run
+  up      setup + build + `metaproto up`: the control plane, a stock Envoy configured over ADS and two
+          real redis-servers (control-plane/examples/up.yaml); prints where to look; Ctrl-C stops all
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
           Envoy and the provider keep running until Ctrl-C
   help    this text
@@ -187,6 +189,11 @@ case "$command" in
     npm run --silent bench -- --protocol "$BENCH_PROTOCOLS" --smoke
     log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke run"
     echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
+    ;;
+  up)
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    build_codecs; compile_control_plane
+    exec node control-plane/bin/metaproto.js up "${@:2}"
     ;;
   demo) install_npm_packages; install_envoy; build_codecs; compile_control_plane; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;
