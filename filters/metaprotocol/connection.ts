@@ -8,7 +8,7 @@ import {
   BufferKind, FilterStatus, HostResult, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
   setFilterState,
 } from "./runtime/host";
-import { PolicyChain, livePolicy } from "./policy/chain";
+import { PolicyChain, livePolicy, policyGeneration } from "./policy/chain";
 import { Peer, parseIpv4 } from "./policy/match";
 import { CONTINUE, Verdict, VerdictKind, localReplyReason } from "./policy/verdict";
 import { StreamEditor } from "./stream_editor";
@@ -37,8 +37,9 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private upstreamEditor: StreamEditor = new StreamEditor();
   private pending!: PendingCalls;
   private state: ConnectionState | null;
-  /** The policy in force for the read being handled (read once per read). */
+  /** The policy in force for the read being handled, looked up again when it changed. */
   private policy: PolicyChain | null = null;
+  private policySeen: i32 = -1;
   private peer: Peer | null = null;
   /** Requests answered locally whose probe's answer has not come back yet. */
   private localRepliesPending: i32 = 0;
@@ -74,7 +75,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
     this.readNanos = 0;
-    this.policy = livePolicy(this.policyKey);
+    if (this.policySeen != policyGeneration()) {
+      this.policy = livePolicy(this.policyKey);
+      this.policySeen = policyGeneration();
+    }
     // While paused, Envoy presents the bytes it holds again, with what arrived since behind them.
     let front: u32 = 0;
     if (this.pausedLength > 0 && isHeld(this.contextId)) front = min(this.pausedLength, length);

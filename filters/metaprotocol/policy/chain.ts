@@ -70,11 +70,20 @@ export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string
 }
 
 const livePolicies: Map<string, PolicyChain> = new Map();
+/** Moves whenever a plugin's live policy changes: connections look the map up only then. */
+let generation: i32 = 0;
+
+export function policyGeneration(): i32 {
+  return generation;
+}
 
 /** Makes `chain` the one every connection of plugin `key` reads from its next request on. */
 export function publishPolicy(key: string, chain: PolicyChain | null): void {
+  const current = livePolicy(key);
+  if (current === chain) return;
   if (chain == null) livePolicies.delete(key);
   else livePolicies.set(key, chain);
+  generation++;
 }
 
 export function livePolicy(key: string): PolicyChain | null {
