@@ -82,11 +82,14 @@ export function crossCheck(model: Model): Finding[] {
       if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
       if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
       if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}`);
-      const notYet = "the MetaProto filter does not apply it yet (its policy stages are not built): remove it for now";
-      if (route.match) routeAt(["match"], `matching calls by attribute: ${notYet}; the route then applies to every connection`);
-      if (route.requestMutation) routeAt(["requestMutation"], `request mutation: ${notYet}`);
+      const notYet = "the MetaProto filter does not apply it yet: remove it for now";
+      if (route.match) routeAt(["match"], `choosing a route by attribute: ${notYet}; the route then applies to every connection`);
       if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
-      if (route.localRateLimit) routeAt(["localRateLimit"], `local rate limit: ${notYet}`);
+      (route.localRateLimit?.conditions ?? []).forEach((condition, c) => {
+        for (const [key, m] of Object.entries(condition.match.attributes)) {
+          if ("regex" in m) routeAt(["localRateLimit", "conditions", c, "match", "attributes", key, "regex"], `regular expressions: ${notYet}; use exact or prefix`);
+        }
+      });
     });
     if (value.spec.routes.length > 1) {
       at(["routes", 1], "sidecar mode without attribute matching uses one route per MetaRouter: merge the routes (weights choose a destination per new connection)");

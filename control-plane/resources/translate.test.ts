@@ -122,3 +122,42 @@ describe("translation to Envoy resources", () => {
     expect(statsConfig(path.join(root, "api", "telemetry", "metrics.json")).stats_tags).toContainEqual({ tag_name: "protocol", regex: "(;protocol=([^;]*))" });
   });
 });
+
+describe("a MetaRouter's request mutation and local rate limits become the filter's policy", () => {
+  const text = config([100, 0]).replace("  - route:\n", `  - name: main
+    requestMutation: [{ key: x-canary, value: "yes" }]
+    localRateLimit:
+      tokenBucket: { maxTokens: 10, tokensPerFill: 2, fillInterval: 1s }
+      conditions:
+      - match: { attributes: { tenant: { exact: t1 } } }
+        tokenBucket: { maxTokens: 3, fillInterval: 500ms }
+    route:
+`);
+
+  const filterConfig = () => {
+    const { model, errors } = loadSources([{ file: "c.yaml", text }]);
+    expect(errors).toEqual([]);
+    const ecds = translate(model!, { wasmDir: "/opt/metaproto/wasm" }).get(TYPE_URLS.extensionConfig)!.get("metaproto.cache")!;
+    return JSON.parse((ecds.value as any).typed_config.config.configuration.value);
+  };
+
+  test("translated field for field", () => {
+    expect(filterConfig()).toEqual({
+      max_pending_calls: 64,
+      policy: {
+        mutations: [{ set: { "x-canary": "yes" } }],
+        rate_limits: [
+          { name: "cache.main.condition0", match: { attributes: [{ name: "tenant", exact: "t1" }] }, max_tokens: 3, tokens_per_fill: 1, fill_interval_ms: 500 },
+          { name: "cache.main", max_tokens: 10, tokens_per_fill: 2, fill_interval_ms: 1000 },
+        ],
+      },
+    });
+  });
+
+  test("the compiled filter accepts what the control plane sends it", async () => {
+    const { ProxyTestHost } = await import("../../api/proxytest");
+    const { compiledCodec } = await import("../../api/proxytest/codec_harness");
+    const host = await ProxyTestHost.load(await compiledCodec("redis"), { pluginConfig: JSON.stringify(filterConfig()) });
+    expect(() => host.start()).not.toThrow();
+  }, 120_000);
+});

@@ -53,19 +53,59 @@ export function duration(text: string): { seconds: number; nanos?: number } {
   return nanos ? { seconds: Math.floor(millis / 1000), nanos } : { seconds: Math.floor(millis / 1000) };
 }
 
-/** The Wasm filter's `configuration` JSON: the codec options as the filter reads them. */
-export function filterConfiguration(codec: CodecOptions): string {
-  return JSON.stringify(codec);
+type FilterPolicy = NonNullable<CodecOptions["policy"]>;
+type MetaRoute = MetaRouterDocument["spec"]["routes"][number];
+
+const millis = (text: string) => duration(text).seconds * 1000 + Math.round((duration(text).nanos ?? 0) / 1e6);
+
+/** A MetaRouter attribute match as the filter's call match (exact and prefix; regex is refused before). */
+function attributeMatch(attributes: Record<string, { exact: string } | { prefix: string } | { regex: string }>) {
+  return {
+    attributes: Object.entries(attributes).map(([name, m]) =>
+      "exact" in m ? { name, exact: m.exact } : "prefix" in m ? { name, prefix: m.prefix } : { name, exact: (m as { regex: string }).regex }),
+  };
 }
 
-export function wasmFilter(service: ServiceDocument, options: TranslateOptions): Record<string, unknown> {
+/** A MetaRouter route's request mutation and local rate limits as filter policy stages. */
+function routePolicy(router: MetaRouterDocument, route: MetaRoute, index: number, policy: FilterPolicy): FilterPolicy {
+  const name = `${router.metadata.name}.${route.name ?? index}`;
+  const out: FilterPolicy = { ...policy };
+  if (route.requestMutation) {
+    out.mutations = [...(policy.mutations ?? []), { set: Object.fromEntries(route.requestMutation.map((m) => [m.key, m.value])) }];
+  }
+  const limit = route.localRateLimit;
+  if (limit) {
+    const bucket = (b: { maxTokens: number; tokensPerFill: number; fillInterval: string }) =>
+      ({ max_tokens: b.maxTokens, tokens_per_fill: b.tokensPerFill, fill_interval_ms: millis(b.fillInterval) });
+    // Conditions first: a call that matches one draws from its bucket, as Aeraki's LocalRateLimit does.
+    const rules = [
+      ...(limit.conditions ?? []).map((c, i) => ({ name: `${name}.condition${i}`, match: attributeMatch(c.match.attributes), ...bucket(c.tokenBucket) })),
+      ...(limit.tokenBucket ? [{ name, ...bucket(limit.tokenBucket) }] : []),
+    ];
+    out.rate_limits = [...(policy.rate_limits ?? []), ...rules];
+  }
+  return out;
+}
+
+/**
+ * The Wasm filter's `configuration` JSON: the codec options as the filter reads them, with the
+ * Service's MetaRouter stages (request mutation, local rate limits) added to its policy.
+ */
+export function filterConfiguration(codec: CodecOptions, router?: MetaRouterDocument): string {
+  if (!router) return JSON.stringify(codec);
+  let policy: FilterPolicy = codec.policy ?? {};
+  router.spec.routes.forEach((route, i) => { policy = routePolicy(router, route, i, policy); });
+  return JSON.stringify(Object.keys(policy).length > 0 ? { ...codec, policy } : codec);
+}
+
+export function wasmFilter(service: ServiceDocument, options: TranslateOptions, router?: MetaRouterDocument): Record<string, unknown> {
   return {
     "@type": WASM_FILTER_TYPE_URL,
     config: {
       name: service.metadata.name,
       root_id: "metaproto",
       failure_policy: service.spec.failurePolicy,
-      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: filterConfiguration(service.spec.codec) },
+      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: filterConfiguration(service.spec.codec, router) },
       vm_config: {
         runtime: "envoy.wasm.runtime.v8",
         code: { local: { filename: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`) } },
@@ -146,7 +186,7 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
     });
     add(TYPE_URLS.extensionConfig, {
       name: extensionConfigName(name), origin: origin(located),
-      value: { name: extensionConfigName(name), typed_config: wasmFilter(service, options) },
+      value: { name: extensionConfigName(name), typed_config: wasmFilter(service, options, routerOf.get(name)?.value) },
     });
   }
   return set;
