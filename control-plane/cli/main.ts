@@ -9,6 +9,8 @@ import { bootstrap, staticBootstrap } from "../resources/bootstrap";
 import { ControlPlane } from "../serve";
 import { renderStatus, StatusReport } from "../status";
 import { up } from "../up";
+import { istioManifests, istioPodAnnotations } from "../resources/istio";
+import { loadFiles, formatError } from "../model/load";
 import { encodeMessage, repoRoot } from "../xds/api";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
@@ -131,6 +133,38 @@ export function program(): Command {
         files: files.map((f) => path.resolve(f)), workDir: path.resolve(options.workDir), wasmDir: path.resolve(options.wasmDir),
         adminPort: options.adminPort, xds: options.xds, http: options.httpListen, check: options.check ?? false, log: logger(cli.opts().logLevel),
       });
+    });
+
+  cli.command("istio")
+    .description("print the manifests a sidecar deployment needs in Istio: a WasmPlugin (type NETWORK) per Service, and the ConfigMap of MetaProto's stats tags; prints the pod annotations to add")
+    .argument("<files...>", "YAML files or folders")
+    .option("--namespace <name>", "namespace of the workloads", "default")
+    .option("--module-url <url>", "where sidecars fetch <protocol>.wasm (metaproto serve's /wasm, or any HTTP server they reach)", "http://metaproto.metaproto-system:18001/wasm")
+    .option("--selector <key=value...>", "workload labels the plugins apply to (default: app=<Service name>)")
+    .option("--wasm-dir <dir>", "folder of the codec modules, for their sha256", defaultWasmDir())
+    .option("-o, --output <file>", "write to this file instead of standard output")
+    .action((files: string[], options: { namespace: string; moduleUrl: string; selector?: string[]; wasmDir: string; output?: string }) => {
+      const { model, errors } = loadFiles(files);
+      if (!model) {
+        for (const error of errors) process.stderr.write(`${formatError(error)}\n`);
+        process.stderr.write(`${errors.length} error(s): fix them and run istio again\n`);
+        process.exitCode = 1;
+        return;
+      }
+      let selector: Record<string, string> | undefined;
+      if (options.selector) {
+        selector = {};
+        for (const pair of options.selector) {
+          const eq = pair.indexOf("=");
+          if (eq <= 0) throw new InvalidArgumentError(`--selector ${pair}: expected key=value`);
+          selector[pair.slice(0, eq)] = pair.slice(eq + 1);
+        }
+      }
+      const manifests = istioManifests(model, { namespace: options.namespace, moduleUrl: options.moduleUrl, wasmDir: path.resolve(options.wasmDir), selector });
+      const text = manifests.map((m) => YAML.stringify(m)).join("---\n");
+      if (options.output) fs.writeFileSync(options.output, text);
+      else process.stdout.write(text);
+      process.stderr.write(`add to the pod template of each selected workload:\n  annotations:\n${Object.entries(istioPodAnnotations()).map(([k, v]) => `    ${k}: '${v}'`).join("\n")}\n`);
     });
 
   cli.command("status")
