@@ -1,6 +1,6 @@
 // Replies the proxy sends in a refused call's place, and the probe that makes room for them: both
 // written in the connection's variant (binary, compact or JSON; buffered, framed or THeader).
-//   local reply: EXCEPTION message, the call's name and seqid, a TApplicationException
+//   local reply: EXCEPTION message, the call's method (as multiplexed servers name it) and seqid, a TApplicationException
 //                {1: message, 2: type}
 //   probe:       CALL of a method no service defines, with an empty args struct; servers answer
 //                it with one EXCEPTION (UNKNOWN_METHOD) and run nothing
@@ -230,16 +230,16 @@ function envelop(
 }
 
 /**
- * The EXCEPTION message answering call `name`/`seqid`. Binary replies are strict whatever the
+ * The EXCEPTION message answering a call of `method` (no service prefix) with `seqid`. Binary replies are strict whatever the
  * call was: servers write them so (python3-thrift's and npm thrift's TBinaryProtocol, C++'s by
  * default), and every binary reader accepts strict messages.
  */
 export function applicationException(
-  envelope: Envelope, protocol: WireProtocol, header: HeaderFields, name: string, seqid: i32, text: string, type: i32,
+  envelope: Envelope, protocol: WireProtocol, header: HeaderFields, method: string, seqid: i32, text: string, type: i32,
 ): Uint8Array {
   const wire = protocol == WireProtocol.BinaryNonStrict ? WireProtocol.Binary : protocol;
   const message = new ByteWriter();
-  writeMessageBegin(message, wire, name, EXCEPTION, seqid);
+  writeMessageBegin(message, wire, method, EXCEPTION, seqid);
   writeApplicationException(message, wire, text, type);
   return envelop(message.view(), envelope, wire, header, null);
 }

@@ -1,6 +1,6 @@
 // Policies through the compiled dist/wasm/thrift.wasm, in every variant the codec decodes: a
 // refused call never reaches the server (a call of `__metaproto_probe` goes in its place) and the
-// client gets a TApplicationException with the refused call's name and seqid in its place, which
+// client gets a TApplicationException with the refused call's method and seqid in its place, which
 // npm thrift's own protocol classes read back; the replies around it pass intact, whatever the
 // chunking.
 import { testChunkings } from "../../api/proxytest/chunkings";
@@ -147,7 +147,8 @@ describe.each(VARIANTS)("$label", (variant) => {
       expect(toClient.subarray(0, first.length).equals(first)).toBe(true);
       expect(toClient.subarray(toClient.length - last.length).equals(last)).toBe(true);
       const refused = variant.readException(toClient.subarray(first.length, toClient.length - last.length));
-      expect(refused).toMatchObject({ name: "Greeter:deleteAll", messageType: MessageType.EXCEPTION, seqid: 2, message: DENIED_TEXT, type: 0 });
+      // Named as a multiplexed server names its answers: npm thrift's client finds the call by it.
+      expect(refused).toMatchObject({ name: "deleteAll", messageType: MessageType.EXCEPTION, seqid: 2, message: DENIED_TEXT, type: 0 });
       expect(conn.closedByFilter).toBe(false);
       expect(host.counterValue("metaproto_local_replies_total;protocol=thrift;reason=denied")).toBe(1);
       expect(host.counterValue(requestsTotal("Greeter", "deleteAll", "server_error", "app_exception:0"))).toBe(1);
@@ -236,4 +237,38 @@ test("a denied call that is not the first message of a read is still replaced, t
 test("the test's reader takes a TApplicationException's type from field 2, as npm thrift's clients do", () => {
   const bytes = appException("binary", "buffered", "m", 6, 1);
   expect(plainVariant("binary", "buffered").readException(bytes)).toMatchObject({ type: 6, message: "it failed" });
+});
+
+describe("a server that answers out of order (npm thrift answers an unknown method at once)", () => {
+  const variant = plainVariant("binary", "buffered");
+  const calls = Buffer.concat([variant.call("sayHello", 4), variant.call("deleteAll", 5), variant.call("sayHello", 6)]);
+
+  test.each([
+    ["the probe's answer overtakes the call before it", [variant.unknownMethod("__metaproto_probe", 5), variant.reply("sayHello", 4), variant.reply("sayHello", 6)]],
+    ["a later call's answer overtakes the probe's", [variant.reply("sayHello", 4), variant.reply("sayHello", 6), variant.unknownMethod("__metaproto_probe", 5)]],
+    ["the probe's answer comes back with another seqid", [variant.reply("sayHello", 4), variant.unknownMethod("__metaproto_probe", 6), variant.reply("sayHello", 6)]],
+  ])("%s: the connection is closed, no error reply is handed to the wrong call", async (_, answers) => {
+    const { host, conn } = await connection(DENY_DELETE);
+    conn.downstream(calls);
+    const toClient: Buffer[] = [];
+    for (const answer of answers) {
+      if (conn.closedByFilter) break;
+      toClient.push(Buffer.from(conn.upstream(answer).forwarded));
+    }
+    expect(conn.closedByFilter).toBe(true);
+    expect(Buffer.concat(toClient).includes(Buffer.from(DENIED_TEXT))).toBe(false);
+    expect(host.counterValue("metaproto_decode_errors_total;protocol=thrift;direction=upstream;reason=probe_answer_out_of_order")).toBe(1);
+    expect(host.counterValue("metaproto_local_replies_total;protocol=thrift;reason=denied") ?? 0).toBe(0);
+    expect(host.traps).toEqual([]);
+  });
+
+  test("without a probe due, answers in any order pass as before (pairing stays in order)", async () => {
+    const { host, conn } = await connection(DENY_DELETE);
+    const allowed = Buffer.concat([variant.call("sayHello", 1), variant.call("lookup", 2)]);
+    conn.downstream(allowed);
+    const answers = Buffer.concat([variant.reply("lookup", 2), variant.reply("sayHello", 1)]);
+    expect(Buffer.from(conn.upstream(answers).forwarded).equals(answers)).toBe(true);
+    expect(conn.closedByFilter).toBe(false);
+    expect(host.counterValue("metaproto_decode_errors_total;protocol=thrift;direction=upstream;reason=probe_answer_out_of_order") ?? 0).toBe(0);
+  });
 });

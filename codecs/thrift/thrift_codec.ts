@@ -11,7 +11,9 @@ import {
 } from "./protocol_reader";
 import { JSON_MESSAGE_START, JsonMessageScanner, JsonReader } from "./json_protocol";
 import { HEADER_MAGIC_HIGH, HeaderOutcome, PROTOCOL_COMPACT, readTHeader } from "./theader";
-import { Envelope, HeaderFields, WireProtocol, appExceptionTypeFor, applicationException, probeCall } from "./local_reply";
+import {
+  Envelope, HeaderFields, PROBE_METHOD, WireProtocol, appExceptionTypeFor, applicationException, probeCall,
+} from "./local_reply";
 
 export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
 export enum Encoding { Unknown = 0, Binary = 1, Compact = 2, Json = 3 }
@@ -29,6 +31,13 @@ export class ThriftConnectionState extends ConnectionState {
   lastCallName: string = "";
   lastCallProtocol: WireProtocol = WireProtocol.Binary;
   readonly lastCallHeader: HeaderFields = new HeaderFields();
+
+  // Where probes' answers are due: two-way calls and responses decoded so far, and for each probe
+  // sent, its call's place among the calls and its seqid (the server echoes it).
+  callsDecoded: u64 = 0;
+  responsesDecoded: u64 = 0;
+  probePlaces: Array<u64> = [];
+  probeSeqids: Array<i32> = [];
 
   jsonScanner(direction: Direction): JsonMessageScanner {
     if (direction == Direction.Downstream) {
@@ -54,6 +63,7 @@ const APP_EXCEPTION_TYPE_FIELD: i32 = 2;
 /** The result struct's field 0 is the return value; ids from 1 are the declared exceptions. */
 const SUCCESS_FIELD: i32 = 0;
 export const SUCCESS_CODE = "0";
+const APP_EXCEPTION_PREFIX = "app_exception:";
 
 /**
  * TApplicationException type → response status. The caller's fault: UNKNOWN_METHOD (1),
@@ -154,8 +164,30 @@ export class ThriftCodec extends Codec {
     const result = transport == Transport.Unframed
       ? this.decodeUnframed(direction, bytes, connection)
       : this.decodeFrame(direction, bytes, frameIsTruncated, transport, connection);
-    if (result.status == DecodeStatus.Done) connection.transport = transport;
+    if (result.status != DecodeStatus.Done) return result;
+    connection.transport = transport;
+    const message = this.message;
+    if (message.kind == MessageKind.Request) connection.callsDecoded++;
+    else if (message.kind == MessageKind.Response && !this.answersInPlace(connection, message)) {
+      return DecodeResult.error("probe_answer_out_of_order");
+    }
     return result;
+  }
+
+  /**
+   * Pairing is in order, so a probe's answer must come back exactly in its call's place, and no
+   * other answer there. Servers that answer out of order (npm thrift's answers an unknown method at
+   * once, ahead of slower calls before it) would hand the error reply to the wrong call: refused
+   * instead (a decode error closes the connection while a probe's answer is due).
+   */
+  private answersInPlace(connection: ThriftConnectionState, message: Message): bool {
+    const place = connection.responsesDecoded++;
+    const probes = connection.probePlaces;
+    const isProbeAnswer = message.method == PROBE_METHOD && message.code.startsWith(APP_EXCEPTION_PREFIX);
+    if (probes.length == 0 || unchecked(probes[0]) != place) return !isProbeAnswer;
+    probes.shift();
+    const seqid = connection.probeSeqids.shift();
+    return isProbeAnswer && <i32><u32>message.requestId == seqid;
   }
 
   /** Buffered transport: the message ends where its struct ends, found by walking all of it. */
@@ -303,17 +335,19 @@ export class ThriftCodec extends Codec {
   }
 
   /**
-   * A TApplicationException answering the call just decoded, in its variant, with its name and
-   * seqid: UNKNOWN for a denial, LOADSHEDDING for a rate limit, INJECTED_FAILURE for a fault
-   * (README "Local replies"). Counted as the codec counts the same bytes from a server.
+   * A TApplicationException answering the call just decoded, in its variant, with its seqid and
+   * its method name without the multiplexing prefix, as multiplexed servers answer (npm thrift's
+   * client finds the call's reader by that name and never settles the call otherwise): UNKNOWN for
+   * a denial, LOADSHEDDING for a rate limit, INJECTED_FAILURE for a fault (README "Local replies").
+   * Counted as the codec counts the same bytes from a server.
    */
   encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
     const connection = this.refusedCallConnection(request, state);
     if (connection == null) return null;
     const type = appExceptionTypeFor(kind);
     const bytes = applicationException(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
-      connection.lastCallName, <i32><u32>request.requestId, text, type);
-    return new LocalReply(bytes, appExceptionStatus(type), "app_exception:" + type.toString());
+      request.method, <i32><u32>request.requestId, text, type);
+    return new LocalReply(bytes, appExceptionStatus(type), APP_EXCEPTION_PREFIX + type.toString());
   }
 
   /**
@@ -324,6 +358,8 @@ export class ThriftCodec extends Codec {
   probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
     const connection = this.refusedCallConnection(request, state);
     if (connection == null) return null;
+    connection.probePlaces.push(connection.callsDecoded - 1);
+    connection.probeSeqids.push(<i32><u32>request.requestId);
     return probeCall(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
       connection.transport == Transport.Header ? request.attributes : null, connection.lastCallName, <i32><u32>request.requestId);
   }
@@ -465,6 +501,6 @@ export class ThriftCodec extends Codec {
 
   private setApplicationExceptionOutcome(message: Message, type: i32): void {
     message.status = appExceptionStatus(type);
-    message.code = "app_exception:" + type.toString();
+    message.code = APP_EXCEPTION_PREFIX + type.toString();
   }
 }
