@@ -3,13 +3,17 @@
 // detected from the first bytes of a connection and kept in its state; replies come back in the
 // client's variant.
 import {
-  Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, Message, MessageKind, Pairing, ResponseStatus,
+  Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
+  ResponseStatus,
 } from "../../api/assembly/codec";
 import {
   CALL, COMPACT_PROTOCOL_ID, EXCEPTION, ONEWAY, REPLY, ReadFailure, T_I32, T_STOP, ThriftReader,
 } from "./protocol_reader";
 import { JSON_MESSAGE_START, JsonMessageScanner, JsonReader } from "./json_protocol";
 import { HEADER_MAGIC_HIGH, HeaderOutcome, PROTOCOL_COMPACT, readTHeader } from "./theader";
+import {
+  Envelope, HeaderFields, PROBE_METHOD, WireProtocol, appExceptionTypeFor, applicationException, probeCall,
+} from "./local_reply";
 
 export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
 export enum Encoding { Unknown = 0, Binary = 1, Compact = 2, Json = 3 }
@@ -22,6 +26,18 @@ export class ThriftConnectionState extends ConnectionState {
   // Unframed JSON: where each direction's message in progress has been scanned to.
   private downstreamJson: JsonMessageScanner | null = null;
   private upstreamJson: JsonMessageScanner | null = null;
+
+  // The last call decoded, as it was on the wire: what a local reply to it and its probe repeat.
+  lastCallName: string = "";
+  lastCallProtocol: WireProtocol = WireProtocol.Binary;
+  readonly lastCallHeader: HeaderFields = new HeaderFields();
+
+  // Where probes' answers are due: two-way calls and responses decoded so far, and for each probe
+  // sent, its call's place among the calls and its seqid (the server echoes it).
+  callsDecoded: u64 = 0;
+  responsesDecoded: u64 = 0;
+  probePlaces: Array<u64> = [];
+  probeSeqids: Array<i32> = [];
 
   jsonScanner(direction: Direction): JsonMessageScanner {
     if (direction == Direction.Downstream) {
@@ -47,6 +63,7 @@ const APP_EXCEPTION_TYPE_FIELD: i32 = 2;
 /** The result struct's field 0 is the return value; ids from 1 are the declared exceptions. */
 const SUCCESS_FIELD: i32 = 0;
 export const SUCCESS_CODE = "0";
+const APP_EXCEPTION_PREFIX = "app_exception:";
 
 /**
  * TApplicationException type → response status. The caller's fault: UNKNOWN_METHOD (1),
@@ -76,6 +93,16 @@ function encodingOf(b: u8): Encoding {
   if (b == COMPACT_PROTOCOL_ID) return Encoding.Compact;
   if (b == JSON_MESSAGE_START) return Encoding.Json;
   return Encoding.Binary;
+}
+
+/** Strict binary starts with its version word (0x80 0x01), non-strict with the name's length. */
+function binaryProtocolOf(firstByte: u8): WireProtocol {
+  return firstByte == 0x80 ? WireProtocol.Binary : WireProtocol.BinaryNonStrict;
+}
+
+function envelopeOf(transport: Transport): Envelope {
+  if (transport == Transport.Header) return Envelope.Header;
+  return transport == Transport.Framed ? Envelope.Framed : Envelope.Unframed;
 }
 
 /** What the first bytes of a connection say about its transport; Unknown when too few arrived. */
@@ -137,8 +164,30 @@ export class ThriftCodec extends Codec {
     const result = transport == Transport.Unframed
       ? this.decodeUnframed(direction, bytes, connection)
       : this.decodeFrame(direction, bytes, frameIsTruncated, transport, connection);
-    if (result.status == DecodeStatus.Done) connection.transport = transport;
+    if (result.status != DecodeStatus.Done) return result;
+    connection.transport = transport;
+    const message = this.message;
+    if (message.kind == MessageKind.Request) connection.callsDecoded++;
+    else if (message.kind == MessageKind.Response && !this.answersInPlace(connection, message)) {
+      return DecodeResult.error("probe_answer_out_of_order");
+    }
     return result;
+  }
+
+  /**
+   * Pairing is in order, so a probe's answer must come back exactly in its call's place, and no
+   * other answer there. Servers that answer out of order (npm thrift's answers an unknown method at
+   * once, ahead of slower calls before it) would hand the error reply to the wrong call: refused
+   * instead (a decode error closes the connection while a probe's answer is due).
+   */
+  private answersInPlace(connection: ThriftConnectionState, message: Message): bool {
+    const place = connection.responsesDecoded++;
+    const probes = connection.probePlaces;
+    const isProbeAnswer = message.method == PROBE_METHOD && message.code.startsWith(APP_EXCEPTION_PREFIX);
+    if (probes.length == 0 || unchecked(probes[0]) != place) return !isProbeAnswer;
+    probes.shift();
+    const seqid = connection.probeSeqids.shift();
+    return isProbeAnswer && <i32><u32>message.requestId == seqid;
   }
 
   /** Buffered transport: the message ends where its struct ends, found by walking all of it. */
@@ -157,6 +206,7 @@ export class ThriftCodec extends Codec {
     if (wrongDirection != null) return wrongDirection;
     message.frameLength = <u32>reader.pos;
     connection.encoding = encoding;
+    this.rememberCall(connection, message, compact ? WireProtocol.Compact : binaryProtocolOf(unchecked(bytes[0])));
     return DecodeResult.done(message, <u32>reader.pos);
   }
 
@@ -190,6 +240,7 @@ export class ThriftCodec extends Codec {
     if (wrongDirection != null) return wrongDirection;
     message.frameLength = <u32>end;
     connection.encoding = Encoding.Json;
+    this.rememberCall(connection, message, WireProtocol.Json);
     return DecodeResult.done(message, <u32>end);
   }
 
@@ -266,7 +317,59 @@ export class ThriftCodec extends Codec {
     const wrongDirection = this.checkDirection(direction, message);
     if (wrongDirection != null) return wrongDirection;
     if (transport == Transport.Framed) connection.encoding = encoding;
+    const protocol = encoding == Encoding.Json ? WireProtocol.Json
+      : encoding == Encoding.Compact ? WireProtocol.Compact : binaryProtocolOf(unchecked(bytes[payloadStart]));
+    if (this.rememberCall(connection, message, protocol) && transport == Transport.Header) {
+      connection.lastCallHeader.flags = <u16>((<u32>unchecked(bytes[6]) << 8) | <u32>unchecked(bytes[7]));
+      connection.lastCallHeader.seqid = <u32>readI32BE(bytes, 8);
+    }
     return DecodeResult.done(message, <u32>end);
+  }
+
+  /** Keeps what a local reply to a call needs of it; true when `message` is a call. */
+  private rememberCall(connection: ThriftConnectionState, message: Message, protocol: WireProtocol): bool {
+    if (message.kind != MessageKind.Request) return false;
+    connection.lastCallName = this.lastName; // the whole name, multiplexing prefix included
+    connection.lastCallProtocol = protocol;
+    return true;
+  }
+
+  /**
+   * A TApplicationException answering the call just decoded, in its variant, with its seqid and
+   * its method name without the multiplexing prefix, as multiplexed servers answer (npm thrift's
+   * client finds the call's reader by that name and never settles the call otherwise): UNKNOWN for
+   * a denial, LOADSHEDDING for a rate limit, INJECTED_FAILURE for a fault (README "Local replies").
+   * Counted as the codec counts the same bytes from a server.
+   */
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
+    const connection = this.refusedCallConnection(request, state);
+    if (connection == null) return null;
+    const type = appExceptionTypeFor(kind);
+    const bytes = applicationException(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
+      request.method, <i32><u32>request.requestId, text, type);
+    return new LocalReply(bytes, appExceptionStatus(type), APP_EXCEPTION_PREFIX + type.toString());
+  }
+
+  /**
+   * A call of `__metaproto_probe` (with the refused call's service prefix), in the refused call's
+   * variant: a server runs nothing and answers one UNKNOWN_METHOD exception, which decodes as the
+   * refused call's response (pairing is in order). None for a oneway call: it gets no answer.
+   */
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
+    const connection = this.refusedCallConnection(request, state);
+    if (connection == null) return null;
+    connection.probePlaces.push(connection.callsDecoded - 1);
+    connection.probeSeqids.push(<i32><u32>request.requestId);
+    return probeCall(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
+      connection.transport == Transport.Header ? request.attributes : null, connection.lastCallName, <i32><u32>request.requestId);
+  }
+
+  /** The connection of a two-way call decoded just now, or null. */
+  private refusedCallConnection(request: Message, state: ConnectionState | null): ThriftConnectionState | null {
+    if (request.kind != MessageKind.Request || !(state instanceof ThriftConnectionState)) return null;
+    const connection = <ThriftConnectionState>state;
+    if (connection.transport == Transport.Unknown) return null;
+    return connection;
   }
 
   private checkEncoding(connection: ThriftConnectionState, encoding: Encoding): DecodeResult | null {
@@ -398,6 +501,6 @@ export class ThriftCodec extends Codec {
 
   private setApplicationExceptionOutcome(message: Message, type: i32): void {
     message.status = appExceptionStatus(type);
-    message.code = "app_exception:" + type.toString();
+    message.code = APP_EXCEPTION_PREFIX + type.toString();
   }
 }

@@ -19,6 +19,16 @@
  *                class>|TApplicationException:<type>>
  *     and "CLIENT OK calls=<n>". Exits nonzero on anything unexpected.
  *
+ *   node test/thrift/node-peer.js client --policy [--pipelined] [--rate-limit] ... (through a
+ *        listener whose policy denies crash and allows one lookup)
+ *     on one connection: sayHello, crash (refused), sayHello; with --pipelined then sayHello, crash,
+ *     sayHello pipelined (only against a server that answers in order: npm thrift's own answers an
+ *     unknown method ahead of slower calls); with --rate-limit then lookup (allowed), lookup
+ *     (refused), sayHello. Prints "ALLOWED <method>" per answered call and
+ *     "REFUSED method=<m> type=<type> message=<text>" per TApplicationException.
+ *
+ * The server prints "SERVED <method>" for every call its handler ran.
+ *
  * Node resolves `thrift` for the generated code through NODE_PATH (the repository's node_modules).
  */
 const path = require('path');
@@ -38,6 +48,9 @@ function parseArgs(argv) {
     else if (a === '--calls') o.calls = Number(next());
     else if (a === '--big') o.big = Number(next());
     else if (a === '--only-big') o.onlyBig = true;
+    else if (a === '--policy') o.policy = true;
+    else if (a === '--rate-limit') o.rateLimit = true;
+    else if (a === '--pipelined') o.pipelined = true;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!['server', 'client'].includes(o.mode) || !o.gen || !o.port) {
@@ -78,15 +91,25 @@ function kitchenSink() {
 
 function serve() {
   const handler = {
-    sayHello(name) { return `Hello ${name}`; },
+    sayHello(name) {
+      console.log('SERVED sayHello');
+      return `Hello ${name}`;
+    },
     notify(event) { console.log(`NOTIFY ${event}`); },
     lookup(key) {
+      console.log('SERVED lookup');
       if (key === '') throw new types.Invalid({ reason: 'empty key' });
       if (key.startsWith('missing')) throw new types.NotFound({ key, code: 404 });
       return new types.Item({ key, version: new thrift.Int64(1) });
     },
-    crash(why) { throw new Error(why); },
-    echo(item) { return item; },
+    crash(why) {
+      console.log('SERVED crash');
+      throw new Error(why);
+    },
+    echo(item) {
+      console.log('SERVED echo');
+      return item;
+    },
   };
   const options = { transport, protocol };
   let server;
@@ -101,10 +124,8 @@ function serve() {
   server.listen(opts.port, '127.0.0.1', () => console.log(`SERVER READY ${opts.port}`));
 }
 
-async function runClient() {
+async function connect() {
   const connection = thrift.createConnection(opts.host, opts.port, { transport, protocol, max_attempts: 1, connect_timeout: 5000, timeout: 20000 });
-  let failed = null;
-  connection.on('error', (e) => { failed = e; });
   await new Promise((resolve, reject) => {
     connection.on('connect', resolve);
     connection.on('error', reject);
@@ -112,6 +133,50 @@ async function runClient() {
   const client = opts.multiplex
     ? new thrift.Multiplexer().createClient(opts.multiplex, GreeterWithUnimplemented, connection)
     : thrift.createClient(GreeterWithUnimplemented, connection);
+  return { connection, client };
+}
+
+/** Calls through a policy listener: refused calls must throw, the others answer, on one connection. */
+async function runPolicyClient() {
+  const { connection, client } = await connect();
+  let failed = null;
+  connection.on('error', (e) => { failed = e; });
+  const hello = async (who) => {
+    const answer = await client.sayHello(who);
+    if (answer !== `Hello ${who}`) throw new Error(`sayHello returned ${JSON.stringify(answer)}`);
+    console.log('ALLOWED sayHello');
+  };
+  const refused = async (method, promise) => {
+    try {
+      await promise;
+    } catch (err) {
+      if (!(err instanceof thrift.Thrift.TApplicationException)) throw err;
+      console.log(`REFUSED method=${method} type=${err.type} message=${err.message}`);
+      return;
+    }
+    throw new Error(`${method} was answered, expected a refusal`);
+  };
+  await hello('before');
+  await refused('crash', client.crash('must not run'));
+  await hello('after');
+  // Pipelined: the refusal must come back in its place, with its own seqid.
+  if (opts.pipelined) await Promise.all([hello('pipelined 0'), refused('crash', client.crash('must not run either')), hello('pipelined 2')]);
+  if (opts.rateLimit) {
+    const item = await client.lookup('allowed');
+    if (item.key !== 'allowed') throw new Error(`lookup returned ${JSON.stringify(item)}`);
+    console.log('ALLOWED lookup');
+    await refused('lookup', client.lookup('over the limit'));
+    await hello('last');
+  }
+  if (failed) throw failed;
+  console.log('CLIENT OK');
+  connection.end();
+}
+
+async function runClient() {
+  const { connection, client } = await connect();
+  let failed = null;
+  connection.on('error', (e) => { failed = e; });
   const service = opts.multiplex || '';
   let calls = 0;
   const observe = (method, outcome) => {
@@ -176,7 +241,7 @@ async function runClient() {
 
 if (opts.mode === 'server') serve();
 else {
-  runClient().then(() => process.exit(0), (e) => {
+  (opts.policy ? runPolicyClient() : runClient()).then(() => process.exit(0), (e) => {
     console.error(`CLIENT FAILED: ${e && e.stack ? e.stack : e}`);
     process.exit(1);
   });

@@ -11,6 +11,8 @@
 #                            from its prefix; npm thrift's JSON parser is slow, so not 2 MiB)
 # and what is counted but not decoded: a THeader client with zlib (passed through), a 2 MiB
 # buffered message (no length prefix: frame_too_large), HTTP bytes on a Thrift port (bad_magic).
+# Then a policy listener (a second Envoy): denied and rate-limited calls are answered with a
+# TApplicationException in place and never run by the servers.
 # Asserts Envoy's /stats/prometheus against what the clients and servers saw.
 #   bash test/thrift/test.sh                  # run, assert, stop everything
 #   KEEP_RUNNING=1 bash test/thrift/test.sh   # leave Envoy and the servers up until Ctrl-C
@@ -138,7 +140,67 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN" --wait 10 "
   --expect "metaproto_response_bytes_total{protocol=thrift,service=GreeterJson} == $json_framed_tx"
 
 calls=$(cat "${DECODED_OUTPUTS[@]}" | grep -c '^OBSERVED')
-log "PASS: $calls Thrift calls in five variants through Envoy + dist/wasm/thrift.wasm, metrics agree"
+log "$calls Thrift calls in five variants through Envoy + dist/wasm/thrift.wasm, metrics agree"
+
+# --- Policies: a second Envoy, in front of the same servers, whose plugin denies crash and lets
+# one lookup through. Each client sees a TApplicationException carrying the policy's text in the
+# refused call's place and goes on using its connection; the servers' SERVED lines show the
+# refused calls never ran.
+POLICY='{"max_buffered_bytes": 1048576, "policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"exact": "crash"}}}]},
+  "rate_limits": [{"name": "lookups", "match": {"method": {"exact": "lookup"}}, "max_tokens": 1, "tokens_per_fill": 1,
+  "fill_interval_ms": 600000, "text": "lookups rate limited"}]}}'
+POLICY_ADMIN=$(free_port); POLICY_BUFFERED=$(free_port); POLICY_FRAMED=$(free_port); POLICY_HEADER=$(free_port); POLICY_JSON=$(free_port)
+metaproto_bootstrap_listeners "$POLICY_ADMIN" "$WASM" "$(echo "$POLICY" | tr -d '\n')" \
+  "policy_buffered:$POLICY_BUFFERED:$BUFFERED_SERVER" "policy_framed:$POLICY_FRAMED:$FRAMED_SERVER" \
+  "policy_header:$POLICY_HEADER:$HEADER_SERVER" "policy_json:$POLICY_JSON:$JSON_BUFFERED_SERVER" >"$WORK/envoy-policy.yaml"
+start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
+served() { # server method: how many calls of method the server's handler ran so far
+  grep -c "^SERVED $2\$" "$WORK/$1-server.log" || true
+}
+declare -A SERVED_BEFORE
+for server in buffered framed header json-buffered; do
+  for method in sayHello crash lookup; do SERVED_BEFORE[$server.$method]=$(served "$server" "$method"); done
+done
+log "npm client, binary + buffered, through the policy listener: crash denied, one lookup over the limit"
+"${NODE_PEER[@]}" client --gen "$WORK" "${BUFFERED[@]}" --port "$POLICY_BUFFERED" --policy --rate-limit | tee "$WORK/policy-buffered.out"
+log "npm client, compact + framed, multiplexed, through the policy listener: crash denied"
+"${NODE_PEER[@]}" client --gen "$WORK" "${FRAMED[@]}" --port "$POLICY_FRAMED" --policy | tee "$WORK/policy-framed.out"
+# npm thrift's server answers an unknown method (the probe) at once, ahead of slower calls before
+# it; python3-thrift's serves one call at a time, so pipelined refusals are shown against it.
+log "npm client, compact + framed, pipelined calls around a denied crash -> python server (answers in order)"
+"${NODE_PEER[@]}" client --gen "$WORK" --transport framed --protocol compact --port "$POLICY_HEADER" --policy --pipelined \
+  | tee "$WORK/policy-pipelined.out"
+log "python clients, THeader (binary with info headers, then compact), through the policy listener: crash denied"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t1 --port "$POLICY_HEADER" --policy | tee "$WORK/policy-header.out"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --sub-protocol compact --port "$POLICY_HEADER" --policy | tee "$WORK/policy-header-compact.out"
+log "python client, JSON + buffered, through the policy listener: crash denied"
+"${PY_PEER[@]}" client --gen "$WORK" "${JSON_BUFFERED[@]}" --port "$POLICY_JSON" --policy | tee "$WORK/policy-json.out"
+POLICY_OUTPUTS=("$WORK"/policy-{buffered,framed,pipelined,header,header-compact,json}.out)
+for out in "${POLICY_OUTPUTS[@]}"; do grep -q '^CLIENT OK' "$out" || die "$(basename "$out" .out) did not finish: $(cat "$out")"; done
+denied=$(cat "${POLICY_OUTPUTS[@]}" | grep -c '^REFUSED method=crash type=0 message=denied by MetaProto authz policy$' || true)
+limited=$(grep -c '^REFUSED method=lookup type=11 message=lookups rate limited$' "$WORK/policy-buffered.out" || true)
+allowed=$(cat "${POLICY_OUTPUTS[@]}" | grep -c '^ALLOWED sayHello$' || true)
+[ "$denied" -eq 7 ] || die "the clients saw $denied denials of crash (TApplicationException UNKNOWN with the policy text), expected 7"
+[ "$limited" -eq 1 ] || die "the npm client saw $limited rate-limited lookups (LOADSHEDDING with the rule's text), expected 1"
+served_since() { echo $(( $(served "$1" "$2") - SERVED_BEFORE[$1.$2] )); }
+for server in buffered framed header json-buffered; do
+  [ "$(served_since "$server" crash)" -eq 0 ] || die "the $server server ran $(served_since "$server" crash) refused crash calls"
+done
+ran_hello=$(( $(served_since buffered sayHello) + $(served_since framed sayHello) + $(served_since header sayHello) + $(served_since json-buffered sayHello) ))
+[ "$ran_hello" -eq "$allowed" ] || die "the servers ran $ran_hello sayHello calls, the clients got $allowed answers"
+[ "$(served_since buffered lookup)" -eq 1 ] || die "the buffered server ran $(served_since buffered lookup) lookups, expected the 1 allowed"
+log "policy: $denied denied and $limited rate-limited calls answered in place, never run; $ran_hello sayHello calls ran around them"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 10 \
+  --expect "metaproto_local_replies_total{protocol=thrift,reason=denied} == $denied" \
+  --expect "metaproto_local_replies_total{protocol=thrift,reason=rate_limited} == $limited" \
+  --expect "metaproto_local_replies_total{protocol=thrift} == $((denied + limited))" \
+  --expect "metaproto_requests_total{protocol=thrift,method=crash,response_status=server_error,response_code=app_exception:0} == $denied" \
+  --expect "metaproto_requests_total{protocol=thrift,method=lookup,response_status=server_error,response_code=app_exception:11} == $limited" \
+  --expect "metaproto_requests_total{protocol=thrift,method=sayHello,response_status=ok} == $allowed" \
+  --expect "metaproto_policy_closes_total{protocol=thrift} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
+
+log "PASS: $calls Thrift calls in five variants, metrics agree; $((denied + limited)) refused calls answered in place by the policy listener"
 if [ -n "${KEEP_RUNNING:-}" ]; then
   log "Envoy admin: http://127.0.0.1:$ADMIN/stats/prometheus (metaproto_* lines)"
   log "Thrift via Envoy: binary+buffered :$BUFFERED_PORT, compact+framed (Greeter:...) :$FRAMED_PORT, THeader :$HEADER_PORT,"
