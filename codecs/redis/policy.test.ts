@@ -97,3 +97,12 @@ test("authz by the client certificate's URI SAN (Envoy terminating TLS) and by s
   const outside = host.newConnection({ properties: { "source.address": "10.2.2.3:5555" } });
   expect(Buffer.from(outside.downstream(command("GET", "k")).forwarded).equals(PING)).toBe(true);
 });
+
+test("a regex match: the whole method name must match, as Envoy's string matchers do", async () => {
+  const config = { policy: { authz: { rules: [{ action: "deny", match: { method: { regex: "FLUSH(ALL|DB)|CONFIG\\|SET" } } }] } } };
+  const host = await startedHost(redis, config, { logLevel: "info" });
+  const conn = host.newConnection();
+  expect(Buffer.from(conn.downstream(command("FLUSHDB")).forwarded).equals(PING)).toBe(true);
+  expect(Buffer.from(conn.downstream(command("CONFIG", "SET", "x", "y")).forwarded).equals(PING)).toBe(true);
+  expect(Buffer.from(conn.downstream(command("CONFIG", "GET", "x")).forwarded).equals(command("CONFIG", "GET", "x"))).toBe(true);
+});

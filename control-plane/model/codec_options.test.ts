@@ -49,6 +49,7 @@ const cases: [string, unknown][] = [
     mutations: [{ set: { "x-canary": "yes" }, remove: ["trace"] }],
     routes: [{ match: { principals: [{ prefix: "spiffe://" }] }, cluster: "b" }],
   } }],
+  ["policy: a regex", deny({ method: { regex: "COM_QUERY:(SELECT|SHOW)" }, attributes: [{ name: "tenant", regex: "t[0-9]+" }] })],
   ["policy: a misspelt match field", deny({ method: { prefx: "A" } })],
   ["policy: two string matches at once", deny({ method: { exact: "A", prefix: "B" } })],
   ["policy: present must be true", deny({ method: { present: false } })],

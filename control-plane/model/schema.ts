@@ -33,7 +33,8 @@ const filterStringMatch = z.union([
   z.strictObject({ prefix: z.string() }),
   z.strictObject({ suffix: z.string() }),
   z.strictObject({ present: z.literal(true) }),
-], { error: "needs exactly one of exact, prefix, suffix, present: true" });
+  z.strictObject({ regex: z.string() }),
+], { error: "needs exactly one of exact, prefix, suffix, regex, present: true" });
 
 const callMatch = z.strictObject({
   service: filterStringMatch.optional(),
@@ -43,7 +44,8 @@ const callMatch = z.strictObject({
     z.strictObject({ name: z.string(), prefix: z.string() }),
     z.strictObject({ name: z.string(), suffix: z.string() }),
     z.strictObject({ name: z.string(), present: z.literal(true) }),
-  ], { error: "needs a name and exactly one of exact, prefix, suffix, present: true" })).optional(),
+    z.strictObject({ name: z.string(), regex: z.string() }),
+  ], { error: "needs a name and exactly one of exact, prefix, suffix, regex, present: true" })).optional(),
   source_cidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: "must be an IPv4 CIDR such as 10.0.0.0/8" })).optional(),
   principals: z.array(filterStringMatch).optional(),
 });

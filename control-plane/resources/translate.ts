@@ -58,12 +58,9 @@ type MetaRoute = MetaRouterDocument["spec"]["routes"][number];
 
 const millis = (text: string) => duration(text).seconds * 1000 + Math.round((duration(text).nanos ?? 0) / 1e6);
 
-/** A MetaRouter attribute match as the filter's call match (exact and prefix; regex is refused before). */
+/** A MetaRouter attribute match as the filter's call match. */
 function attributeMatch(attributes: Record<string, { exact: string } | { prefix: string } | { regex: string }>) {
-  return {
-    attributes: Object.entries(attributes).map(([name, m]) =>
-      "exact" in m ? { name, exact: m.exact } : "prefix" in m ? { name, prefix: m.prefix } : { name, exact: (m as { regex: string }).regex }),
-  };
+  return { attributes: Object.entries(attributes).map(([name, m]) => ({ name, ...m })) };
 }
 
 /** A MetaRouter route's request mutation and local rate limits as filter policy stages. */

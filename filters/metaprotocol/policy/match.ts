@@ -3,11 +3,12 @@
 import { Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
 import { ConfigReader } from "./config_reader";
+import { Regex } from "./regex";
 
-export enum StringMatchKind { Exact = 0, Prefix = 1, Suffix = 2, Present = 3 }
+export enum StringMatchKind { Exact = 0, Prefix = 1, Suffix = 2, Present = 3, Regex = 4 }
 
 export class StringMatch {
-  constructor(public kind: StringMatchKind, public value: string) {}
+  constructor(public kind: StringMatchKind, public value: string, public regex: Regex | null = null) {}
 
   matches(s: string | null): bool {
     if (s == null) return false;
@@ -15,6 +16,7 @@ export class StringMatch {
       case StringMatchKind.Exact: return s == this.value;
       case StringMatchKind.Prefix: return s.startsWith(this.value);
       case StringMatchKind.Suffix: return s.endsWith(this.value);
+      case StringMatchKind.Regex: return this.regex!.matches(s);
       default: return true;
     }
   }
@@ -81,7 +83,7 @@ export class CallMatch {
   }
 }
 
-const STRING_MATCH_FIELDS = ["exact", "prefix", "suffix", "present"];
+const STRING_MATCH_FIELDS = ["exact", "prefix", "suffix", "present", "regex"];
 
 function readStringMatch(reader: ConfigReader, value: JsonValue, path: string): StringMatch | null {
   const obj = reader.object(value, path, STRING_MATCH_FIELDS);
@@ -97,6 +99,11 @@ function readStringMatch(reader: ConfigReader, value: JsonValue, path: string): 
     return new StringMatch(StringMatchKind.Present, "");
   }
   const text = reader.string(v, path + "." + key);
+  if (key == "regex") {
+    const regex = new Regex(text);
+    if (regex.error.length > 0) reader.fail(path + ".regex", "not a supported regular expression: " + regex.error);
+    return new StringMatch(StringMatchKind.Regex, text, regex);
+  }
   const kind = key == "exact" ? StringMatchKind.Exact : key == "prefix" ? StringMatchKind.Prefix : StringMatchKind.Suffix;
   return new StringMatch(kind, text);
 }
@@ -152,7 +159,7 @@ export function readCallMatch(reader: ConfigReader, value: JsonValue | null, pat
     const items = reader.array(v, path + ".attributes");
     for (let i = 0; i < items.length; i++) {
       const itemPath = path + ".attributes[" + i.toString() + "]";
-      const item = reader.object(items[i], itemPath, ["name", "exact", "prefix", "suffix", "present"]);
+      const item = reader.object(items[i], itemPath, ["name", "exact", "prefix", "suffix", "present", "regex"]);
       if (item == null) break;
       const name = item.get("name");
       if (name == null) {
