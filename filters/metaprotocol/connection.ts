@@ -44,8 +44,8 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   /** Requests answered locally whose probe's answer has not come back yet. */
   private localRepliesPending: i32 = 0;
   private nextProbeId: u64 = FIRST_PROBE_ID;
-  /** Set when a policy had to close the connection: what the read had not handed on is dropped. */
-  private closeAt: u64 = U64.MAX_VALUE;
+  /** Set when the connection must close: the editors hand on nothing past their cut. */
+  private closing: bool = false;
   /** A fault delay holds the downstream bytes until then (host clock, nanoseconds). */
   private releaseAt: u64 = 0;
   /** Bytes Envoy holds for us while the downstream side is paused by a delay. */
@@ -115,8 +115,8 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     editor.begin(bytes, reader.fed);
     reader.feed(bytes);
     let releaseUpTo = holdIncomplete && !reader.stopped ? reader.wholeMessagesUpTo : reader.fed;
-    const closing = this.closeAt != U64.MAX_VALUE;
-    if (closing) releaseUpTo = min<u64>(releaseUpTo, max<u64>(this.closeAt, editor.released));
+    const closing = this.closing;
+    if (closing) releaseUpTo = min<u64>(releaseUpTo, max<u64>(editor.cutAt, editor.released));
     const kept = editor.finish(releaseUpTo, kind, length, front);
     this.stats.flush();
     if (closing) closeDownstream();
@@ -136,7 +136,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       log(LogLevel.Debug, "metaproto " + this.stats.protocol + ": decoded " +
         (direction == Direction.Downstream ? "downstream " : "upstream ") + message.toJson());
     }
-    if (this.closeAt != U64.MAX_VALUE) return;
+    if (this.closing) return;
     switch (message.kind) {
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
@@ -311,13 +311,30 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private closeForPolicy(frameStart: u64, why: string, stats: CallStats): void {
     this.stats.policyClose(why);
     stats.countCall("no_response", "closed");
-    this.closeAt = frameStart;
+    this.closeAfter(this.downstreamEditor, frameStart);
+  }
+
+  /** Closes the connection at the end of this read, handing on nothing of `editor`'s from `cut` on. */
+  private closeAfter(editor: StreamEditor, cut: u64): void {
+    this.closing = true;
+    editor.cutAt = cut;
+  }
+
+  private editorOf(direction: Direction): StreamEditor {
+    return direction == Direction.Downstream ? this.downstreamEditor : this.upstreamEditor;
   }
 
   onDecodeError(direction: Direction, reason: string): void {
     this.stats.decodeError(direction == Direction.Downstream ? "downstream" : "upstream", reason);
-    if (this.config.onDecodeError == DecodeErrorPolicy.Close || this.localRepliesPending > 0) {
-      // With a probe's answer still due, passing bytes through would hand it to the client.
+    if (this.localRepliesPending > 0) {
+      // A probe's answer is still due: bytes passed now could hand it to the client. Nothing more
+      // of this read goes on; the connection closes.
+      this.stats.policyClose("probe_answer_undecoded");
+      const editor = this.editorOf(direction);
+      this.closeAfter(editor, editor.released);
+      return;
+    }
+    if (this.config.onDecodeError == DecodeErrorPolicy.Close) {
       closeDownstream();
       return;
     }
@@ -328,7 +345,8 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     this.stats.passThrough(reason);
     if (this.localRepliesPending > 0) {
       this.stats.policyClose("probe_answer_undecoded");
-      closeDownstream();
+      const editor = this.editorOf(direction);
+      this.closeAfter(editor, editor.released);
       return;
     }
     this.stopDecoding();

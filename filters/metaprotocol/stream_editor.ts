@@ -21,6 +21,8 @@ export class StreamEditor {
   private chunkStart: u64 = 0;
   /** Stream offset up to which bytes were handed on to Envoy (or dropped). */
   released: u64 = 0;
+  /** Nothing from this offset on is handed on (the connection is closing). */
+  cutAt: u64 = U64.MAX_VALUE;
 
   /** Starts a read: `chunk` is the whole read buffer, starting at stream offset `chunkStart`. */
   begin(chunk: Uint8Array, chunkStart: u64): void {
