@@ -106,3 +106,14 @@ test("a regex match: the whole method name must match, as Envoy's string matcher
   expect(Buffer.from(conn.downstream(command("CONFIG", "SET", "x", "y")).forwarded).equals(PING)).toBe(true);
   expect(Buffer.from(conn.downstream(command("CONFIG", "GET", "x")).forwarded).equals(command("CONFIG", "GET", "x"))).toBe(true);
 });
+
+test("local replies awaiting their probe's answer are bounded by max_pending_calls; past it the connection closes", async () => {
+  const config = { max_pending_calls: 4, policy: { authz: { rules: [{ action: "deny", match: { method: { exact: "GET" } } }] } } };
+  const host = await startedHost(redis, config, { logLevel: "info" });
+  const conn = host.newConnection();
+  const forwarded = Buffer.from(conn.downstream(Buffer.concat(new Array(6).fill(command("GET", "k")))).forwarded);
+  // Whatever left before the close, no refused GET did.
+  expect(forwarded.includes(command("GET", "k"))).toBe(false);
+  expect(conn.closedByFilter).toBe(true);
+  expect(host.counterValue("metaproto_policy_closes_total;protocol=redis;reason=too_many_local_replies")).toBe(1);
+});

@@ -5,12 +5,10 @@
 import { ConnectionFilter } from "./runtime/filter";
 import { Codec, ConnectionState, Direction, Message, MessageKind, Pairing } from "../../api/assembly/codec";
 import {
-  BufferKind, FilterStatus, HostResult, LogLevel, borrowBufferBytes, closeDownstream, getProperty, log, logEnabled, nowNanos,
-  setFilterState,
+  BufferKind, FilterStatus, LogLevel, borrowBufferBytes, closeDownstream, log, logEnabled, nowNanos,
 } from "./runtime/host";
-import { PolicyChain, livePolicy, policyGeneration } from "./policy/chain";
-import { Peer, parseIpv4 } from "./policy/match";
-import { CONTINUE, Verdict, VerdictKind, localReplyReason } from "./policy/verdict";
+import { Verdict, VerdictKind, localReplyReason } from "./policy/verdict";
+import { RequestPolicy } from "./request_policy";
 import { StreamEditor } from "./stream_editor";
 import { forget, holdUntil, isHeld } from "./delays";
 import { DecodeErrorPolicy, FilterConfig } from "./config";
@@ -24,8 +22,7 @@ const NANOS_PER_MICRO: u64 = 1_000;
 /** Ids of probes, for protocols paired by id: far from the small counters clients use. */
 const FIRST_PROBE_ID: u64 = 0x7fff_ffff_0000_0000;
 
-function newPendingCalls(pairing: Pairing, configured: i32, stats: ProtocolStats): PendingCalls {
-  const capacity = configured > 0 ? configured : defaultPendingCalls(pairing);
+function newPendingCalls(pairing: Pairing, capacity: i32, stats: ProtocolStats): PendingCalls {
   if (pairing == Pairing.ById) return new PendingById(capacity);
   return new PendingInOrder(capacity, stats);
 }
@@ -37,31 +34,26 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private upstreamEditor: StreamEditor = new StreamEditor();
   private pending!: PendingCalls;
   private state: ConnectionState | null;
-  /** The policy in force for the read being handled, looked up again when it changed. */
-  private policy: PolicyChain | null = null;
-  private policySeen: i32 = -1;
-  private peer: Peer | null = null;
-  /** Requests answered locally whose probe's answer has not come back yet. */
+  private policy!: RequestPolicy;
+  /** Requests answered locally whose probe's answer has not come back yet, and how many may be. */
   private localRepliesPending: i32 = 0;
+  private maxLocalReplies: i32;
   private nextProbeId: u64 = FIRST_PROBE_ID;
   /** Set when the connection must close: the editors hand on nothing past their cut. */
   private closing: bool = false;
-  /** A fault delay holds the downstream bytes until then (host clock, nanoseconds). */
-  private releaseAt: u64 = 0;
   /** Bytes Envoy holds for us while the downstream side is paused by a delay. */
   private pausedLength: u32 = 0;
-  /** The cluster the first request chose ("" for tcp_proxy's own), or null before it. */
-  private routedTo: string | null = null;
-  /** Server bytes came before any request (a server-first protocol): tcp_proxy connected already. */
-  private upstreamFirst: bool = false;
 
-  constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, private policyKey: string) {
+  constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, policyKey: string) {
     super(contextId);
     const state = codec.newConnectionState();
     this.state = state;
     this.downstream = new FrameReader(codec, Direction.Downstream, <i32>config.maxBufferedBytes, state, this);
     this.upstream = new FrameReader(codec, Direction.Upstream, <i32>config.maxBufferedBytes, state, this);
-    this.pending = newPendingCalls(codec.pairing(), config.maxPendingCalls, stats);
+    const capacity = config.maxPendingCalls > 0 ? config.maxPendingCalls : defaultPendingCalls(codec.pairing());
+    this.pending = newPendingCalls(codec.pairing(), capacity, stats);
+    this.maxLocalReplies = capacity;
+    this.policy = new RequestPolicy(policyKey, codec, stats);
   }
 
   /**
@@ -69,24 +61,21 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
    * then starts on it, after this filter has set the cluster from the first request.
    */
   onNewConnection(): i32 {
-    const policy = livePolicy(this.policyKey);
-    return policy != null && policy.routes != null ? FilterStatus.Pause : FilterStatus.Continue;
+    return this.policy.routesConnections() ? FilterStatus.Pause : FilterStatus.Continue;
   }
 
   onDownstreamData(length: u32, endOfStream: bool): i32 {
     this.readNanos = 0;
-    if (this.policySeen != policyGeneration()) {
-      this.policy = livePolicy(this.policyKey);
-      this.policySeen = policyGeneration();
-    }
+    this.policy.refresh();
     // While paused, Envoy presents the bytes it holds again, with what arrived since behind them.
     let front: u32 = 0;
     if (this.pausedLength > 0 && isHeld(this.contextId)) front = min(this.pausedLength, length);
     this.pausedLength = 0;
     // Under a policy, requests are held back until whole, so a refused one can still be dropped.
-    const kept = this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy != null, front);
-    if (this.releaseAt > this.now()) {
-      holdUntil(this.contextId, this.releaseAt);
+    const kept = this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy.chain != null, front);
+    const releaseAt = this.policy.releaseAt;
+    if (releaseAt != 0 && releaseAt > this.now()) {
+      holdUntil(this.contextId, releaseAt);
       this.pausedLength = front + kept;
       return FilterStatus.Pause;
     }
@@ -95,7 +84,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onUpstreamData(length: u32, endOfStream: bool): i32 {
-    if (this.routedTo == null && length > 0) this.upstreamFirst = true;
+    if (length > 0) this.policy.serverSpoke();
     // While a probe's answer is due, answers are held back until whole, so it can be replaced.
     this.read(this.upstream, this.upstreamEditor, BufferKind.Upstream, length, this.localRepliesPending > 0);
     return FilterStatus.Continue;
@@ -141,14 +130,12 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
-        this.route(message);
-        const verdict = this.verdictFor(message);
+        const verdict = this.policy.decide(message, this.now());
         if (verdict.kind == VerdictKind.Reply) {
           this.answerLocally(message, frameStart, verdict, stats);
           break;
         }
-        if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
-        this.mutate(message, frameStart);
+        this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         const evicted = this.pending.add(message.requestId, stats, this.now());
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
@@ -156,16 +143,14 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
-        this.route(message);
-        const verdict = this.verdictFor(message);
-        if (verdict.kind == VerdictKind.Delay) this.delay(verdict.delayNanos);
+        const verdict = this.policy.decide(message, this.now());
         if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
           // The client expects no answer: the call is just not sent.
           this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
           stats.countCall("no_response", localReplyReason(verdict.reply));
           break;
         }
-        this.mutate(message, frameStart);
+        this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
         break;
@@ -208,79 +193,6 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   /**
-   * The first request chooses the connection's cluster; a later one that would choose another is
-   * counted (a connection cannot move).
-   */
-  private route(message: Message): void {
-    const policy = this.policy;
-    if (policy == null) return;
-    const routes = policy.routes;
-    if (routes == null) return;
-    const cluster = routes.choose(message, this.peerAddress());
-    const chosen = this.routedTo;
-    if (chosen != null) {
-      if (cluster != chosen) this.stats.connectionRoute("mismatch");
-      return;
-    }
-    this.routedTo = cluster;
-    if (this.upstreamFirst) {
-      this.stats.connectionRoute("server_first");
-    } else if (cluster.length == 0) {
-      this.stats.connectionRoute("default");
-    } else {
-      this.stats.connectionRoute(setFilterState(TCP_PROXY_CLUSTER, cluster) == HostResult.Ok ? "routed" : "refused");
-    }
-  }
-
-  /** Applies the policy's attribute changes to a request on its way to the server. */
-  private mutate(message: Message, frameStart: u64): void {
-    const policy = this.policy;
-    if (policy == null) return;
-    const mutations = policy.mutations;
-    if (mutations == null || !mutations.collect(message, this.peerAddress())) return;
-    const end = frameEnd(message, frameStart);
-    const frame = this.downstreamEditor.bytes(frameStart, end);
-    let rewritten: Uint8Array | null = null;
-    if (frame != null) rewritten = this.codec.setAttributes(message, frame, mutations.toSet, mutations.toRemove, this.state);
-    if (rewritten == null) {
-      this.stats.mutation(frame == null ? "request_already_forwarded" : "unsupported");
-      return;
-    }
-    this.downstreamEditor.replace(frameStart, end, rewritten);
-    this.stats.mutation("applied");
-  }
-
-  /** Holds this read (and what follows it) until `nanos` from now. */
-  private delay(nanos: u64): void {
-    const until = this.now() + nanos;
-    if (until > this.releaseAt) this.releaseAt = until;
-  }
-
-  private verdictFor(message: Message): Verdict {
-    const policy = this.policy;
-    if (policy == null) return CONTINUE;
-    return policy.evaluate(message, this.peerAddress(), this.now());
-  }
-
-  private peerAddress(): Peer {
-    let peer = this.peer;
-    if (peer == null) {
-      peer = new Peer();
-      const address = getProperty(["source", "address"]);
-      if (address != null) {
-        const text = utf8(address);
-        const colon = text.lastIndexOf(":");
-        parseIpv4(colon > 0 ? text.substring(0, colon) : text, peer);
-      }
-      // Envoy has it only when it terminated TLS and the client sent a certificate.
-      const principal = getProperty(["connection", "uri_san_peer_certificate"]);
-      if (principal != null && principal.byteLength > 0) peer.principal = utf8(principal);
-      this.peer = peer;
-    }
-    return peer;
-  }
-
-  /**
    * Sends the codec's probe in the request's place; its answer will be replaced by the codec's
    * error reply. Where that cannot be done, closes the connection rather than let client and
    * server disagree on what was asked.
@@ -291,7 +203,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       this.closeForPolicy(frameStart, "request_already_forwarded", stats);
       return;
     }
-    if (this.localRepliesPending >= this.config.maxPendingCalls && this.config.maxPendingCalls > 0) {
+    if (this.localRepliesPending >= this.maxLocalReplies) {
       this.closeForPolicy(frameStart, "too_many_local_replies", stats);
       return;
     }
@@ -365,13 +277,6 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     this.stats.flush();
   }
 }
-
-function utf8(bytes: Uint8Array): string {
-  return String.UTF8.decode(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
-
-/** The filter state tcp_proxy reads its cluster from. */
-const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
 
 /** Stream offset just past a decoded message's frame. */
 function frameEnd(message: Message, frameStart: u64): u64 {
