@@ -130,12 +130,15 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
-        const verdict = this.policy.decide(message, this.now());
-        if (verdict.kind == VerdictKind.Reply) {
-          this.answerLocally(message, frameStart, verdict, stats);
-          break;
+        // Without a policy (the common case) nothing of it runs per call.
+        if (this.policy.chain != null) {
+          const verdict = this.policy.decide(message, this.now());
+          if (verdict.kind == VerdictKind.Reply) {
+            this.answerLocally(message, frameStart, verdict, stats);
+            break;
+          }
+          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         }
-        this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         const evicted = this.pending.add(message.requestId, stats, this.now());
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
