@@ -31,3 +31,16 @@ export function repoint(view: Uint8Array, source: Uint8Array, offset: i32, lengt
   store<i32>(target, length, offsetof<Uint8Array>("byteLength"));
   return view;
 }
+
+/** The parts one after the other, in one new array. */
+export function concatBytes(parts: Array<Uint8Array>): Uint8Array {
+  let size = 0;
+  for (let i = 0; i < parts.length; i++) size += parts[i].byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    out.set(parts[i], at);
+    at += parts[i].byteLength;
+  }
+  return out;
+}

@@ -2,6 +2,7 @@
 // original bytes (and Hessian types); set entries are written as strings; the body length in the
 // header follows.
 import { Attribute } from "../../api/assembly/codec";
+import { concatBytes } from "../../api/assembly/bytes";
 import { HessianReader } from "./hessian";
 import { hessianString } from "./hessian_writer";
 import { countDescriptorArguments } from "./dubbo_codec";
@@ -65,15 +66,8 @@ export function withAttachments(frame: Uint8Array, set: Array<Attribute>, remove
   close[0] = MAP_END;
   parts.push(close);
 
-  let size = 0;
-  for (let i = 0; i < parts.length; i++) size += parts[i].byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    out.set(parts[i], at);
-    at += parts[i].byteLength;
-  }
-  const bodyLength = size - HEADER_LENGTH;
+  const out = concatBytes(parts);
+  const bodyLength = out.byteLength - HEADER_LENGTH;
   out[12] = <u8>(bodyLength >>> 24);
   out[13] = <u8>(bodyLength >>> 16);
   out[14] = <u8>(bodyLength >>> 8);

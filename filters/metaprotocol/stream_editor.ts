@@ -4,6 +4,7 @@
 // bytes are handed on (or not) as one rewrite of the whole read.
 //
 // Offsets are stream offsets: bytes of this direction since the connection began.
+import { concatBytes } from "../../api/assembly/bytes";
 import { BufferKind, getBufferBytes, setBufferBytes } from "./runtime/host";
 
 class Edit {
@@ -42,7 +43,7 @@ export class StreamEditor {
     if (start < this.released || start < from || end > chunkEnd || end < start) return null;
     const parts = new Array<Uint8Array>();
     this.copy(parts, start, end);
-    return parts.length == 1 ? parts[0] : concat(parts);
+    return parts.length == 1 ? parts[0] : concatBytes(parts);
   }
 
   /** Replaces [start, end) with `replacement` (null: drops it). Edits come in stream order. */
@@ -94,7 +95,7 @@ export class StreamEditor {
     this.keepFrom(max<u64>(releaseUpTo, pos), chunkEnd);
     this.released = releaseUpTo;
     this.chunk = EMPTY;
-    const bytes = concat(out);
+    const bytes = concatBytes(out);
     setBufferBytes(kind, 0, length, bytes);
     return <u32>bytes.byteLength - front;
   }
@@ -118,7 +119,7 @@ export class StreamEditor {
     }
     const parts = new Array<Uint8Array>();
     this.copy(parts, from, to);
-    this.held = concat(parts);
+    this.held = concatBytes(parts);
     this.heldStart = from;
   }
 
@@ -126,16 +127,4 @@ export class StreamEditor {
   get heldBytes(): i32 {
     return this.held.byteLength;
   }
-}
-
-function concat(parts: Array<Uint8Array>): Uint8Array {
-  let size = 0;
-  for (let i = 0; i < parts.length; i++) size += parts[i].byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    out.set(parts[i], at);
-    at += parts[i].byteLength;
-  }
-  return out;
 }

@@ -6,6 +6,7 @@ import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages";
 import { describeRejection, ServerContext } from "./context";
+import { AdsStream } from "./stream";
 
 interface DeltaTypeState {
   names: Set<string>;
@@ -18,36 +19,14 @@ interface DeltaTypeState {
   rejected: Map<string, string>;
 }
 
-export class DeltaStream {
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
   private readonly states = new Map<string, DeltaTypeState>();
-  private nodeId?: string;
-  private snapshot?: Snapshot;
-  private nonce = 0;
-  private unwatch?: () => void;
 
-  constructor(private readonly call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, private readonly ctx: ServerContext) {
-    call.on("data", (request: DeltaDiscoveryRequest) => this.onRequest(request));
-    call.on("end", () => { this.close(); call.end(); });
-    call.on("error", () => this.close());
-    call.on("cancelled", () => this.close());
+  constructor(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>, ctx: ServerContext) {
+    super(call, ctx, "delta");
   }
 
-  private close(): void {
-    if (!this.unwatch) return;
-    this.unwatch();
-    this.unwatch = undefined;
-    this.ctx.status.node(this.nodeId!).streams--;
-    this.ctx.log.info({ node: this.nodeId }, "xDS stream closed");
-  }
-
-  private onRequest(request: DeltaDiscoveryRequest): void {
-    if (this.nodeId === undefined) {
-      this.nodeId = request.node?.id ?? "";
-      this.ctx.status.node(this.nodeId).streams++;
-      this.ctx.log.info({ node: this.nodeId, cluster: request.node?.cluster }, "xDS stream opened (delta)");
-      this.snapshot = this.ctx.cache.getSnapshot(this.nodeId);
-      this.unwatch = this.ctx.cache.watch(this.nodeId, (snapshot) => this.onSnapshot(snapshot));
-    }
+  protected onRequest(request: DeltaDiscoveryRequest): void {
     const typeUrl = request.type_url;
     if (!typeUrl) return;
     let state = this.states.get(typeUrl);
@@ -95,7 +74,7 @@ export class DeltaStream {
     this.respond(typeUrl, first, "all");
   }
 
-  private onSnapshot(next: Snapshot): void {
+  protected onSnapshot(next: Snapshot): void {
     this.snapshot = next;
     // A rejected resource the configuration no longer has is no longer a problem: Envoy never took it.
     for (const [typeUrl, state] of this.states) {

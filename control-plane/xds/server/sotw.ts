@@ -13,6 +13,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
 import { describeRejection, ServerContext } from "./context";
+import { AdsStream } from "./stream";
 import type { DiscoveryRequest, DiscoveryResponse } from "./messages";
 
 interface TypeState {
@@ -26,36 +27,14 @@ interface TypeState {
   accepted: Map<string, string>;
 }
 
-export class SotwStream {
+export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   private readonly states = new Map<string, TypeState>();
-  private nodeId?: string;
-  private snapshot?: Snapshot;
-  private nonce = 0;
-  private unwatch?: () => void;
 
-  constructor(private readonly call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, private readonly ctx: ServerContext) {
-    call.on("data", (request: DiscoveryRequest) => this.onRequest(request));
-    call.on("end", () => { this.close(); call.end(); });
-    call.on("error", () => this.close());
-    call.on("cancelled", () => this.close());
+  constructor(call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>, ctx: ServerContext) {
+    super(call, ctx, "state of the world");
   }
 
-  private close(): void {
-    if (!this.unwatch) return;
-    this.unwatch();
-    this.unwatch = undefined;
-    this.ctx.status.node(this.nodeId!).streams--;
-    this.ctx.log.info({ node: this.nodeId }, "xDS stream closed");
-  }
-
-  private onRequest(request: DiscoveryRequest): void {
-    if (this.nodeId === undefined) {
-      this.nodeId = request.node?.id ?? "";
-      this.ctx.status.node(this.nodeId).streams++;
-      this.ctx.log.info({ node: this.nodeId, cluster: request.node?.cluster }, "xDS stream opened (state of the world)");
-      this.snapshot = this.ctx.cache.getSnapshot(this.nodeId);
-      this.unwatch = this.ctx.cache.watch(this.nodeId, (snapshot) => this.onSnapshot(snapshot));
-    }
+  protected onRequest(request: DiscoveryRequest): void {
     const typeUrl = request.type_url;
     if (!typeUrl) return;
     let state = this.states.get(typeUrl);
@@ -94,7 +73,7 @@ export class SotwStream {
     if (first || !request.response_nonce || subscriptionChanged) this.respond(typeUrl, true);
   }
 
-  private onSnapshot(next: Snapshot): void {
+  protected onSnapshot(next: Snapshot): void {
     const previous = this.snapshot;
     this.snapshot = next;
     const clusters = this.states.get(TYPE_URLS.cluster);
