@@ -1,5 +1,5 @@
 // The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
-import { JsonKind, JsonValue, parseJson } from "./runtime/json";
+import { JsonKind, parseJson } from "./runtime/json";
 import { LabelLimits } from "./stats";
 import { PolicyChain, readPolicy } from "./policy/chain";
 import { ConfigReader } from "./policy/config_reader";
@@ -32,14 +32,6 @@ const KNOWN_FIELDS = [
   "policy",
 ];
 
-function wholeNumber(value: JsonValue, field: string, min: f64, max: f64, result: ConfigResult): f64 {
-  if (value.kind != JsonKind.Number || value.number != Math.floor(value.number) || value.number < min || value.number > max) {
-    result.error = field + ": must be a whole number from " + (<i64>min).toString() + " to " + (<i64>max).toString();
-    return min;
-  }
-  return value.number;
-}
-
 /**
  * Parses the configuration; an empty string means all defaults. `scope` names this plugin's
  * shared state (rate-limit buckets).
@@ -57,35 +49,32 @@ export function parseConfig(text: string, scope: string = ""): ConfigResult {
     result.error = "configuration must be a JSON object";
     return result;
   }
-  for (let i = 0; i < root.keys.length; i++) {
-    if (!KNOWN_FIELDS.includes(root.keys[i])) {
-      result.error = root.keys[i] + ": unknown field (known: " + KNOWN_FIELDS.join(", ") + ")";
-      return result;
-    }
+  // One reader for every section: errors name the field path the same way everywhere.
+  const reader = new ConfigReader();
+  if (reader.object(root, "", KNOWN_FIELDS) == null) {
+    result.error = reader.error;
+    return result;
   }
   const config = result.config;
   let v = root.get("max_buffered_bytes");
-  if (v != null) config.maxBufferedBytes = <u32>wholeNumber(v, "max_buffered_bytes", 256, 1073741824, result);
+  if (v != null) config.maxBufferedBytes = <u32>reader.number(v, "max_buffered_bytes", 256, 1073741824);
   v = root.get("max_pending_calls");
-  if (v != null) config.maxPendingCalls = <i32>wholeNumber(v, "max_pending_calls", 1, 1048576, result);
+  if (v != null) config.maxPendingCalls = <i32>reader.number(v, "max_pending_calls", 1, 1048576);
   const limits = config.labelLimits;
   v = root.get("max_label_pairs");
-  if (v != null) limits.maxLabelPairs = <i32>wholeNumber(v, "max_label_pairs", 1, 1048576, result);
+  if (v != null) limits.maxLabelPairs = <i32>reader.number(v, "max_label_pairs", 1, 1048576);
   v = root.get("max_response_codes");
-  if (v != null) limits.maxResponseCodes = <i32>wholeNumber(v, "max_response_codes", 1, 1024, result);
+  if (v != null) limits.maxResponseCodes = <i32>reader.number(v, "max_response_codes", 1, 1024);
   v = root.get("max_series");
-  if (v != null) limits.maxSeries = <i32>wholeNumber(v, "max_series", 100, 1048576, result);
+  if (v != null) limits.maxSeries = <i32>reader.number(v, "max_series", 100, 1048576);
   v = root.get("on_decode_error");
   if (v != null) {
     if (v.kind == JsonKind.String && v.string == "pass_through") config.onDecodeError = DecodeErrorPolicy.PassThrough;
     else if (v.kind == JsonKind.String && v.string == "close") config.onDecodeError = DecodeErrorPolicy.Close;
-    else result.error = "on_decode_error: must be \"pass_through\" or \"close\"";
+    else reader.fail("on_decode_error", "must be \"pass_through\" or \"close\"");
   }
   v = root.get("policy");
-  if (v != null && result.error.length == 0) {
-    const reader = new ConfigReader();
-    config.policy = readPolicy(reader, v, scope);
-    result.error = reader.error;
-  }
+  if (v != null && !reader.failed) config.policy = readPolicy(reader, v, scope);
+  result.error = reader.error;
   return result;
 }

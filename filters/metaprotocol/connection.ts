@@ -146,14 +146,16 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
-        const verdict = this.policy.decide(message, this.now());
-        if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
-          // The client expects no answer: the call is just not sent.
-          this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
-          stats.countCall("no_response", localReplyReason(verdict.reply));
-          break;
+        if (this.policy.chain != null) {
+          const verdict = this.policy.decide(message, this.now());
+          if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
+            // The client expects no answer: the call is just not sent.
+            this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
+            stats.countCall("no_response", localReplyReason(verdict.reply));
+            break;
+          }
+          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         }
-        this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
         break;

@@ -21,7 +21,7 @@ export class ConfigReader {
     }
     for (let i = 0; i < value.keys.length; i++) {
       if (!known.includes(value.keys[i])) {
-        this.fail(path + "." + value.keys[i], "unknown field (known: " + known.join(", ") + ")");
+        this.fail(path.length == 0 ? value.keys[i] : path + "." + value.keys[i], "unknown field (known: " + known.join(", ") + ")");
         return null;
       }
     }
@@ -50,7 +50,7 @@ export class ConfigReader {
 
   number(value: JsonValue, path: string, min: f64, max: f64, whole: bool = true): f64 {
     if (value.kind != JsonKind.Number || value.number < min || value.number > max || (whole && value.number != Math.floor(value.number))) {
-      this.fail(path, "must be a " + (whole ? "whole " : "") + "number from " + min.toString() + " to " + max.toString());
+      this.fail(path, "must be a " + (whole ? "whole " : "") + "number from " + bound(min) + " to " + bound(max));
       return min;
     }
     return value.number;
@@ -61,4 +61,9 @@ export class ConfigReader {
     if (v == null) this.fail(path + "." + key, "is required");
     return v;
   }
+}
+
+/** A bound as people write it: 256, not 256.0. */
+function bound(n: f64): string {
+  return n == Math.floor(n) && Math.abs(n) < 1e15 ? (<i64>n).toString() : n.toString();
 }
