@@ -71,3 +71,14 @@ describe("attachment mutation", () => {
     expect(host.counterValue("metaproto_mutations_total;protocol=dubbo;reason=applied")).toBe(1);
   });
 });
+
+test("a rule on an attachment makes the codec decode attachments, at Envoy's default log level too", async () => {
+  const config = { policy: { authz: { rules: [{ action: "deny", match: { attributes: [{ name: "tenant", exact: "blocked" }] } }] } } };
+  const host = await startedHost(dubbo, config, { logLevel: "info" });
+  const conn = host.newConnection();
+  const sent = frames(Buffer.from(conn.downstream(Buffer.concat([
+    request({ id: 1n, attachments: { tenant: "blocked" } }),
+    request({ id: 2n, attachments: { tenant: "ok" } }),
+  ])).forwarded));
+  expect(sent.map((f) => f.readBigUInt64BE(4))).toEqual([PROBE_ID, 2n]);
+});

@@ -13,10 +13,6 @@ export class Authz {
   rules: Array<AuthzRule> = [];
   defaultVerdict: Verdict = CONTINUE;
 
-  get readsAttributes(): bool {
-    for (let i = 0; i < this.rules.length; i++) if (this.rules[i].match.readsAttributes) return true;
-    return false;
-  }
 
   evaluate(message: Message, peer: Peer): Verdict {
     for (let i = 0; i < this.rules.length; i++) {

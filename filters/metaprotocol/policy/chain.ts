@@ -21,15 +21,8 @@ export class PolicyChain {
   routes: ConnectionRoutes | null = null;
   mutations: Mutations | null = null;
 
-  get readsAttributes(): bool {
-    const authz = this.authz;
-    const limits = this.rateLimits;
-    const faults = this.faults;
-    const routes = this.routes;
-    // A mutation rewrites the attributes: the codec must have decoded them.
-    return (authz != null && authz.readsAttributes) || (limits != null && limits.readsAttributes) ||
-      (faults != null && faults.readsAttributes) || (routes != null && routes.readsAttributes) || this.mutations != null;
-  }
+  /** Some stage reads request attributes (a match on them, or a mutation): the codec must decode them. */
+  readsAttributes: bool = false;
 
   evaluate(message: Message, peer: Peer, now: u64): Verdict {
     const authz = this.authz;
@@ -66,6 +59,7 @@ export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string
   if (v != null) chain.mutations = readMutations(reader, v, "policy.mutations");
   v = obj.get("routes");
   if (v != null) chain.routes = readRoutes(reader, v, "policy.routes");
+  chain.readsAttributes = reader.attributesRead || chain.mutations != null;
   return chain;
 }
 

@@ -4,6 +4,8 @@ import { JsonKind, JsonValue } from "../runtime/json";
 
 export class ConfigReader {
   error: string = "";
+  /** Set when a rule read so far matches on attributes: the codec must then decode them. */
+  attributesRead: bool = false;
 
   get failed(): bool {
     return this.error.length > 0;

@@ -36,10 +36,6 @@ class FaultRule {
 export class Faults {
   rules: Array<FaultRule> = [];
 
-  get readsAttributes(): bool {
-    for (let i = 0; i < this.rules.length; i++) if (this.rules[i].match.readsAttributes) return true;
-    return false;
-  }
 
   evaluate(message: Message, peer: Peer): Verdict | null {
     for (let i = 0; i < this.rules.length; i++) {

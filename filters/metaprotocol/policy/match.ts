@@ -54,11 +54,6 @@ export class CallMatch {
   /** The client certificate's URI SAN must match one of these. */
   principals: Array<StringMatch> = [];
 
-  /** True when the rule reads attributes: the codec must then decode them. */
-  get readsAttributes(): bool {
-    return this.attributes.length > 0;
-  }
-
   matches(message: Message, peer: Peer): bool {
     const service = this.service;
     if (service != null && !service.matches(message.service)) return false;
@@ -175,6 +170,7 @@ export function readCallMatch(reader: ConfigReader, value: JsonValue | null, pat
       }
       const m = readStringMatch(reader, rest, itemPath);
       if (m != null) match.attributes.push(new AttributeMatch(reader.string(name, itemPath + ".name"), m));
+      reader.attributesRead = true;
     }
   }
   v = obj.get("source_cidrs");

@@ -65,10 +65,6 @@ export class RateLimitRule {
 export class RateLimits {
   rules: Array<RateLimitRule> = [];
 
-  get readsAttributes(): bool {
-    for (let i = 0; i < this.rules.length; i++) if (this.rules[i].match.readsAttributes) return true;
-    return false;
-  }
 
   /** Every matching rule takes a token; the first empty bucket refuses the call. */
   evaluate(message: Message, peer: Peer, now: u64): Verdict | null {

@@ -15,10 +15,6 @@ class Route {
 export class ConnectionRoutes {
   routes: Array<Route> = [];
 
-  get readsAttributes(): bool {
-    for (let i = 0; i < this.routes.length; i++) if (this.routes[i].match.readsAttributes) return true;
-    return false;
-  }
 
   /** The cluster of the first route whose match holds, or "" (tcp_proxy's own cluster). */
   choose(message: Message, peer: Peer): string {
