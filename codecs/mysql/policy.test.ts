@@ -203,3 +203,18 @@ test("without a policy nothing changes: a DELETE reaches the server byte for byt
   expect(Buffer.from(conn.downstream(query("DELETE FROM t")).forwarded).equals(query("DELETE FROM t"))).toBe(true);
   expect(Buffer.from(conn.upstream(ok(1)).forwarded).equals(ok(1))).toBe(true);
 });
+
+test("connection routes never hold a MySQL connection: the client waits for the greeting, so tcp_proxy must connect", async () => {
+  const config = { policy: { routes: [{ match: { method: { prefix: "COM_QUERY" } }, cluster: "replicas" }] } };
+  const host = await startedHost(mysql, config, { logLevel: "info" });
+  const conn = host.newConnection();
+  expect(conn.onNewConnectionStatus).toBe(0); // Continue: tcp_proxy connects at once
+  conn.upstream(greeting());
+  conn.downstream(login({ capabilities: CAPABILITIES, database: DB }));
+  conn.upstream(ok(2));
+  const select = query("SELECT 1");
+  expect(Buffer.from(conn.downstream(select).forwarded).equals(select)).toBe(true);
+  expect(conn.filterState.has("envoy.tcp_proxy.cluster")).toBe(false);
+  expect(host.counterValue("metaproto_connection_routes_total;protocol=mysql;reason=server_first")).toBe(1);
+  expect(host.traps).toEqual([]);
+});

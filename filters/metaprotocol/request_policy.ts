@@ -24,7 +24,9 @@ export class RequestPolicy {
   /** A fault delay holds the downstream bytes until then (host clock, nanoseconds); 0: none. */
   releaseAt: u64 = 0;
 
-  constructor(private key: string, private codec: Codec, private stats: ProtocolStats) {}
+  constructor(private key: string, private codec: Codec, private stats: ProtocolStats) {
+    this.upstreamFirst = codec.serverFirst();
+  }
 
   /** Picks up a policy published since the last read. */
   refresh(): void {
@@ -33,8 +35,13 @@ export class RequestPolicy {
     this.seen = policyGeneration();
   }
 
-  /** True when the connection's first request chooses its cluster (tcp_proxy must wait for it). */
+  /**
+   * True when the connection's first request chooses its cluster (tcp_proxy must wait for it).
+   * Never for a server-first protocol: its client waits for the server, which tcp_proxy would
+   * never connect to.
+   */
   routesConnections(): bool {
+    if (this.codec.serverFirst()) return false;
     const chain = livePolicy(this.key);
     return chain != null && chain.routes != null;
   }
