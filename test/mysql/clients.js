@@ -227,6 +227,10 @@ async function pipelineScenario(o) {
 const DENY_TEXT = 'DELETE is not allowed through MetaProto';
 const DENIED = 1142; // ER_TABLEACCESS_DENIED_ERROR, SQLSTATE 42000
 const RATE_LIMITED = 1226; // ER_USER_LIMIT_REACHED, SQLSTATE 42000
+const FAULT = 1317; // ER_QUERY_INTERRUPTED, SQLSTATE 70100
+const SQLSTATE = { [DENIED]: '42000', [RATE_LIMITED]: '42000', [FAULT]: '70100' };
+/** The text the rig's policy listener aborts TRUNCATE with (test.sh POLICY). */
+const FAULT_TEXT = 'TRUNCATE is failing today (MetaProto fault)';
 
 /** Runs `fn`, which must fail with the policy's ERR (errno, SQLSTATE and, for a denial, the text). */
 async function expectRefused(label, errno, fn) {
@@ -235,8 +239,9 @@ async function expectRefused(label, errno, fn) {
   } catch (e) {
     // mysql2 names the server's message sqlMessage, mariadb text.
     const text = e.sqlMessage ?? e.text;
-    if (e.errno !== errno || e.sqlState !== '42000' || (errno === DENIED && text !== DENY_TEXT)) {
-      throw new Error(`${label}: expected errno ${errno} / 42000, got ${e.errno} / ${e.sqlState} (${text})`);
+    const expectedText = { [DENIED]: DENY_TEXT, [FAULT]: FAULT_TEXT }[errno];
+    if (e.errno !== errno || e.sqlState !== SQLSTATE[errno] || (expectedText && text !== expectedText)) {
+      throw new Error(`${label}: expected errno ${errno} / ${SQLSTATE[errno]}, got ${e.errno} / ${e.sqlState} (${text})`);
     }
     summary.errors[errno] = (summary.errors[errno] || 0) + 1;
     console.log(`QUERY ${label} errno=${e.errno}`);
@@ -289,8 +294,29 @@ async function policyMariadbScenario(o) {
   await c.end();
 }
 
+/**
+ * npm mysql2 against the policy listener's faults: TRUNCATE is aborted (the table keeps its three
+ * rows and the session goes on), `DO` is delayed; prints DELAYED_MS and UNDELAYED_MS, the time the
+ * client waited for a delayed `DO 1` and for the `SELECT 1` after it on the same connection.
+ */
+async function policyFaultsScenario(o) {
+  const mysql = require('mysql2/promise');
+  const c = await mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, ssl: false });
+  await expectRefused('mysql2 TRUNCATE', FAULT, () => c.query('TRUNCATE TABLE pol'));
+  const [rows] = await c.query('SELECT COUNT(*) AS n FROM pol');
+  check('mysql2: after the aborted TRUNCATE the table still holds 3 rows', Number(rows[0].n) === 3);
+  const timed = async (sql) => {
+    const started = process.hrtime.bigint();
+    await c.query(sql);
+    return Number((process.hrtime.bigint() - started) / 1000000n);
+  };
+  console.log(`DELAYED_MS ${await timed('DO 1')}`);
+  console.log(`UNDELAYED_MS ${await timed('SELECT 1')}`);
+  await c.end();
+}
+
 const SCENARIOS = {
-  'policy-mysql2': policyMysql2Scenario, 'policy-mariadb': policyMariadbScenario,
+  'policy-mysql2': policyMysql2Scenario, 'policy-faults': policyFaultsScenario, 'policy-mariadb': policyMariadbScenario,
   mysql2: mysql2Scenario, 'mysql2-blob': mysql2BlobScenario, mariadb: mariadbScenario, infile: infileScenario,
   'cursor-call': cursorCallScenario, wide: wideScenario, pipeline: pipelineScenario,
 };

@@ -200,22 +200,29 @@ check \
   --expect "metaproto_decode_errors_total{protocol=mysql} == 1" \
   --expect "$M,method=LOGIN,response_status=ok,response_code=0} == $((connections + 1))"
 
-# --- Phase 4: policies, on a second Envoy whose plugin denies DELETEs (text and prepared) and
-# lets two UPDATEs through a bucket. A refused command never reaches the server (Com_delete); a
-# COM_PING goes in its place (Com_admin_commands); the client gets the ERR in its reply's place
-# and goes on using the same session.
+# --- Phase 4: policies, on a second Envoy whose plugin denies DELETEs (text and prepared), lets
+# two UPDATEs through a bucket, aborts TRUNCATE and delays DO. A refused command never reaches the
+# server (Com_delete, Com_truncate); a COM_PING goes in its place (Com_admin_commands); the client
+# gets the ERR in its reply's place and goes on using the same session. Its connection route can
+# never apply: the server speaks first, so tcp_proxy connects before any request (the cluster
+# named there does not even exist); every connection counts as server_first and works.
 DENY_TEXT="DELETE is not allowed through MetaProto"
+FAULT_TEXT="TRUNCATE is failing today (MetaProto fault)"
+DELAY_MS=300
 POLICY='{"policy": {"authz": {"deny_text": "'"$DENY_TEXT"'", "rules": [
     {"action": "deny", "match": {"method": {"exact": "COM_QUERY:DELETE"}}},
     {"action": "deny", "match": {"method": {"exact": "COM_STMT_EXECUTE:DELETE"}}}]},
-  "rate_limits": [{"name": "updates", "match": {"method": {"exact": "COM_QUERY:UPDATE"}}, "max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 600000}]}}'
+  "rate_limits": [{"name": "updates", "match": {"method": {"exact": "COM_QUERY:UPDATE"}}, "max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 600000}],
+  "faults": [{"match": {"method": {"exact": "COM_QUERY:TRUNCATE"}}, "abort": {"text": "'"$FAULT_TEXT"'"}},
+    {"match": {"method": {"exact": "COM_QUERY:DO"}}, "delay": {"duration_ms": '"$DELAY_MS"'}}],
+  "routes": [{"match": {"method": {"prefix": "COM_QUERY"}}, "cluster": "mysql_replicas"}]}}'
 kill "$ENVOY_PID" && wait "$ENVOY_PID" || true # the first Envoy
 POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
 metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$MYSQL_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')" >"$WORK/envoy-policy.yaml"
 start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
 mysql_root -e "CREATE TABLE $MYSQL_DATABASE.pol (id INT PRIMARY KEY, n INT); INSERT INTO $MYSQL_DATABASE.pol VALUES (1, 0), (2, 0), (3, 0)"
 mysql_com_status >"$WORK/com-before"
-for scenario in policy-mysql2 policy-mariadb; do
+for scenario in policy-mysql2 policy-mariadb policy-faults; do
   log "npm client scenario '$scenario' -> policy Envoy :$POLICY_PORT"
   node "$REPO/test/mysql/clients.js" "$scenario" --port "$POLICY_PORT" | tee "$WORK/policy-$scenario.out"
   grep -q '^SUMMARY ' "$WORK/policy-$scenario.out" || die "client scenario $scenario did not finish"
@@ -234,15 +241,28 @@ policy_executes=$(cat "$WORK"/policy-*.out | sed -n 's/^SUMMARY //p' | node -e '
   console.log(n);')
 denied=$(cat "$WORK"/policy-*.out | grep -c "errno=1142$" || true); denied=$((denied + 1)) # and the CLI's
 rate_limited=$(cat "$WORK"/policy-*.out | grep -c "errno=1226$" || true)
+aborted=$(cat "$WORK"/policy-*.out | grep -c "errno=1317$" || true)
+delayed=$(sed -n 's/^DELAYED_MS //p' "$WORK/policy-policy-faults.out"); undelayed=$(sed -n 's/^UNDELAYED_MS //p' "$WORK/policy-policy-faults.out")
+[ "$delayed" -ge "$DELAY_MS" ] || die "the delayed DO took $delayed ms, less than $DELAY_MS"
+[ "$undelayed" -lt $((DELAY_MS / 2)) ] || die "the SELECT after the delayed DO took $undelayed ms: held up by the delay"
+[ "$aborted" = 1 ] || die "expected the TRUNCATE aborted once, saw $aborted"
+[ "$(com Com_truncate)" = 0 ] || die "the server ran $(com Com_truncate) TRUNCATEs; the fault aborts every one"
+[ "$(com Com_do)" = 1 ] || die "the server ran $(com Com_do) DOs, expected the delayed one"
+policy_connections=$(curl -sf "http://127.0.0.1:$POLICY_ADMIN/stats?filter=^tcp\.metaproto\.downstream_cx_total$" | awk '{print $2}')
 log "server Com_* deltas: delete=$(com Com_delete) stmt_execute=$(com Com_stmt_execute) update=$(com Com_update) admin_commands=$(com Com_admin_commands)"
 [ "$(com Com_delete)" = 0 ] || die "the server ran $(com Com_delete) DELETEs; every one was refused"
 [ "$(com Com_stmt_execute)" = "$policy_executes" ] || die "Com_stmt_execute $(com Com_stmt_execute) != the $policy_executes allowed executions"
 [ "$(com Com_update)" = 2 ] || die "the server ran $(com Com_update) UPDATEs, expected the 2 the bucket allows"
 # The clients send no COM_PING of their own here: every one is a probe, one per refused command.
-[ "$(com Com_admin_commands)" = $((denied + rate_limited)) ] || die "Com_admin_commands $(com Com_admin_commands) != $((denied + rate_limited)) probes"
+[ "$(com Com_admin_commands)" = $((denied + rate_limited + aborted)) ] || die "Com_admin_commands $(com Com_admin_commands) != $((denied + rate_limited + aborted)) probes"
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
   --expect "metaproto_local_replies_total{protocol=mysql,reason=denied} == $denied" \
   --expect "metaproto_local_replies_total{protocol=mysql,reason=rate_limited} == $rate_limited" \
+  --expect "metaproto_local_replies_total{protocol=mysql,reason=fault} == 1" \
+  --expect "$M,method=COM_QUERY:TRUNCATE,response_status=server_error,response_code=1317} == 1" \
+  --expect "$M,method=COM_QUERY:DO,response_status=ok,response_code=0} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=mysql,reason=server_first} == $policy_connections" \
+  --expect "metaproto_connection_routes_total{protocol=mysql,reason=routed} == 0" \
   --expect "$M,method=COM_QUERY:DELETE,response_status=client_error,response_code=1142} == 3" \
   --expect "$M,method=COM_STMT_EXECUTE:DELETE,response_status=client_error,response_code=1142} == 2" \
   --expect "$M,method=COM_QUERY:UPDATE,response_status=server_error,response_code=1226} == 1" \
