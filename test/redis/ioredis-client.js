@@ -17,7 +17,11 @@
  *   policy    against a listener whose policy denies FLUSH*, rate-limits INCR (5 tokens) and
  *             delays ECHO: a pipeline SET, FLUSHALL, GET (the FLUSHALL refused in its place, the
  *             others intact), 20 INCRs over 4 connections, an ECHO timed against a GET on another
- *             connection; prints DENIED, ALLOWED, RATE_LIMITED, DELAYED_MS, UNDELAYED_MS
+ *             connection, and a pipeline around a TOUCH the policy aborts; prints DENIED, ALLOWED,
+ *             RATE_LIMITED, DELAYED_MS, UNDELAYED_MS, ABORTED
+ *   window    against a listener that refills DECR's bucket (3 tokens) by one every 200 ms: 4
+ *             connections DECR as fast as they can for 2 s; prints WINDOW_MS, WINDOW_ALLOWED,
+ *             WINDOW_LIMITED
  *
  * Prints what the client saw, one fact per line (the rig asserts on them), then
  *   IOREDIS <scenario> OK
@@ -29,7 +33,7 @@ const [host, portText, scenario] = process.argv.slice(2);
 const protocolFlag = process.argv.indexOf('--protocol');
 const protocol = protocolFlag > 0 ? Number(process.argv[protocolFlag + 1]) : undefined;
 if (!host || !portText || !scenario) {
-  console.error('usage: ioredis-client.js HOST PORT commands|pubsub|blocking [--protocol 2|3]');
+  console.error('usage: ioredis-client.js HOST PORT commands|pubsub|blocking|policy|window [--protocol 2|3]');
   process.exit(2);
 }
 
@@ -189,12 +193,46 @@ async function policy() {
   console.log(`DELAYED_MS ${slow}`);
   console.log(`UNDELAYED_MS ${quick}`);
 
+  // An aborted TOUCH in a pipeline: the fault's error in its place, the GETs around it answered.
+  const aborted = await client.pipeline().get('mp:policy').touch('mp:policy').get('mp:policy').exec();
+  check(aborted[0][1] === 'kept' && aborted[2][1] === 'kept', 'GETs around the aborted TOUCH answered');
+  check(aborted[1][0] && aborted[1][0].message.startsWith('ERR '), `TOUCH aborted with ERR, got ${aborted[1][0] && aborted[1][0].message}`);
+  console.log(`ABORTED ${aborted[1][0].message}`);
+
   // The connections still work after all of it.
   for (const c of clients) check((await c.ping()) === 'PONG', 'PING after the local replies');
   await Promise.all(clients.map((c) => c.quit()));
 }
 
-const scenarios = { commands, pubsub, blocking, policy };
+async function window() {
+  const WINDOW_MS = 2000;
+  const clients = [0, 1, 2, 3].map((i) => connect(`window-${i}`));
+  await Promise.all(clients.map((c) => c.ping()));
+  let allowed = 0;
+  let limited = 0;
+  const started = process.hrtime.bigint();
+  const elapsedMs = () => Number((process.hrtime.bigint() - started) / 1000000n);
+  // One call alone first: it creates the shared bucket, so no two workers race to create it.
+  await clients[0].decr('mp:window');
+  allowed++;
+  await Promise.all(clients.map(async (c) => {
+    while (elapsedMs() < WINDOW_MS) {
+      try {
+        await c.decr('mp:window');
+        allowed++;
+      } catch (e) {
+        check(e.message.startsWith('ERR rate limited'), `DECR refused with ERR rate limited, got ${e.message}`);
+        limited++;
+      }
+    }
+  }));
+  console.log(`WINDOW_MS ${elapsedMs()}`);
+  console.log(`WINDOW_ALLOWED ${allowed}`);
+  console.log(`WINDOW_LIMITED ${limited}`);
+  await Promise.all(clients.map((c) => c.quit()));
+}
+
+const scenarios = { commands, pubsub, blocking, policy, window };
 if (!scenarios[scenario]) {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);

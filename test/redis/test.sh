@@ -121,16 +121,31 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_decode_errors_total{protocol=redis} == 0"
 
 
-# --- Policies: a second Envoy whose plugin denies FLUSH* and rate-limits INCR. Refused commands
-# never reach the server (its commandstats say so); each client sees the error in its place.
+# --- Policies: a second Envoy whose plugin denies FLUSH* (and CONFIG from loopback), rate-limits
+# INCR (5 tokens, no refill) and DECR (3 tokens, one more every 200 ms), aborts TOUCH, delays ECHO,
+# and routes connections whose first command is READONLY to a second redis-server (a replica's
+# place). Refused commands never reach the server (its commandstats say so); each client sees the
+# error in its place.
+FILL_MS=200
 POLICY='{"policy": {"authz": {"rules": [{"action": "deny", "match": {"method": {"prefix": "FLUSH"}}},
     {"action": "deny", "match": {"method": {"prefix": "CONFIG"}, "source_cidrs": ["127.0.0.0/8"]}}]},
-  "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000}],
-  "faults": [{"match": {"method": {"exact": "ECHO"}}, "delay": {"duration_ms": 300}}]}}'
+  "rate_limits": [{"name": "incr", "match": {"method": {"exact": "INCR"}}, "max_tokens": 5, "tokens_per_fill": 1, "fill_interval_ms": 600000},
+    {"name": "decr", "match": {"method": {"exact": "DECR"}}, "max_tokens": 3, "tokens_per_fill": 1, "fill_interval_ms": '"$FILL_MS"'}],
+  "faults": [{"match": {"method": {"exact": "ECHO"}}, "delay": {"duration_ms": 300}},
+    {"match": {"method": {"exact": "TOUCH"}}, "abort": {"text": "TOUCH is failing today (MetaProto fault)"}}],
+  "routes": [{"match": {"method": {"exact": "READONLY"}}, "cluster": "replica"}]}}'
 DELAY_MS=300
 kill "$ENVOY_PID" && wait "$ENVOY_PID" || true # the first Envoy; redis-server keeps its data
+REPLICA_PORT=$(free_port)
+start_child redis-replica "$WORK/redis-replica.log" redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 \
+  --save "" --appendonly no --daemonize no --dir "$WORK"
+wait_for "second redis-server :$REPLICA_PORT" 10 redis-cli -p "$REPLICA_PORT" ping \
+  || { cat "$WORK/redis-replica.log" >&2; die "the second redis-server did not start"; }
 POLICY_ADMIN=$(free_port); POLICY_PORT=$(free_port)
-metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$REDIS_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')" >"$WORK/envoy-policy.yaml"
+{
+  METAPROTO_CONNECT_ON_DATA=1 metaproto_bootstrap "$POLICY_ADMIN" "$POLICY_PORT" "$REDIS_PORT" "$WASM" "$(echo "$POLICY" | tr -d '\n')"
+  metaproto_cluster_yaml replica "$REPLICA_PORT"
+} >"$WORK/envoy-policy.yaml"
 # Two workers: the rate limit's bucket must hold for both together.
 ENVOY_CONCURRENCY=2 start_envoy "$WORK/envoy-policy.yaml" "$POLICY_ADMIN" "$WORK/envoy-policy.log"
 redis-cli -p "$REDIS_PORT" info commandstats >"$WORK/policy.before"
@@ -142,6 +157,27 @@ workers=$(curl -sf "http://127.0.0.1:$POLICY_ADMIN/stats?filter=listener\.127\.0
 delayed=$(sed -n 's/^DELAYED_MS //p' "$WORK/policy.out"); undelayed=$(sed -n 's/^UNDELAYED_MS //p' "$WORK/policy.out")
 [ "$delayed" -ge "$DELAY_MS" ] || die "the delayed ECHO took $delayed ms, less than $DELAY_MS"
 [ "$undelayed" -lt $((DELAY_MS / 2)) ] || die "a GET on another connection took $undelayed ms: held up by the delay"
+grep -q '^ABORTED ERR TOUCH is failing today (MetaProto fault)$' "$WORK/policy.out" || die "ioredis did not get the fault's ERR for TOUCH"
+log "ioredis, 4 connections DECR for 2 s against a bucket of 3 refilled by 1 every $FILL_MS ms"
+node "$REPO/test/redis/ioredis-client.js" 127.0.0.1 "$POLICY_PORT" window | tee "$WORK/window.out"
+window_ms=$(sed -n 's/^WINDOW_MS //p' "$WORK/window.out"); window_allowed=$(sed -n 's/^WINDOW_ALLOWED //p' "$WORK/window.out")
+window_limited=$(sed -n 's/^WINDOW_LIMITED //p' "$WORK/window.out")
+# The bucket formula: max_tokens, plus tokens_per_fill for every fill in the window, within one fill.
+bucket=$((3 + window_ms / FILL_MS))
+[ "$window_allowed" -ge $((bucket - 1)) ] && [ "$window_allowed" -le $((bucket + 1)) ] \
+  || die "$window_allowed DECRs allowed in $window_ms ms; the bucket allows $bucket (within one fill)"
+log "rate limit over the window: $window_allowed allowed ($bucket by the bucket formula), $window_limited limited"
+log "redis-cli through the policy listener: a connection opening with READONLY goes to the second server, others to the first"
+redis-cli -p "$REDIS_PORT" SET mp:where primary >/dev/null
+redis-cli -p "$POLICY_PORT" READONLY | tee "$WORK/route-readonly.out"
+grep -q 'cluster support disabled' "$WORK/route-readonly.out" || die "READONLY got no answer from a redis-server"
+[ "$(redis-cli -p "$REPLICA_PORT" info commandstats | grep -o '^cmdstat_readonly:calls=[0-9]*')" = "cmdstat_readonly:calls=1" ] \
+  || die "the READONLY connection was not routed to the second server"
+[ "$(redis-cli -p "$POLICY_PORT" GET mp:where)" = primary ] || die "a plain connection did not stay on the first server"
+# redis-cli reading commands from standard input opens with COMMAND DOCS: that first request
+# chose the connection's route, the READONLY after it cannot move it (counted as a mismatch).
+[ "$(printf 'READONLY\nGET mp:where\n' | redis-cli -p "$POLICY_PORT" | tail -n1)" = primary ] \
+  || die "a connection whose first command is not READONLY left the first server"
 log "redis-cli FLUSHDB through the policy listener"
 redis-cli -p "$POLICY_PORT" FLUSHDB | tee "$WORK/policy-cli.out"
 grep -q '^NOPERM denied by MetaProto authz policy$' "$WORK/policy-cli.out" || die "redis-cli did not get the NOPERM reply"
@@ -154,12 +190,23 @@ stat_delta() { # command
 }
 [ -z "$(stat_delta FLUSHALL)" ] && [ -z "$(stat_delta FLUSHDB)" ] || die "a refused FLUSH command reached the server"
 [ "$(stat_delta INCR)" = 5 ] || die "the server ran $(stat_delta INCR) INCRs, expected the 5 allowed"
-# A PING went to the server in place of each of the 18 refused commands, besides the clients' 4.
-[ "$(stat_delta PING)" = 22 ] || die "the server ran $(stat_delta PING) PINGs, expected 18 probes and the clients' 4"
+[ "$(stat_delta DECR)" = "$window_allowed" ] || die "the server ran $(stat_delta DECR) DECRs, expected the $window_allowed allowed"
+[ -z "$(stat_delta TOUCH)" ] || die "the aborted TOUCH reached the server"
+# A PING went to the server in place of each refused command (3 denied, 15 INCRs and the window's
+# DECRs rate limited, 1 TOUCH aborted), besides the clients' own 4 + 4.
+refused=$((3 + 15 + window_limited + 1))
+[ "$(stat_delta PING)" = $((refused + 8)) ] || die "the server ran $(stat_delta PING) PINGs, expected $refused probes and the clients' 8"
 [ -z "$(stat_delta CONFIG\|GET)" ] || die "the denied CONFIG GET reached the server"
+policy_connections=$(curl -sf "http://127.0.0.1:$POLICY_ADMIN/stats?filter=^tcp\.metaproto\.downstream_cx_total$" | awk '{print $2}')
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wait 15 \
   --expect "metaproto_local_replies_total{protocol=redis,reason=denied} == 3" \
-  --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == 15" \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=rate_limited} == $((15 + window_limited))" \
+  --expect "metaproto_local_replies_total{protocol=redis,reason=fault} == 1" \
+  --expect "metaproto_requests_total{protocol=redis,method=TOUCH,response_status=client_error,response_code=ERR} == 1" \
+  --expect "metaproto_requests_total{protocol=redis,method=DECR,response_status=ok} == $window_allowed" \
+  --expect "metaproto_connection_routes_total{protocol=redis,reason=routed} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=redis,reason=default} == $((policy_connections - 1))" \
+  --expect "metaproto_connection_routes_total{protocol=redis,reason=mismatch} == 1" \
   --expect "metaproto_requests_total{protocol=redis,method=FLUSHALL,response_status=client_error,response_code=NOPERM} == 1" \
   --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=ok} == 5" \
   --expect "metaproto_requests_total{protocol=redis,method=INCR,response_status=client_error,response_code=ERR} == 15" \
