@@ -4,8 +4,12 @@
  * npm dubbo2.js (2.3.9) client for the real Java provider (test/dubbo/java),
  * direct connection (DirectlyDubbo, no ZooKeeper), hessian2.
  *
- *   node test/dubbo/node-client.js [host=127.0.0.1] [port=20880] [count=3] [denied]
+ *   node test/dubbo/node-client.js [host=127.0.0.1] [port=20880] [count=3] [denied|limits]
  *
+ * With `limits`, against the rig's limits listener (calls tagged with attachments): 5 sayHello
+ * with plan=free against a bucket of 2 (prints RATE_ALLOWED, RATE_LIMITED), fail("boom") with
+ * chaos=abort answered by the proxy's fault instead of the provider (ABORTED <message>), a
+ * sayHello with chaos=delay and one without on the same connection (DELAYED_MS, UNDELAYED_MS).
  * With `denied`, fail("boom") must be refused by a MetaProto policy (an error response the proxy
  * wrote, status 40), printed as `DENIED: <message>`, and one more sayHello must then succeed on
  * the same connection.
@@ -16,11 +20,22 @@
  * Exits nonzero on any unexpected result. DEBUG=dubbo* shows the library's trace.
  */
 const { default: DirectlyDubbo } = require('dubbo2.js/es7/directly-dubbo');
+const { default: Context } = require('dubbo2.js/es7/context');
+
+// DirectlyDubbo has no per-call attachments: every call context it creates gets these.
+let nextAttachments = {};
+const createContext = Context.create.bind(Context);
+Context.create = () => {
+  const ctx = createContext();
+  ctx.attachments = nextAttachments;
+  return ctx;
+};
 
 const host = process.argv[2] || '127.0.0.1';
 const port = Number(process.argv[3] || 20880);
 const count = Number(process.argv[4] || 3);
-const expectDenied = process.argv[5] === 'denied';
+const mode = process.argv[5];
+const expectDenied = mode === 'denied';
 const INTERFACE = 'io.metaproto.demo.GreetingService';
 
 function jstr(s) {
@@ -45,6 +60,11 @@ async function main() {
       fail(why) { return [jstr(why)]; },
     },
   });
+
+  if (mode === 'limits') {
+    await limits(svc);
+    process.exit(0);
+  }
 
   let calls = 0;
   for (let i = 0; i < count; i++) {
@@ -79,6 +99,42 @@ async function main() {
   console.log(`NODE CLIENT OK calls=${calls}`);
   // DirectlyDubbo has no close(): its socket worker would keep reconnecting.
   process.exit(0);
+}
+
+/** Calls `fn` with `attachments` on the request; returns dubbo2.js's {res, err} and the time taken. */
+async function tagged(attachments, fn) {
+  nextAttachments = attachments;
+  const started = process.hrtime.bigint();
+  const result = await fn();
+  nextAttachments = {};
+  return { ...result, ms: Number((process.hrtime.bigint() - started) / 1000000n) };
+}
+
+async function limits(svc) {
+  let allowed = 0;
+  let limited = 0;
+  for (let i = 0; i < 5; i++) {
+    const { err } = await tagged({ plan: 'free' }, () => svc.sayHello('MetaProto'));
+    if (!err) allowed++;
+    else if (/rate limited by MetaProto/.test(err.message)) limited++;
+    else fatal(`sayHello with plan=free: ${err.stack || err}`);
+  }
+  console.log(`RATE_ALLOWED ${allowed}`);
+  console.log(`RATE_LIMITED ${limited}`);
+
+  const aborted = await tagged({ chaos: 'abort' }, () => svc.fail('boom'));
+  if (!aborted.err || !/fault injected by MetaProto/.test(aborted.err.message)) {
+    fatal(`fail("boom") with chaos=abort should get the proxy's fault: ${aborted.err ? aborted.err.message : JSON.stringify(aborted.res)}`);
+  }
+  console.log(`ABORTED ${aborted.err.message.replace(/[^ -~]/g, '')}`);
+
+  const slow = await tagged({ chaos: 'delay' }, () => svc.sayHello('MetaProto'));
+  if (slow.err) fatal(`delayed sayHello: ${slow.err}`);
+  const quick = await tagged({}, () => svc.sayHello('MetaProto'));
+  if (quick.err) fatal(`sayHello after the delayed one: ${quick.err}`);
+  console.log(`DELAYED_MS ${slow.ms}`);
+  console.log(`UNDELAYED_MS ${quick.ms}`);
+  console.log('NODE CLIENT OK limits');
 }
 
 main().catch((e) => fatal(e && e.stack ? e.stack : String(e)));

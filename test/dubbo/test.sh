@@ -99,6 +99,39 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wa
   --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
 
 
+# --- Rate limit and faults: a third Envoy. Calls tagged plan=free draw from a bucket of 2 tokens
+# (status 100 beyond it), chaos=abort gets the proxy's fault (status 80) instead of the provider's
+# answer, chaos=delay is held 300 ms. Refused calls never reach the provider.
+DELAY_MS=300
+LIMITS_ADMIN=$(free_port); LIMITS_PORT=$(free_port)
+metaproto_bootstrap "$LIMITS_ADMIN" "$LIMITS_PORT" "$PROVIDER_PORT" "$WASM" \
+  '{"policy": {"rate_limits": [{"name": "free-plan", "match": {"attributes": [{"name": "plan", "exact": "free"}]}, "max_tokens": 2, "tokens_per_fill": 1, "fill_interval_ms": 600000}],
+    "faults": [{"match": {"attributes": [{"name": "chaos", "exact": "abort"}]}, "abort": {"percentage": 100}},
+      {"match": {"attributes": [{"name": "chaos", "exact": "delay"}]}, "delay": {"duration_ms": '"$DELAY_MS"'}}]}}' >"$WORK/envoy-limits.yaml"
+start_envoy "$WORK/envoy-limits.yaml" "$LIMITS_ADMIN" "$WORK/envoy-limits.log"
+provider_fails_before=$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)
+free_before=$(grep -c 'PROVIDER sayHello attachments .*plan=free' "$WORK/provider.log" || true)
+log "dubbo2.js through the limits listener: 5 calls against 2 tokens, an aborted call, a delayed one"
+node "$REPO/test/dubbo/node-client.js" 127.0.0.1 "$LIMITS_PORT" 0 limits | tee "$WORK/node-limits.out"
+grep -q '^NODE CLIENT OK limits$' "$WORK/node-limits.out" || die "dubbo2.js did not finish the limits scenario"
+grep -q '^RATE_ALLOWED 2$' "$WORK/node-limits.out" && grep -q '^RATE_LIMITED 3$' "$WORK/node-limits.out" \
+  || die "expected 2 calls allowed and 3 rate limited"
+delayed=$(sed -n 's/^DELAYED_MS //p' "$WORK/node-limits.out"); undelayed=$(sed -n 's/^UNDELAYED_MS //p' "$WORK/node-limits.out")
+[ "$delayed" -ge "$DELAY_MS" ] || die "the delayed sayHello took $delayed ms, less than $DELAY_MS"
+[ "$undelayed" -lt $((DELAY_MS / 2)) ] || die "the sayHello after the delayed one took $undelayed ms: held up by the delay"
+[ "$(grep -c 'PROVIDER fail' "$WORK/provider.log" || true)" = "$provider_fails_before" ] || die "the aborted fail() reached the provider"
+free_calls=$(( $(grep -c 'PROVIDER sayHello attachments .*plan=free' "$WORK/provider.log" || true) - free_before ))
+[ "$free_calls" = 2 ] || die "the provider ran $free_calls plan=free calls, expected the 2 the bucket allows"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$LIMITS_ADMIN" --wait 10 \
+  --expect "metaproto_local_replies_total{protocol=dubbo,reason=rate_limited} == 3" \
+  --expect "metaproto_local_replies_total{protocol=dubbo,reason=fault} == 1" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=sayHello,response_code=100} == 3" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=fail,response_code=80} == 1" \
+  --expect "metaproto_requests_total{protocol=dubbo,method=sayHello,response_status=ok} == 4" \
+  --expect "metaproto_policy_closes_total{protocol=dubbo} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=dubbo} == 0"
+
+
 # --- Connection routing: a second provider; a connection whose first call carries tenant=t2 goes to
 # it (filter state envoy.tcp_proxy.cluster, tcp_proxy connecting on the first data), others to the first.
 PROVIDER_B_PORT=$(free_port); ROUTE_ADMIN=$(free_port); ROUTE_PORT=$(free_port)
