@@ -1,8 +1,6 @@
-// An Envoy bootstrap that takes everything else over ADS from the control plane.
-import * as fs from "fs";
-import * as path from "path";
-import { repoRoot } from "../xds/api";
-import { duration } from "./translate";
+// Envoy bootstraps: one that takes everything else over ADS from the control plane, and a static one
+// that needs no control plane (the model's resources inlined).
+import { BootstrapFrame, bootstrapFrame, staticCluster, staticResourcesBootstrap, WASM_FILTER_NAME } from "./pieces";
 import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
@@ -20,32 +18,15 @@ export interface BootstrapOptions {
 
 export const XDS_CLUSTER = "metaproto_xds";
 
-interface MetricsContract {
-  labels: string[];
-  histograms: Record<string, { buckets: number[] }>;
-}
-
-/** stats_config from api/telemetry/metrics.json: label regexes for the encoded metric names, histogram buckets. */
-export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemetry", "metrics.json")): Record<string, unknown> {
-  const contract = JSON.parse(fs.readFileSync(contractFile, "utf8")) as MetricsContract;
-  return {
-    stats_tags: contract.labels.map((label) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })),
-    histogram_bucket_settings: Object.entries(contract.histograms).map(([name, histogram]) => ({
-      match: { prefix: name },
-      buckets: histogram.buckets,
-    })),
-  };
-}
-
 export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
   // Envoy refuses ADS without both ("ads: node 'id' and 'cluster' are required"; test/rds checks it).
   if (!options.nodeId || !options.nodeCluster) throw new Error("a node id and a node cluster are both required: Envoy refuses ADS without them");
   const ads = { ads: {}, resource_api_version: "V3" };
   return {
-    node: { id: options.nodeId, cluster: options.nodeCluster },
-    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
-    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
-    stats_config: statsConfig(),
+    ...bootstrapFrame({
+      node: { id: options.nodeId, cluster: options.nodeCluster }, adminPort: options.adminPort, adminAddress: options.adminAddress,
+      statsFlushInterval: options.statsFlushInterval ?? "5s",
+    }),
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",
@@ -58,18 +39,14 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
     },
     static_resources: {
       clusters: [{
-        name: XDS_CLUSTER,
+        ...staticCluster(XDS_CLUSTER, [{ address: options.xdsAddress, port: options.xdsPort }], "1s"),
+        // A host name resolves: the control plane may run elsewhere.
         type: "STRICT_DNS",
-        connect_timeout: { seconds: 1 },
         typed_extension_protocol_options: {
           "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
             "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
             explicit_http_config: { http2_protocol_options: {} },
           },
-        },
-        load_assignment: {
-          cluster_name: XDS_CLUSTER,
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsAddress, port_value: options.xdsPort } } } }] }],
         },
       }],
     },
@@ -92,7 +69,7 @@ export function staticBootstrap(resources: ResourceSet, options: StaticBootstrap
         if (!filter.config_discovery) return filter;
         const extension = extensions.get(filter.name as string);
         if (!extension) throw new Error(`listener ${value.name} needs filter config ${filter.name as string}, which is missing`);
-        return { name: "envoy.filters.network.wasm", typed_config: (extension.value as { typed_config: unknown }).typed_config };
+        return { name: WASM_FILTER_NAME, typed_config: (extension.value as { typed_config: unknown }).typed_config };
       }),
     })),
   }));
@@ -101,19 +78,22 @@ export function staticBootstrap(resources: ResourceSet, options: StaticBootstrap
     const { eds_cluster_config: _eds, ...rest } = value;
     return { ...rest, type: "STATIC", load_assignment: endpoints.get(name)?.value ?? { cluster_name: name } };
   });
-  return {
-    ...(options.nodeId ? { node: { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } } : {}),
-    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
-    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
-    stats_config: statsConfig(),
-    static_resources: { listeners, clusters },
-  };
+  return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
 }
 
 export interface StaticBootstrapOptions {
   adminPort: number;
   adminAddress?: string;
   statsFlushInterval?: string;
+  /** A static Envoy needs no node; with an id, node.cluster defaults to "metaproto". */
   nodeId?: string;
   nodeCluster?: string;
 }
+
+function staticFrame(options: StaticBootstrapOptions): BootstrapFrame {
+  return {
+    node: options.nodeId ? { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } : undefined,
+    adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval ?? "5s",
+  };
+}
+

@@ -5,7 +5,8 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { loadSources } from "../model/load";
 import { encodeMessage, repoRoot } from "../xds/api";
-import { bootstrap, statsConfig } from "./bootstrap";
+import { bootstrap } from "./bootstrap";
+import { statsConfig } from "./pieces";
 import { pinModule, translate } from "./translate";
 import { TYPE_URLS } from "./types";
 
