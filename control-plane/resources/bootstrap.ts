@@ -1,6 +1,6 @@
-// Envoy bootstraps: one that takes everything else over ADS from the control plane, and a static one
-// that needs no control plane (the model's resources inlined).
-import { BootstrapFrame, bootstrapFrame, staticCluster, staticResourcesBootstrap, WASM_FILTER_NAME } from "./pieces";
+// Envoy bootstraps: one that takes everything else over ADS from the control plane, and static ones
+// that need no control plane (the model's resources inlined, or plain proxy listeners for rigs).
+import { BootstrapFrame, bootstrapFrame, listener, staticCluster, staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter } from "./pieces";
 import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
@@ -97,3 +97,42 @@ function staticFrame(options: StaticBootstrapOptions): BootstrapFrame {
   };
 }
 
+/** A listener of a proxy bootstrap; everything is on 127.0.0.1. */
+export interface ProxyListener {
+  /** The listener's name, its tcp_proxy's stat prefix (tcp.<name>.*) and its cluster's name. */
+  name: string;
+  port: number;
+  upstreamPort: number;
+}
+
+export interface ProxyBootstrapOptions extends StaticBootstrapOptions {
+  listeners: ProxyListener[];
+  /** The Wasm module every listener runs before tcp_proxy; without one, tcp_proxy alone. */
+  moduleFile?: string;
+  /** The plugin's configuration, passed to it exactly as given. */
+  pluginConfig?: string;
+  /** tcp_proxy connects once the first data has passed the Wasm filter (connection routes choose the cluster). */
+  connectOnData?: boolean;
+  /** More clusters, on 127.0.0.1, for connection routes to send connections to. */
+  clusters?: { name: string; port: number }[];
+}
+
+/**
+ * A bootstrap with one listener per ProxyListener: [the Wasm MetaProto filter] + tcp_proxy to its own
+ * STATIC cluster. No model, no control plane: what the rigs (test/lib/envoy.sh) run Envoy with.
+ */
+export function proxyListenersBootstrap(options: ProxyBootstrapOptions): Record<string, unknown> {
+  const names = [...options.listeners.map((l) => l.name), ...(options.clusters ?? []).map((c) => c.name)];
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new Error(`cluster ${repeated} is named twice: each listener has its own cluster, named as the listener`);
+  if (options.pluginConfig !== undefined && options.moduleFile === undefined) throw new Error("a plugin configuration needs a Wasm module to configure");
+  const listeners = options.listeners.map(({ name, port }) => listener(name, "127.0.0.1", port, [
+    ...(options.moduleFile !== undefined ? [wasmFilter({ moduleFile: options.moduleFile, configuration: options.pluginConfig ?? "{}" })] : []),
+    tcpProxyFilter({ statPrefix: name, cluster: name, connectOnData: options.connectOnData }),
+  ]));
+  const clusters = [
+    ...options.listeners.map(({ name, upstreamPort }) => ({ name, port: upstreamPort })),
+    ...(options.clusters ?? []),
+  ].map(({ name, port }) => staticCluster(name, [{ address: "127.0.0.1", port }]));
+  return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
+}
