@@ -135,7 +135,7 @@ export function program(): Command {
     .option("--module <file>", "with --listener: the Wasm module every listener runs before tcp_proxy (e.g. dist/wasm/redis.wasm); without it, tcp_proxy alone")
     .option("--plugin-config <json>", "with --module: the plugin's configuration, passed as given (default {})")
     .option("--connect-on-data", "with --listener: tcp_proxy connects once the first data has passed the Wasm filter, so the filter's connection routes choose the cluster")
-    .option("--cluster <name:port>", "with --listener: one more cluster, at 127.0.0.1:PORT, for connection routes to name; repeat for more", extraClusters)
+    .option("--cluster <name:port>", "with --static, beside --listener: one more cluster, at 127.0.0.1:PORT, for connection routes to name; repeat for more", extraClusters)
     .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
     .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .option("-o, --output <file>", "write to this file instead of standard output")
@@ -146,8 +146,8 @@ Examples:
   metaproto bootstrap --static --module dist/wasm/redis.wasm --plugin-config '{"max_pending_calls": 64}' \\
     --listener redis:6380:6379 --stats-flush-interval 1s -o envoy.yaml
 
-The YAML ends with the list of static clusters: a cluster item appended to it (as test/lib/envoy.sh's
-metaproto_cluster_yaml does) joins that list.`)
+A static bootstrap's YAML ends with its list of clusters: a cluster item appended to the
+output joins that list (test/lib/envoy.sh's metaproto_cluster_yaml does so).`)
     .action((files: string[], options: BootstrapCommandOptions) => {
       const value = options.static ? staticBootstrapOf(files, options) : adsBootstrapOf(files, options);
       encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value);
