@@ -195,7 +195,7 @@ case "$command" in
     build_codecs; compile_control_plane
     exec node control-plane/bin/metaproto.js up "${@:2}"
     ;;
-  demo) install_npm_packages; install_envoy; build_codecs; compile_control_plane; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
+  demo) install_npm_packages; install_envoy; write_envoy_api_descriptors; build_codecs; compile_control_plane; KEEP_RUNNING=1 bash test/dubbo/test.sh ;;
   help|-h|--help) usage ;;
   *) usage; die "unknown command '$command'" ;;
 esac

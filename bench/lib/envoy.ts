@@ -1,18 +1,18 @@
 // One Envoy for all proxied targets of a protocol: a listener per target, each with its own cluster
-// to the same backend, so stats and connections can be told apart. The pinned binary, the
-// stats config and `envoy_bin` come from test/lib/envoy.sh so the benchmark runs what the rigs run.
+// to the same backend, so stats and connections can be told apart. The configuration is built from
+// the control plane's pieces (control-plane/resources/pieces.ts), as the rigs' is, so the benchmark
+// runs MetaProto as the rigs and `metaproto` do; the pinned binary is `envoy_bin` of test/lib/envoy.sh.
 import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import * as http from "http";
 import * as path from "path";
+import * as YAML from "yaml";
+import { listener, NetworkFilter, staticCluster, staticResourcesBootstrap, tcpProxyFilter, wasmFilter } from "../../control-plane/resources/pieces";
 import { Child, freePort, startChild, stopChild, tail, waitFor } from "./processes";
-
-function fromEnvoySh(repo: string, fn: string, ...args: string[]): string {
-  return execFileSync("bash", ["-c", `REPO="$1"; shift; . "$REPO/test/lib/envoy.sh"; ${fn} "$@"`, "bash", repo, ...args], { encoding: "utf8" });
-}
+import type { NativeFilter } from "./protocol";
 
 export function envoyBinary(repo: string): string {
-  return fromEnvoySh(repo, "envoy_bin").trim();
+  return execFileSync("bash", ["-c", 'REPO="$1"; . "$REPO/test/lib/envoy.sh"; envoy_bin', "bash", repo], { encoding: "utf8" }).trim();
 }
 
 export function envoyVersion(binary: string): string {
@@ -21,62 +21,36 @@ export function envoyVersion(binary: string): string {
   return m ? m[1] : out.trim();
 }
 
-/** The body of `stats_config:` (stats_tags, histogram buckets) that test/lib/envoy.sh uses. */
-export function metaprotoStatsConfigYaml(repo: string): string {
-  return fromEnvoySh(repo, "metaproto_stats_config_yaml").trimEnd();
+/** A listener's filter chain, given the cluster it sends to and its stat prefix. */
+export type FilterChain = (cluster: string, statPrefix: string) => NetworkFilter[];
+
+/** tcp_proxy alone. */
+export const tcpProxyChain: FilterChain = (cluster, statPrefix) => [tcpProxyFilter({ statPrefix, cluster })];
+
+/** The MetaProto sidecar chain: the Wasm network filter with a module, then tcp_proxy (as the rigs run it). */
+export function metaprotoChain(wasm: string, pluginConfig: string): FilterChain {
+  return (cluster, statPrefix) => [wasmFilter({ moduleFile: wasm, configuration: pluginConfig }), tcpProxyFilter({ statPrefix, cluster })];
 }
 
-export function indent(text: string, spaces: number): string {
-  const pad = " ".repeat(spaces);
-  return text.trimEnd().split("\n").map((l) => (l.length > 0 ? pad + l : l)).join("\n");
-}
-
-export function tcpProxyFilterYaml(cluster: string, statPrefix: string): string {
-  return `- name: envoy.filters.network.tcp_proxy
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-    stat_prefix: ${statPrefix}
-    cluster: ${cluster}
-`;
-}
-
-/** The MetaProto sidecar chain: the Wasm network filter with the codec's module, then tcp_proxy (as the rigs run it). */
-export function metaprotoFiltersYaml(repo: string, wasm: string, pluginConfig: string, cluster: string, statPrefix: string): string {
-  return fromEnvoySh(repo, "metaproto_filters_yaml", wasm, pluginConfig, cluster, statPrefix);
+/** Envoy's own filter for the protocol, from the YAML list items the protocol writes. */
+export function nativeChain(native: NativeFilter): FilterChain {
+  return (cluster, statPrefix) => YAML.parse(native.filtersYaml(cluster, statPrefix)) as NetworkFilter[];
 }
 
 export interface ListenerSpec {
   /** Target name; also the listener, stat prefix and cluster suffix. */
   name: string;
   port: number;
-  /** Filter chain items; receives the cluster and stat prefix to use. */
-  filters(cluster: string, statPrefix: string): string;
+  filters: FilterChain;
 }
 
-export function bootstrapYaml(repo: string, adminPort: number, backendPort: number, listeners: ListenerSpec[]): string {
-  const listenerYaml = listeners.map((l) => `- name: ${l.name}
-  address: { socket_address: { address: 127.0.0.1, port_value: ${l.port} } }
-  filter_chains:
-  - filters:
-${indent(l.filters(`backend_${l.name}`, `bench_${l.name}`), 4)}`).join("\n");
-  const clusterYaml = listeners.map((l) => `- name: backend_${l.name}
-  type: STATIC
-  connect_timeout: 2s
-  load_assignment:
-    cluster_name: backend_${l.name}
-    endpoints:
-    - lb_endpoints:
-      - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${backendPort} } } }`).join("\n");
-  return `admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } }
-stats_config:
-${indent(metaprotoStatsConfigYaml(repo), 2)}
-static_resources:
-  listeners:
-${indent(listenerYaml, 2)}
-  clusters:
-${indent(clusterYaml, 2)}
-`;
+export function bootstrapYaml(adminPort: number, backendPort: number, listeners: ListenerSpec[]): string {
+  const backend = (l: ListenerSpec) => `backend_${l.name}`;
+  return YAML.stringify(staticResourcesBootstrap(
+    { adminPort },
+    listeners.map((l) => listener(l.name, "127.0.0.1", l.port, l.filters(backend(l), `bench_${l.name}`))),
+    listeners.map((l) => staticCluster(backend(l), [{ address: "127.0.0.1", port: backendPort }])),
+  ));
 }
 
 export class Envoy {

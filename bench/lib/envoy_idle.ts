@@ -32,11 +32,11 @@ async function settle(envoy: Envoy): Promise<number> {
   return last;
 }
 
-export async function envoyIdleMemory(repo: string, binary: string, workDir: string, cpus: string | null, protocol: ProtocolBench,
+export async function envoyIdleMemory(binary: string, workDir: string, cpus: string | null, protocol: ProtocolBench,
   backendPort: number, listener: Omit<ListenerSpec, "port">, connections: number): Promise<EnvoyIdleMemory> {
   const adminPort = await freePort();
   const spec: ListenerSpec = { ...listener, port: await freePort() };
-  const envoy = await startEnvoy(binary, bootstrapYaml(repo, adminPort, backendPort, [spec]), workDir, `idle-${protocol.name}-${spec.name}`, cpus, adminPort);
+  const envoy = await startEnvoy(binary, bootstrapYaml(adminPort, backendPort, [spec]), workDir, `idle-${protocol.name}-${spec.name}`, cpus, adminPort);
   const sockets: net.Socket[] = [];
   try {
     const rssStart = await settle(envoy);

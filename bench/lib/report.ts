@@ -270,7 +270,7 @@ export function renderMarkdown(reports: ProtocolReport[], info: RunInfo): string
     "",
     "Per protocol, the same load goes to each target, interleaved (every target once per shape, then the next shape, then the next round) so drift hits all alike:",
     "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
-    "metrics on, stats_tags as in test/lib/envoy.sh); and Envoy's **native** L7 filter for the protocol. One Envoy process serves all proxied targets " +
+    "metrics on, the Wasm filter and stats_tags of control-plane/resources/pieces.ts, as the rigs and the control plane configure it); and Envoy's **native** L7 filter for the protocol. One Envoy process serves all proxied targets " +
     "(a listener and a cluster each, `--concurrency 1`).",
     "",
     "![latency against throughput per target](benchmarks.png)",

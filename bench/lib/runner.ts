@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { probeTarget } from "./connections";
 import { DriverSpec } from "./load_driver";
-import { Envoy, ListenerSpec, bootstrapYaml, metaprotoFiltersYaml, startEnvoy, tcpProxyFilterYaml } from "./envoy";
+import { Envoy, ListenerSpec, bootstrapYaml, metaprotoChain, nativeChain, startEnvoy, tcpProxyChain } from "./envoy";
 import { EnvoyIdleMemory, envoyIdleMemory } from "./envoy_idle";
 import { log } from "./log";
 import type { Pinning } from "./pinning";
@@ -181,16 +181,16 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     if (protocol.prepare) await protocol.prepare(backend.port);
     const listeners: ListenerSpec[] = [];
     const targets: TargetInfo[] = [{ name: "direct", kind: "direct", status: "ok", port: backend.port, note: "no proxy" }];
-    const tcpSpec = { name: "tcp_proxy", filters: tcpProxyFilterYaml };
+    const tcpSpec = { name: "tcp_proxy", filters: tcpProxyChain };
     listeners.push({ ...tcpSpec, port: await freePort() });
     targets.push({ name: "tcp_proxy", kind: "tcp_proxy", status: "ok", note: "tcp_proxy only" });
-    const floorSpec = { name: "wasm_floor", filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, env.emptyFilterWasm, "{}", c, s) };
+    const floorSpec = { name: "wasm_floor", filters: metaprotoChain(env.emptyFilterWasm, "{}") };
     if (!env.onlyTargets || env.onlyTargets.includes("wasm_floor")) {
       listeners.push({ ...floorSpec, port: await freePort() });
       targets.push({ name: "wasm_floor", kind: "wasm_floor", status: "ok", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" });
     }
-    const metaSpec = { name: "metaproto", filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, wasm, protocol.pluginConfig, c, s) };
-    const policySpec = { name: POLICY_TARGET, filters: (c: string, s: string) => metaprotoFiltersYaml(env.repo, wasm, withPassingPolicy(protocol.pluginConfig), c, s) };
+    const metaSpec = { name: "metaproto", filters: metaprotoChain(wasm, protocol.pluginConfig) };
+    const policySpec = { name: POLICY_TARGET, filters: metaprotoChain(wasm, withPassingPolicy(protocol.pluginConfig)) };
     for (const [spec, note] of [[metaSpec, "tcp_proxy"], [policySpec, "tcp_proxy, with a policy that lets every call through (authz rule that never matches, a rate limit that never runs dry)"]] as const) {
       if (built && (!env.onlyTargets || env.onlyTargets.includes(spec.name))) {
         listeners.push({ ...spec, port: await freePort() });
@@ -200,7 +200,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
       }
     }
     for (const nf of protocol.nativeFilters.filter((n) => !env.onlyTargets || env.onlyTargets.includes(n.name))) {
-      listeners.push({ name: nf.name, filters: nf.filtersYaml, port: await freePort() });
+      listeners.push({ name: nf.name, filters: nativeChain(nf), port: await freePort() });
       targets.push({ name: nf.name, kind: "native", status: "ok", note: nf.note });
     }
     if (protocol.unavailableNative) {
@@ -210,7 +210,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     report.targets = targets;
 
     const adminPort = await freePort();
-    envoy = await startEnvoy(env.envoyBinary, bootstrapYaml(env.repo, adminPort, backend.port, listeners), env.workDir, protocol.name, env.pin.envoy, adminPort);
+    envoy = await startEnvoy(env.envoyBinary, bootstrapYaml(adminPort, backend.port, listeners), env.workDir, protocol.name, env.pin.envoy, adminPort);
     const runEnvoy = envoy;
 
     // 4. Every target must answer one call, or it is reported as failed and skipped.
@@ -286,10 +286,10 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
       const spec = t.kind === "tcp_proxy" ? tcpSpec : t.name === POLICY_TARGET ? policySpec : t.kind === "metaproto" ? metaSpec : t.kind === "wasm_floor" ? floorSpec
-        : { name: t.name, filters: protocol.nativeFilters.find((n) => n.name === t.name)!.filtersYaml };
+        : { name: t.name, filters: nativeChain(protocol.nativeFilters.find((n) => n.name === t.name)!) };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {
-        const m = await envoyIdleMemory(env.repo, env.envoyBinary, env.workDir, env.pin.envoy, protocol, backend.port, spec, env.idleConnections);
+        const m = await envoyIdleMemory(env.envoyBinary, env.workDir, env.pin.envoy, protocol, backend.port, spec, env.idleConnections);
         report.envoyIdle.push(m);
         log(`[${name}]   ${t.name}: ${fmt(m.bytesPerIdleConnection)} B per idle connection, ${fmt(m.bytesPerConnectionAfterCall)} B after one call`);
       } catch (err) {

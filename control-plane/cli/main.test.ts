@@ -104,6 +104,52 @@ describe("metaproto CLI", () => {
     expect(value.static_resources.clusters[1].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 6379 });
   });
 
+  test("bootstrap --static --listener: proxy listeners without a model, the plugin configuration passed as given", async () => {
+    const module = path.join(dir, "wasm", "redis.wasm");
+    const config = '{"policy": {"authz": {"rules": []}},\n  "note": "it\'s"}';
+    const { code, out, err } = await run("bootstrap", "--static", "--module", module, "--plugin-config", config, "--listener", "a:7001:9001",
+      "--listener", "b:7002:9002", "--cluster", "extra:9003", "--connect-on-data", "--admin-port", "9911", "--stats-flush-interval", "1s");
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const value = YAML.parse(out);
+    expect(value.admin.address.socket_address.port_value).toBe(9911);
+    expect(value.stats_flush_interval).toEqual({ seconds: 1 });
+    const [wasm, tcp] = value.static_resources.listeners[1].filter_chains[0].filters;
+    expect(wasm.typed_config.config.configuration.value).toBe(config);
+    expect(wasm.typed_config.config.vm_config.code.local.filename).toBe(module);
+    expect(tcp.typed_config).toMatchObject({ stat_prefix: "b", cluster: "b", upstream_connect_mode: "ON_DOWNSTREAM_DATA" });
+    expect(value.static_resources.clusters.map((c: { name: string }) => c.name)).toEqual(["a", "b", "extra"]);
+  });
+
+  test("a cluster item appended to a static bootstrap's YAML joins its clusters (test/lib/envoy.sh relies on it)", async () => {
+    const { out } = await run("bootstrap", "--static", "--module", path.join(dir, "wasm", "redis.wasm"), "--plugin-config", "", "--listener", "a:7001:9001");
+    const cluster = JSON.parse((await run("bootstrap", "--static", "--cluster", "b:9002", "--format", "json")).out).static_resources.clusters[0];
+    const value = YAML.parse(`${out}  - ${JSON.stringify(cluster)}\n`);
+    expect(value.static_resources.clusters.map((c: { name: string }) => c.name)).toEqual(["a", "b"]);
+    expect(value.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.config.configuration.value).toBe("");
+  });
+
+  test("bootstrap --static says which listener options do not go together", async () => {
+    const file = path.join(dir, "c.yaml");
+    fs.writeFileSync(file, service("6380"));
+    const module = path.join(dir, "wasm", "redis.wasm");
+    const cases: [string[], string][] = [
+      [["--static", "--wasm-dir", path.join(dir, "wasm"), file, "--listener", "a:1:2"], "--listener: the listeners come from FILES"],
+      [["--static"], "--static needs the configuration files"],
+      [["--static", "--listener", "a:1:2", "--plugin-config", "{}"], "--plugin-config configures the Wasm module: add --module FILE"],
+      [["--static", "--module", module], "--module and --connect-on-data apply to listeners"],
+      [["--static", "--module", path.join(dir, "missing.wasm"), "--listener", "a:1:2"], "no such file"],
+      [["--node", "n", "--listener", "a:1:2"], "--listener only with --static"],
+      [["--static", "--listener", "a:1"], "expected NAME:PORT:UPSTREAM_PORT"],
+      [["--static", "--listener", "a:1:70000"], "UPSTREAM_PORT: expected a port"],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await run("bootstrap", ...args);
+      expect([args, code]).toEqual([args, 1]);
+      expect(err).toContain(message);
+    }
+  });
+
   test("bootstrap with an empty node cluster is refused, as Envoy would", async () => {
     const { code, err } = await run("bootstrap", "--node", "n", "--node-cluster", "");
     expect(code).toBe(1);

@@ -5,7 +5,7 @@ import * as path from "path";
 import pino from "pino";
 import * as YAML from "yaml";
 import { compileConfig } from "../configure";
-import { bootstrap, staticBootstrap } from "../resources/bootstrap";
+import { bootstrap, ProxyListener, proxyListenersBootstrap, staticBootstrap } from "../resources/bootstrap";
 import { ControlPlane } from "../serve";
 import { renderStatus, StatusReport } from "../status";
 import { up } from "../up";
@@ -30,7 +30,73 @@ function whole(value: string): number {
   return Number(value);
 }
 
+function port(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`${what}: expected a port, 0 to 65535`);
+  return Number(value);
+}
+
+// NAME:PORT:UPSTREAM_PORT, repeatable.
+function proxyListeners(value: string, previous: ProxyListener[] = []): ProxyListener[] {
+  const parts = value.split(":");
+  if (parts.length !== 3 || !parts[0]) throw new InvalidArgumentError("expected NAME:PORT:UPSTREAM_PORT, e.g. redis:6380:6379");
+  return [...previous, { name: parts[0], port: port(parts[1], "PORT"), upstreamPort: port(parts[2], "UPSTREAM_PORT") }];
+}
+
+// NAME:PORT, repeatable.
+function extraClusters(value: string, previous: { name: string; port: number }[] = []): { name: string; port: number }[] {
+  const parts = value.split(":");
+  if (parts.length !== 2 || !parts[0]) throw new InvalidArgumentError("expected NAME:PORT, e.g. provider_b:20881");
+  return [...previous, { name: parts[0], port: port(parts[1], "PORT") }];
+}
+
 const defaultWasmDir = () => path.join(repoRoot(), "dist", "wasm");
+
+interface BootstrapCommandOptions {
+  node?: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string;
+  delta?: boolean; static?: boolean; wasmDir: string; listener?: ProxyListener[]; module?: string; pluginConfig?: string;
+  connectOnData?: boolean; cluster?: { name: string; port: number }[]; statsFlushInterval: string; format: string; output?: string;
+}
+
+const PROXY_LISTENER_OPTIONS = ["--listener", "--module", "--plugin-config", "--connect-on-data", "--cluster"];
+
+function adsBootstrapOf(files: string[], options: BootstrapCommandOptions): Record<string, unknown> {
+  if (!options.node) throw new Error("--node <id> is required (the Envoy's node id), unless --static");
+  if (files.length) throw new Error(`files (${files.join(", ")}) are read only with --static; without it Envoy gets its configuration from metaproto serve`);
+  const given = proxyListenerOptionsGiven(options);
+  if (given.length) throw new Error(`${given.join(", ")} only with --static: without it Envoy gets its listeners from metaproto serve`);
+  return bootstrap({
+    nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
+    xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
+  });
+}
+
+function proxyListenerOptionsGiven(options: BootstrapCommandOptions): string[] {
+  const values = [options.listener, options.module, options.pluginConfig, options.connectOnData, options.cluster];
+  return PROXY_LISTENER_OPTIONS.filter((_, i) => values[i] !== undefined);
+}
+
+function staticBootstrapOf(files: string[], options: BootstrapCommandOptions): Record<string, unknown> {
+  const frame = {
+    adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval,
+    nodeId: options.node, nodeCluster: options.nodeCluster,
+  };
+  const given = proxyListenerOptionsGiven(options);
+  if (files.length) {
+    if (given.length) throw new Error(`${given.join(", ")}: the listeners come from FILES (${files.join(", ")}) or from --listener, not both`);
+    const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
+    if (!compiled.ok) throw new Error(`the configuration has errors:\n${compiled.errors.join("\n")}`);
+    return staticBootstrap(compiled.resources, frame);
+  }
+  if (!given.length) throw new Error("--static needs the configuration files (metaproto bootstrap --static config.yaml) or --listener NAME:PORT:UPSTREAM_PORT");
+  if (!options.listener && (options.module !== undefined || options.connectOnData)) throw new Error("--module and --connect-on-data apply to listeners: add --listener NAME:PORT:UPSTREAM_PORT");
+  if (options.pluginConfig !== undefined && options.module === undefined) throw new Error("--plugin-config configures the Wasm module: add --module FILE");
+  const moduleFile = options.module === undefined ? undefined : path.resolve(options.module);
+  if (moduleFile !== undefined && !fs.existsSync(moduleFile)) throw new Error(`--module ${options.module}: no such file (./build.sh build compiles the codecs into dist/wasm/)`);
+  return proxyListenersBootstrap({
+    ...frame, listeners: options.listener ?? [], moduleFile, pluginConfig: options.pluginConfig,
+    connectOnData: options.connectOnData, clusters: options.cluster,
+  });
+}
 
 export function program(): Command {
   const cli = new Command("metaproto")
@@ -55,7 +121,7 @@ export function program(): Command {
     });
 
   cli.command("bootstrap")
-    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`; with --static, one that holds the configuration of FILES itself")
+    .description("print an Envoy bootstrap that takes all its configuration over ADS from `metaproto serve`; with --static, one that holds its configuration itself: the resources of FILES, or proxy listeners named by --listener")
     .argument("[files...]", "with --static: YAML files or folders")
     .option("--node <id>", "node id (serve keeps per-node state under it); required unless --static")
     .option("--node-cluster <name>", "node cluster (Envoy needs one for ADS)", "metaproto")
@@ -63,31 +129,30 @@ export function program(): Command {
     .option("--admin-port <port>", "Envoy admin port", whole, 9901)
     .option("--admin-address <address>", "Envoy admin address", "127.0.0.1")
     .option("--delta", "use delta xDS instead of state of the world")
-    .option("--static", "no control plane: listeners (Wasm filter inline), clusters and endpoints from FILES")
-    .option("--wasm-dir <dir>", "with --static: folder of the codec modules", defaultWasmDir())
+    .option("--static", "no control plane: listeners (Wasm filter inline), clusters and endpoints from FILES, or from --listener")
+    .option("--wasm-dir <dir>", "with --static FILES: folder of the codec modules", defaultWasmDir())
+    .option("--listener <name:port:upstream-port>", "with --static, instead of FILES: a listener on 127.0.0.1:PORT, [the Wasm filter], tcp_proxy (stat prefix NAME) to the cluster NAME at 127.0.0.1:UPSTREAM_PORT; repeat for more", proxyListeners)
+    .option("--module <file>", "with --listener: the Wasm module every listener runs before tcp_proxy (e.g. dist/wasm/redis.wasm); without it, tcp_proxy alone")
+    .option("--plugin-config <json>", "with --module: the plugin's configuration, passed as given (default {})")
+    .option("--connect-on-data", "with --listener: tcp_proxy connects once the first data has passed the Wasm filter, so the filter's connection routes choose the cluster")
+    .option("--cluster <name:port>", "with --static, beside --listener: one more cluster, at 127.0.0.1:PORT, for connection routes to name; repeat for more", extraClusters)
     .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
     .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .option("-o, --output <file>", "write to this file instead of standard output")
-    .action((files: string[], options: { node?: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string; delta?: boolean; static?: boolean; wasmDir: string; statsFlushInterval: string; format: string; output?: string }) => {
-      let value: Record<string, unknown>;
-      if (options.static) {
-        if (!files.length) throw new Error("--static needs the configuration files: metaproto bootstrap --static config.yaml");
-        const compiled = compileConfig(files, { wasmDir: path.resolve(options.wasmDir) });
-        if (!compiled.ok) throw new Error(`the configuration has errors:\n${compiled.errors.join("\n")}`);
-        value = staticBootstrap(compiled.resources, {
-          adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval,
-          nodeId: options.node, nodeCluster: options.nodeCluster,
-        });
-      } else {
-        if (!options.node) throw new Error("--node <id> is required (the Envoy's node id), unless --static");
-        if (files.length) throw new Error(`files (${files.join(", ")}) are read only with --static; without it Envoy gets its configuration from metaproto serve`);
-        value = bootstrap({
-          nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
-          xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
-        });
-      }
+    .addHelpText("after", `
+Examples:
+  metaproto bootstrap --node edge-1 --xds 127.0.0.1:18000 -o envoy.yaml
+  metaproto bootstrap --static control-plane/examples/redis.yaml -o envoy.yaml
+  metaproto bootstrap --static --module dist/wasm/redis.wasm --plugin-config '{"max_pending_calls": 64}' \\
+    --listener redis:6380:6379 --stats-flush-interval 1s -o envoy.yaml
+
+A static bootstrap's YAML ends with its list of clusters: a cluster item appended to the
+output joins that list (test/lib/envoy.sh's metaproto_cluster_yaml does so).`)
+    .action((files: string[], options: BootstrapCommandOptions) => {
+      const value = options.static ? staticBootstrapOf(files, options) : adsBootstrapOf(files, options);
       encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value);
-      const text = options.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value);
+      // Block sequences at their key's indentation and no folded lines: appended list items line up.
+      const text = options.format === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value, { indentSeq: false, lineWidth: 0 });
       if (options.output) fs.writeFileSync(options.output, text);
       else process.stdout.write(text);
     });

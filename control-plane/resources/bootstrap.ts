@@ -1,8 +1,6 @@
-// An Envoy bootstrap that takes everything else over ADS from the control plane.
-import * as fs from "fs";
-import * as path from "path";
-import { repoRoot } from "../xds/api";
-import { duration } from "./translate";
+// Envoy bootstraps: one that takes everything else over ADS from the control plane, and static ones
+// that need no control plane (the model's resources inlined, or plain proxy listeners for rigs).
+import { BootstrapFrame, bootstrapFrame, listener, staticCluster, staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter } from "./pieces";
 import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
@@ -20,32 +18,15 @@ export interface BootstrapOptions {
 
 export const XDS_CLUSTER = "metaproto_xds";
 
-interface MetricsContract {
-  labels: string[];
-  histograms: Record<string, { buckets: number[] }>;
-}
-
-/** stats_config from api/telemetry/metrics.json: label regexes for the encoded metric names, histogram buckets. */
-export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemetry", "metrics.json")): Record<string, unknown> {
-  const contract = JSON.parse(fs.readFileSync(contractFile, "utf8")) as MetricsContract;
-  return {
-    stats_tags: contract.labels.map((label) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })),
-    histogram_bucket_settings: Object.entries(contract.histograms).map(([name, histogram]) => ({
-      match: { prefix: name },
-      buckets: histogram.buckets,
-    })),
-  };
-}
-
 export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
   // Envoy refuses ADS without both ("ads: node 'id' and 'cluster' are required"; test/rds checks it).
   if (!options.nodeId || !options.nodeCluster) throw new Error("a node id and a node cluster are both required: Envoy refuses ADS without them");
   const ads = { ads: {}, resource_api_version: "V3" };
   return {
-    node: { id: options.nodeId, cluster: options.nodeCluster },
-    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
-    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
-    stats_config: statsConfig(),
+    ...bootstrapFrame({
+      node: { id: options.nodeId, cluster: options.nodeCluster }, adminPort: options.adminPort, adminAddress: options.adminAddress,
+      statsFlushInterval: options.statsFlushInterval ?? "5s",
+    }),
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",
@@ -58,18 +39,14 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
     },
     static_resources: {
       clusters: [{
-        name: XDS_CLUSTER,
+        ...staticCluster(XDS_CLUSTER, [{ address: options.xdsAddress, port: options.xdsPort }], "1s"),
+        // A host name resolves: the control plane may run elsewhere.
         type: "STRICT_DNS",
-        connect_timeout: { seconds: 1 },
         typed_extension_protocol_options: {
           "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
             "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
             explicit_http_config: { http2_protocol_options: {} },
           },
-        },
-        load_assignment: {
-          cluster_name: XDS_CLUSTER,
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsAddress, port_value: options.xdsPort } } } }] }],
         },
       }],
     },
@@ -92,7 +69,7 @@ export function staticBootstrap(resources: ResourceSet, options: StaticBootstrap
         if (!filter.config_discovery) return filter;
         const extension = extensions.get(filter.name as string);
         if (!extension) throw new Error(`listener ${value.name} needs filter config ${filter.name as string}, which is missing`);
-        return { name: "envoy.filters.network.wasm", typed_config: (extension.value as { typed_config: unknown }).typed_config };
+        return { name: WASM_FILTER_NAME, typed_config: (extension.value as { typed_config: unknown }).typed_config };
       }),
     })),
   }));
@@ -101,19 +78,61 @@ export function staticBootstrap(resources: ResourceSet, options: StaticBootstrap
     const { eds_cluster_config: _eds, ...rest } = value;
     return { ...rest, type: "STATIC", load_assignment: endpoints.get(name)?.value ?? { cluster_name: name } };
   });
-  return {
-    ...(options.nodeId ? { node: { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } } : {}),
-    admin: { address: { socket_address: { address: options.adminAddress ?? "127.0.0.1", port_value: options.adminPort } } },
-    stats_flush_interval: duration(options.statsFlushInterval ?? "5s"),
-    stats_config: statsConfig(),
-    static_resources: { listeners, clusters },
-  };
+  return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
 }
 
 export interface StaticBootstrapOptions {
   adminPort: number;
   adminAddress?: string;
   statsFlushInterval?: string;
+  /** A static Envoy needs no node; with an id, node.cluster defaults to "metaproto". */
   nodeId?: string;
   nodeCluster?: string;
+}
+
+function staticFrame(options: StaticBootstrapOptions): BootstrapFrame {
+  return {
+    node: options.nodeId ? { id: options.nodeId, cluster: options.nodeCluster ?? "metaproto" } : undefined,
+    adminPort: options.adminPort, adminAddress: options.adminAddress, statsFlushInterval: options.statsFlushInterval ?? "5s",
+  };
+}
+
+/** A listener of a proxy bootstrap; everything is on 127.0.0.1. */
+export interface ProxyListener {
+  /** The listener's name, its tcp_proxy's stat prefix (tcp.<name>.*) and its cluster's name. */
+  name: string;
+  port: number;
+  upstreamPort: number;
+}
+
+export interface ProxyBootstrapOptions extends StaticBootstrapOptions {
+  listeners: ProxyListener[];
+  /** The Wasm module every listener runs before tcp_proxy; without one, tcp_proxy alone. */
+  moduleFile?: string;
+  /** The plugin's configuration, passed to it exactly as given. */
+  pluginConfig?: string;
+  /** tcp_proxy connects once the first data has passed the Wasm filter (connection routes choose the cluster). */
+  connectOnData?: boolean;
+  /** More clusters, on 127.0.0.1, for connection routes to send connections to. */
+  clusters?: { name: string; port: number }[];
+}
+
+/**
+ * A bootstrap with one listener per ProxyListener: [the Wasm MetaProto filter] + tcp_proxy to its own
+ * STATIC cluster. No model, no control plane: what the rigs (test/lib/envoy.sh) run Envoy with.
+ */
+export function proxyListenersBootstrap(options: ProxyBootstrapOptions): Record<string, unknown> {
+  const names = [...options.listeners.map((l) => l.name), ...(options.clusters ?? []).map((c) => c.name)];
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new Error(`cluster ${repeated} is named twice: each listener has its own cluster, named as the listener`);
+  if (options.pluginConfig !== undefined && options.moduleFile === undefined) throw new Error("a plugin configuration needs a Wasm module to configure");
+  const listeners = options.listeners.map(({ name, port }) => listener(name, "127.0.0.1", port, [
+    ...(options.moduleFile !== undefined ? [wasmFilter({ moduleFile: options.moduleFile, configuration: options.pluginConfig ?? "{}" })] : []),
+    tcpProxyFilter({ statPrefix: name, cluster: name, connectOnData: options.connectOnData }),
+  ]));
+  const clusters = [
+    ...options.listeners.map(({ name, upstreamPort }) => ({ name, port: upstreamPort })),
+    ...(options.clusters ?? []),
+  ].map(({ name, port }) => staticCluster(name, [{ address: "127.0.0.1", port }]));
+  return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
 }

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { MetaRouterDocument } from "../model/schema";
-import { statsConfig } from "./bootstrap";
+import { statsConfig } from "./pieces";
 import { filterConfiguration } from "./translate";
 
 export interface IstioOptions {

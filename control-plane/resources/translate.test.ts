@@ -1,11 +1,9 @@
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as YAML from "yaml";
 import { loadSources } from "../model/load";
-import { encodeMessage, repoRoot } from "../xds/api";
-import { bootstrap, statsConfig } from "./bootstrap";
+import { encodeMessage } from "../xds/api";
+import { bootstrap } from "./bootstrap";
 import { pinModule, translate } from "./translate";
 import { TYPE_URLS } from "./types";
 
@@ -113,13 +111,6 @@ describe("translation to Envoy resources", () => {
     const value = bootstrap({ nodeId: "n1", nodeCluster: "edge", adminPort: 9901, xdsAddress: "127.0.0.1", xdsPort: 18000, delta: true });
     expect(() => encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value)).not.toThrow();
     expect(value).toMatchObject({ node: { id: "n1", cluster: "edge" }, dynamic_resources: { ads_config: { api_type: "DELTA_GRPC" } } });
-  });
-
-  test("stats_config is the one the rigs generate from api/telemetry/metrics.json", () => {
-    const root = repoRoot();
-    const fromRigs = execFileSync("bash", ["-c", `REPO=${JSON.stringify(root)}; . test/lib/envoy.sh; metaproto_stats_config_yaml`], { cwd: root, encoding: "utf8" });
-    expect(statsConfig()).toEqual(YAML.parse(fromRigs));
-    expect(statsConfig(path.join(root, "api", "telemetry", "metrics.json")).stats_tags).toContainEqual({ tag_name: "protocol", regex: "(;protocol=([^;]*))" });
   });
 });
 

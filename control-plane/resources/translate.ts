@@ -1,12 +1,13 @@
 // Model → Envoy resources: for each Service a listener whose MetaProto Wasm filter comes through ECDS
 // (config_discovery) followed by tcp_proxy, EDS clusters for the Service, each subset and its route,
-// their endpoints, and the filter's TypedExtensionConfig. The one place Envoy configuration is written.
+// their endpoints, and the filter's TypedExtensionConfig, built from the pieces in pieces.ts.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { CodecOptions, MetaRouterDocument, ServiceDocument } from "../model/schema";
-import { Resource, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
+import { duration, lbEndpoint, listener, tcpProxyFilter, wasmFilterConfig } from "./pieces";
+import { Resource, ResourceSet, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
 
 export interface TranslateOptions {
   /** Folder holding <protocol>.wasm. */
@@ -44,14 +45,6 @@ export const clusterName = (service: string, subset?: string, port?: number) =>
 
 /** The cluster a routed Service's connections go to: its localities are the route's weighted destinations. */
 export const routedClusterName = (service: string) => `route|${service}`;
-
-export function duration(text: string): { seconds: number; nanos?: number } {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
-  if (!match) throw new Error(`not a duration: ${text}`);
-  const millis = Math.round(Number(match[1]) * { ms: 1, s: 1000, m: 60000 }[match[2] as "ms" | "s" | "m"]);
-  const nanos = (millis % 1000) * 1e6;
-  return nanos ? { seconds: Math.floor(millis / 1000), nanos } : { seconds: Math.floor(millis / 1000) };
-}
 
 type FilterPolicy = NonNullable<CodecOptions["policy"]>;
 type MetaRoute = MetaRouterDocument["spec"]["routes"][number];
@@ -95,20 +88,14 @@ export function filterConfiguration(codec: CodecOptions, router?: MetaRouterDocu
   return JSON.stringify(Object.keys(policy).length > 0 ? { ...codec, policy } : codec);
 }
 
-export function wasmFilter(service: ServiceDocument, options: TranslateOptions, router?: MetaRouterDocument): Record<string, unknown> {
-  return {
-    "@type": WASM_FILTER_TYPE_URL,
-    config: {
-      name: service.metadata.name,
-      root_id: "metaproto",
-      failure_policy: service.spec.failurePolicy,
-      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: filterConfiguration(service.spec.codec, router) },
-      vm_config: {
-        runtime: "envoy.wasm.runtime.v8",
-        code: { local: { filename: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`) } },
-      },
-    },
-  };
+/** The Service's Wasm filter, as its ECDS TypedExtensionConfig carries it. */
+function serviceWasmFilterConfig(service: ServiceDocument, options: TranslateOptions, router?: MetaRouterDocument): Record<string, unknown> {
+  return wasmFilterConfig({
+    name: service.metadata.name,
+    moduleFile: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`),
+    configuration: filterConfiguration(service.spec.codec, router),
+    failurePolicy: service.spec.failurePolicy,
+  });
 }
 
 export function translate(model: Model, options: TranslateOptions): ResourceSet {
@@ -120,10 +107,7 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
   const endpointsOf = (service: ServiceDocument, subset?: string, port?: number) =>
     service.spec.subsets.filter((s) => subset === undefined || s.name === subset)
       .flatMap((s) => s.endpoints).filter((e) => port === undefined || e.port === port)
-      .map((e) => ({
-        endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
-        ...(e.weight ? { load_balancing_weight: { value: e.weight } } : {}),
-      }));
+      .map(lbEndpoint);
 
   const addCluster = (name: string, located: Located<{ kind: string; metadata: { name: string } }>, connectTimeout: string,
     localities: Record<string, unknown>[], weighted: boolean) => {
@@ -166,24 +150,14 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
       }));
       addCluster(upstream, router, service.spec.connectTimeout, localities, true);
     }
-    const tcpProxy = { "@type": TCP_PROXY_TYPE_URL, stat_prefix: name, cluster: upstream };
-
+    const filterDiscovery = { name: extensionConfigName(name), config_discovery: { config_source: ADS_SOURCE, type_urls: [WASM_FILTER_TYPE_URL] } };
     add(TYPE_URLS.listener, {
       name, origin: origin(located),
-      value: {
-        name,
-        address: { socket_address: { address: service.spec.address, port_value: service.spec.port } },
-        filter_chains: [{
-          filters: [
-            { name: extensionConfigName(name), config_discovery: { config_source: ADS_SOURCE, type_urls: [WASM_FILTER_TYPE_URL] } },
-            { name: "envoy.filters.network.tcp_proxy", typed_config: tcpProxy },
-          ],
-        }],
-      },
+      value: listener(name, service.spec.address, service.spec.port, [filterDiscovery, tcpProxyFilter({ statPrefix: name, cluster: upstream })]),
     });
     add(TYPE_URLS.extensionConfig, {
       name: extensionConfigName(name), origin: origin(located),
-      value: { name: extensionConfigName(name), typed_config: wasmFilter(service, options, routerOf.get(name)?.value) },
+      value: { name: extensionConfigName(name), typed_config: serviceWasmFilterConfig(service, options, router?.value) },
     });
   }
   return set;

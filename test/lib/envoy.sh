@@ -1,4 +1,4 @@
-# Shell helpers for rigs: the pinned Envoy, free ports, starting and stopping children.
+# Shell helpers for rigs: the pinned Envoy, its bootstraps, free ports, starting and stopping children.
 # Source it from a rig's test.sh; it expects REPO to point at the repository root.
 
 ENVOY_VERSION="1.40.0"
@@ -65,101 +65,41 @@ wait_for() {
   log "$what is ready"
 }
 
-# The body of the bootstrap's stats_config (unindented), from api/telemetry/metrics.json, the one
-# list of MetaProto's labels and histogram buckets: stats_tags turn the encoded metric names
-# (`name;label=value;...`) into Prometheus labels, histogram_bucket_settings give the duration
-# histogram buckets that fit microseconds.
+# Every Envoy configuration here is written by the control plane (control-plane/resources/pieces.ts),
+# through its compiled CLI (./build.sh build compiles it into build/cp/).
+metaproto_cli() {
+  node "$REPO/control-plane/bin/metaproto.js" "$@"
+}
+
+# The body of the bootstrap's stats_config (unindented, as JSON, which YAML reads too), from
+# api/telemetry/metrics.json: stats_tags turn the encoded metric names (`name;label=value;...`) into
+# Prometheus labels, histogram_bucket_settings give the duration histogram buckets that fit microseconds.
 metaproto_stats_config_yaml() {
-  python3 - "$REPO/api/telemetry/metrics.json" <<'PY'
-import json, sys
-contract = json.load(open(sys.argv[1]))
-print("stats_tags:")
-for label in contract["labels"]:
-    print(f'- tag_name: {label}\n  regex: "(;{label}=([^;]*))"')
-print("histogram_bucket_settings:")
-for name, histogram in contract["histograms"].items():
-    print(f'- match: {{ prefix: "{name}" }}\n  buckets: {json.dumps(histogram["buckets"])}')
-PY
+  metaproto_cli bootstrap --node stats --format json \
+    | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["stats_config"], indent=2))'
 }
 
-# The MetaProto filter chain as YAML list items (unindented): the Wasm MetaProtocol filter, then
-# tcp_proxy. The benchmark (bench/lib/envoy.ts) builds its listeners from this too.
-# Args: wasm_file plugin_config_json cluster stat_prefix
-metaproto_filters_yaml() {
-  cat <<YAML
-- name: envoy.filters.network.wasm
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
-    config:
-      name: metaproto
-      root_id: metaproto
-      configuration:
-        "@type": type.googleapis.com/google.protobuf.StringValue
-        value: '$2'
-      vm_config:
-        runtime: envoy.wasm.runtime.v8
-        code: { local: { filename: "$1" } }
-- name: envoy.filters.network.tcp_proxy
-  typed_config:
-    "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-    stat_prefix: $4
-    cluster: $3
-YAML
-  # Connection routing: tcp_proxy connects once the first read has passed the Wasm filter, which
-  # may have chosen the cluster (filter state envoy.tcp_proxy.cluster) from the first request.
-  if [ -n "${METAPROTO_CONNECT_ON_DATA:-}" ]; then
-    cat <<YAML
-    upstream_connect_mode: ON_DOWNSTREAM_DATA
-    max_early_data_bytes: 1048576
-YAML
-  fi
-}
-
-# One more STATIC cluster, as an item of the bootstrap's clusters list (for connection routes).
+# One more STATIC cluster at 127.0.0.1:port, as an item of a bootstrap's clusters list: appended to
+# the output of metaproto_bootstrap[_listeners], whose YAML ends with that list (for connection routes).
 metaproto_cluster_yaml() { # name port
-  cat <<YAML
-  - name: $1
-    type: STATIC
-    connect_timeout: 2s
-    load_assignment:
-      cluster_name: $1
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
-YAML
+  metaproto_cli bootstrap --static --cluster "$1:$2" --format json \
+    | python3 -c 'import json, sys; print("  - " + json.dumps(json.load(sys.stdin)["static_resources"]["clusters"][0]))'
 }
 
-# A bootstrap with one listener per NAME: [Wasm MetaProtocol filter] + tcp_proxy to its own
-# upstream. tcp_proxy's stat_prefix is NAME, so tcp.NAME.downstream_cx_rx_bytes_total counts
-# what that listener's clients sent.
+# A bootstrap with one listener per NAME on 127.0.0.1:LISTEN_PORT: the Wasm MetaProtocol filter running
+# wasm_file with plugin_config_json (passed as given), then tcp_proxy to its own cluster NAME at
+# 127.0.0.1:UPSTREAM_PORT. tcp_proxy's stat_prefix is NAME, so tcp.NAME.downstream_cx_rx_bytes_total
+# counts what that listener's clients sent. Stats are flushed every second.
+# METAPROTO_CONNECT_ON_DATA=1: tcp_proxy connects once the first read has passed the Wasm filter,
+# which may have chosen the cluster (filter state envoy.tcp_proxy.cluster) from the first request.
 # Args: admin_port wasm_file plugin_config_json NAME:LISTEN_PORT:UPSTREAM_PORT...
 metaproto_bootstrap_listeners() {
   local admin_port=$1 wasm=$2 config=$3; shift 3
-  local spec name listen upstream
-  cat <<YAML
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: $admin_port } }
-stats_flush_interval: 1s
-stats_config:
-$(metaproto_stats_config_yaml | sed 's/^/  /')
-static_resources:
-  listeners:
-YAML
-  for spec in "$@"; do
-    IFS=: read -r name listen upstream <<<"$spec"
-    cat <<YAML
-  - name: $name
-    address: { socket_address: { address: 127.0.0.1, port_value: $listen } }
-    filter_chains:
-    - filters:
-$(metaproto_filters_yaml "$wasm" "$config" "$name" "$name" | sed 's/^/      /')
-YAML
-  done
-  echo "  clusters:"
-  for spec in "$@"; do
-    IFS=: read -r name listen upstream <<<"$spec"
-    metaproto_cluster_yaml "$name" "$upstream"
-  done
+  local spec options=()
+  for spec in "$@"; do options+=(--listener "$spec"); done
+  if [ -n "${METAPROTO_CONNECT_ON_DATA:-}" ]; then options+=(--connect-on-data); fi
+  metaproto_cli bootstrap --static --admin-port "$admin_port" --stats-flush-interval 1s \
+    --module "$wasm" --plugin-config "$config" "${options[@]}"
 }
 
 # The same with a single listener named "metaproto".
