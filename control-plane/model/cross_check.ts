@@ -4,6 +4,12 @@ import { RE2JS } from "re2js";
 import type { FieldPath, Model } from "./load";
 import type { Kind } from "./schema";
 
+/**
+ * Protocols whose server speaks first (its codec's serverFirst()): the filter never holds their
+ * connections for a route, since the client waits for the server's greeting.
+ */
+const SERVER_FIRST_PROTOCOLS = new Set(["mysql"]);
+
 /** Field path (from the document root), message, and the document: kind and name. */
 export type Finding = [FieldPath, string, Kind, string];
 
@@ -83,12 +89,17 @@ export function crossCheck(model: Model): Finding[] {
       if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
       if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}`);
       const notYet = "the MetaProto filter does not apply it yet: remove it for now";
-      if (route.match) routeAt(["match"], `choosing a route by attribute: ${notYet}; the route then applies to every connection`);
       if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
-
+      const serverFirst = value.spec.hosts.filter((h) => SERVER_FIRST_PROTOCOLS.has(model.services.get(h)?.value.spec.protocol ?? ""));
+      if (route.match && serverFirst.length) {
+        routeAt(["match"], `${serverFirst.join(", ")} speaks ${model.services.get(serverFirst[0])!.value.spec.protocol}, whose server speaks first: tcp_proxy connects before the first request, so a connection cannot be routed by it; remove the match (weights still choose a destination per new connection)`);
+      }
     });
-    if (value.spec.routes.length > 1) {
-      at(["routes", 1], "sidecar mode without attribute matching uses one route per MetaRouter: merge the routes (weights choose a destination per new connection)");
+    // Sidecar mode routes whole connections: the first request's match picks a route, and a route
+    // without a match takes the connections no earlier route matched, so it must come last.
+    const catchAll = value.spec.routes.findIndex((route) => !route.match);
+    if (catchAll >= 0 && catchAll < value.spec.routes.length - 1) {
+      at(["routes", catchAll + 1], `never chosen: route ${catchAll} has no match and takes every connection; move the route without a match to the end`);
     }
   }
   return findings;

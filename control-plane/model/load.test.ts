@@ -97,6 +97,24 @@ describe("config model", () => {
     expect(first).toContain("spec.routes[0].localRateLimit.conditions[0].match.attributes.method.regex: not a valid RE2 regex");
   });
 
+  test("a route without a match takes every connection: one after it is never chosen", () => {
+    const routes = `  - route: [{ destination: { host: cache, subset: v1 } }]
+  - match: { attributes: { method: { exact: READONLY } } }
+    route: [{ destination: { host: cache, subset: v2 } }]`;
+    expect(messages(service("cache", 6380), router(routes))).toEqual([
+      expect.stringContaining("spec.routes[1]: never chosen: route 0 has no match and takes every connection; move the route without a match to the end"),
+    ]);
+  });
+
+  test("a server-first protocol's connections cannot be routed by their first request", () => {
+    const routes = `  - match: { attributes: { method: { prefix: "COM_QUERY" } } }
+    route: [{ destination: { host: cache, subset: v2 } }]
+  - route: [{ destination: { host: cache, subset: v1 } }]`;
+    expect(messages(service("cache", 6380).replace("protocol: redis", "protocol: mysql"), router(routes))).toEqual([
+      expect.stringContaining("spec.routes[0].match: cache speaks mysql, whose server speaks first"),
+    ]);
+  });
+
   test("what only router mode can honour is rejected and says so", () => {
     const routes = `  - route: [{ destination: { host: cache, subset: v1 } }]
     weightsPer: request

@@ -9,7 +9,7 @@ import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { MetaRouterDocument } from "../model/schema";
 import { statsConfig } from "./pieces";
-import { filterConfiguration } from "./translate";
+import { filterConfiguration, routesConnections } from "./translate";
 
 export interface IstioOptions {
   namespace: string;
@@ -40,6 +40,11 @@ export function istioManifests(model: Model, options: IstioOptions): Record<stri
   for (const router of model.routers.values()) for (const host of router.value.spec.hosts) routerOf.set(host, router);
   for (const { value: service } of model.services.values()) {
     const name = service.metadata.name;
+    const router = routerOf.get(name);
+    // Matched routes send connections to clusters `metaproto serve` defines; a sidecar has Istio's.
+    if (routesConnections(router?.value)) {
+      throw new Error(`MetaRouter ${router!.value.metadata.name} chooses connections' clusters by match, which needs the clusters metaproto serve defines: in Istio route TCP connections with a VirtualService, and remove the match`);
+    }
     const module = path.join(options.wasmDir, `${service.spec.protocol}.wasm`);
     manifests.push({
       apiVersion: "extensions.istio.io/v1alpha1",
@@ -53,7 +58,7 @@ export function istioManifests(model: Model, options: IstioOptions): Record<stri
         failStrategy: FAIL_STRATEGY[service.spec.failurePolicy],
         // Inbound traffic to the Service's port on the selected workloads.
         match: [{ mode: "SERVER", ports: [{ number: service.spec.port }] }],
-        pluginConfig: JSON.parse(filterConfiguration(service.spec.codec, routerOf.get(name)?.value)),
+        pluginConfig: JSON.parse(filterConfiguration(name, service.spec.codec, router?.value)),
       },
     });
   }

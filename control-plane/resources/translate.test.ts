@@ -152,3 +152,42 @@ describe("a MetaRouter's request mutation and local rate limits become the filte
     expect(() => host.start()).not.toThrow();
   }, 120_000);
 });
+
+describe("matched routes choose a connection's cluster by its first request", () => {
+  // Connections that open with READONLY go to v2; the rest to v1 and v2 by weight.
+  const text = config([80, 20]).replace("  - route:\n", `  - name: replicas
+    match: { attributes: { method: { exact: READONLY } } }
+    requestMutation: [{ key: x-replica, value: "yes" }]
+    route: [{ destination: { host: cache, subset: v2 } }]
+  - route:
+`);
+  const translated = () => {
+    const { model, errors } = loadSources([{ file: "c.yaml", text }]);
+    expect(errors).toEqual([]);
+    return translate(model!, { wasmDir: "/opt/metaproto/wasm" });
+  };
+
+  test("each route has its cluster; the one without a match is tcp_proxy's, which waits for the first request", () => {
+    const set = translated();
+    expect([...set.get(TYPE_URLS.cluster)!.keys()]).toEqual(["cache", "cache.v1", "cache.v2", "route|cache|replicas", "route|cache"]);
+    const zones = (name: string) => (set.get(TYPE_URLS.endpoint)!.get(name)!.value as any).endpoints.map((l: any) => [l.locality.zone, l.load_balancing_weight.value]);
+    expect(zones("route|cache|replicas")).toEqual([["cache.v2", 100]]);
+    expect(zones("route|cache")).toEqual([["cache.v1", 80], ["cache.v2", 20]]);
+    const tcp = (set.get(TYPE_URLS.listener)!.get("cache")!.value as any).filter_chains[0].filters[1].typed_config;
+    expect(tcp).toMatchObject({ cluster: "route|cache", upstream_connect_mode: "ON_DOWNSTREAM_DATA" });
+  });
+
+  test("the filter's connection routes carry the match (method as the call's own); the route's stages apply to what it matches", () => {
+    const ecds = translated().get(TYPE_URLS.extensionConfig)!.get("metaproto.cache")!;
+    const config = JSON.parse((ecds.value as any).typed_config.config.configuration.value);
+    expect(config.policy).toEqual({
+      mutations: [{ match: { method: { exact: "READONLY" } }, set: { "x-replica": "yes" } }],
+      routes: [{ match: { method: { exact: "READONLY" } }, cluster: "route|cache|replicas" }],
+    });
+  });
+
+  test("without matched routes tcp_proxy connects at once", () => {
+    const listener = resources([30, 70]).get(TYPE_URLS.listener)!.get("cache")!.value as any;
+    expect(listener.filter_chains[0].filters[1].typed_config.upstream_connect_mode).toBeUndefined();
+  });
+});

@@ -43,25 +43,45 @@ export const extensionConfigName = (service: string) => `metaproto.${service}`;
 export const clusterName = (service: string, subset?: string, port?: number) =>
   [service, subset, port].filter((part) => part !== undefined).join(".");
 
-/** The cluster a routed Service's connections go to: its localities are the route's weighted destinations. */
-export const routedClusterName = (service: string) => `route|${service}`;
+/**
+ * The cluster of a route of a Service's MetaRouter: its localities are the route's weighted
+ * destinations. The route without a match (tcp_proxy's own cluster) is `route|<service>`; a route
+ * with one is `route|<service>|<route name or index>`, chosen by the filter's connection routes.
+ */
+export const routedClusterName = (service: string, route?: string) => (route === undefined ? `route|${service}` : `route|${service}|${route}`);
 
 type FilterPolicy = NonNullable<CodecOptions["policy"]>;
+type CallMatch = NonNullable<NonNullable<FilterPolicy["routes"]>[number]["match"]>;
 type MetaRoute = MetaRouterDocument["spec"]["routes"][number];
 
 const millis = (text: string) => duration(text).seconds * 1000 + Math.round((duration(text).nanos ?? 0) / 1e6);
 
-/** A MetaRouter attribute match as the filter's call match. */
-function attributeMatch(attributes: Record<string, { exact: string } | { prefix: string } | { regex: string }>) {
-  return { attributes: Object.entries(attributes).map(([name, m]) => ({ name, ...m })) };
+type AttributeMatches = Record<string, { exact: string } | { prefix: string } | { regex: string }>;
+
+/**
+ * A MetaRouter attribute match as the filter's call match. As in Aeraki's MetaRouter, `service`
+ * and `method` are the call's own; any other name is a request attribute (Dubbo attachment,
+ * THeader info header).
+ */
+function attributeMatch(...matches: (AttributeMatches | undefined)[]): CallMatch {
+  const call: CallMatch = {};
+  const attributes: NonNullable<CallMatch["attributes"]> = [];
+  for (const [name, m] of matches.flatMap((match) => Object.entries(match ?? {}))) {
+    if (name === "service" || name === "method") call[name] = m;
+    else attributes.push({ name, ...m });
+  }
+  if (attributes.length) call.attributes = attributes;
+  return call;
 }
 
 /** A MetaRouter route's request mutation and local rate limits as filter policy stages. */
 function routePolicy(router: MetaRouterDocument, route: MetaRoute, index: number, policy: FilterPolicy): FilterPolicy {
   const name = `${router.metadata.name}.${route.name ?? index}`;
   const out: FilterPolicy = { ...policy };
+  // A matched route's stages apply to the calls its match selects.
+  const routeMatch = route.match ? { match: attributeMatch(route.match.attributes) } : {};
   if (route.requestMutation) {
-    out.mutations = [...(policy.mutations ?? []), { set: Object.fromEntries(route.requestMutation.map((m) => [m.key, m.value])) }];
+    out.mutations = [...(policy.mutations ?? []), { ...routeMatch, set: Object.fromEntries(route.requestMutation.map((m) => [m.key, m.value])) }];
   }
   const limit = route.localRateLimit;
   if (limit) {
@@ -69,31 +89,41 @@ function routePolicy(router: MetaRouterDocument, route: MetaRoute, index: number
       ({ max_tokens: b.maxTokens, tokens_per_fill: b.tokensPerFill, fill_interval_ms: millis(b.fillInterval) });
     // Conditions first: a call that matches one draws from its bucket, as Aeraki's LocalRateLimit does.
     const rules = [
-      ...(limit.conditions ?? []).map((c, i) => ({ name: `${name}.condition${i}`, match: attributeMatch(c.match.attributes), ...bucket(c.tokenBucket) })),
-      ...(limit.tokenBucket ? [{ name, ...bucket(limit.tokenBucket) }] : []),
+      ...(limit.conditions ?? []).map((c, i) => ({ name: `${name}.condition${i}`, match: attributeMatch(route.match?.attributes, c.match.attributes), ...bucket(c.tokenBucket) })),
+      ...(limit.tokenBucket ? [{ name, ...routeMatch, ...bucket(limit.tokenBucket) }] : []),
     ];
     out.rate_limits = [...(policy.rate_limits ?? []), ...rules];
   }
   return out;
 }
 
+/** The name a route's cluster goes by: its own name, else its index. */
+const routeKey = (route: MetaRoute, index: number) => route.name ?? String(index);
+
 /**
  * The Wasm filter's `configuration` JSON: the codec options as the filter reads them, with the
- * Service's MetaRouter stages (request mutation, local rate limits) added to its policy.
+ * Service's MetaRouter stages (request mutation, local rate limits, the connection routes of
+ * matched routes) added to its policy.
  */
-export function filterConfiguration(codec: CodecOptions, router?: MetaRouterDocument): string {
+export function filterConfiguration(service: string, codec: CodecOptions, router?: MetaRouterDocument): string {
   if (!router) return JSON.stringify(codec);
   let policy: FilterPolicy = codec.policy ?? {};
   router.spec.routes.forEach((route, i) => { policy = routePolicy(router, route, i, policy); });
+  const routes = router.spec.routes.flatMap((route, i) =>
+    route.match ? [{ match: attributeMatch(route.match.attributes), cluster: routedClusterName(service, routeKey(route, i)) }] : []);
+  if (routes.length) policy = { ...policy, routes: [...(policy.routes ?? []), ...routes] };
   return JSON.stringify(Object.keys(policy).length > 0 ? { ...codec, policy } : codec);
 }
+
+/** True when the filter chooses connections' clusters: tcp_proxy must then wait for the first request. */
+export const routesConnections = (router?: MetaRouterDocument) => router?.spec.routes.some((route) => route.match) ?? false;
 
 /** The Service's Wasm filter, as its ECDS TypedExtensionConfig carries it. */
 function serviceWasmFilterConfig(service: ServiceDocument, options: TranslateOptions, router?: MetaRouterDocument): Record<string, unknown> {
   return wasmFilterConfig({
     name: service.metadata.name,
     moduleFile: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`),
-    configuration: filterConfiguration(service.spec.codec, router),
+    configuration: filterConfiguration(service.metadata.name, service.spec.codec, router),
     failurePolicy: service.spec.failurePolicy,
   });
 }
@@ -141,19 +171,21 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
     // filter chain once its drain time is over.
     const router = routerOf.get(name);
     let upstream = clusterName(name);
-    if (router) {
-      upstream = routedClusterName(name);
-      const localities = router.value.spec.routes[0].route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
+    router?.value.spec.routes.forEach((route, i) => {
+      const localities = route.route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
         locality: { zone: clusterName(destination.host, destination.subset, destination.port) },
         load_balancing_weight: { value: weight ?? 100 },
         lb_endpoints: endpointsOf(model.services.get(destination.host)!.value, destination.subset, destination.port),
       }));
-      addCluster(upstream, router, service.spec.connectTimeout, localities, true);
-    }
+      const routed = route.match ? routedClusterName(name, routeKey(route, i)) : routedClusterName(name);
+      if (!route.match) upstream = routed;
+      addCluster(routed, router, service.spec.connectTimeout, localities, true);
+    });
     const filterDiscovery = { name: extensionConfigName(name), config_discovery: { config_source: ADS_SOURCE, type_urls: [WASM_FILTER_TYPE_URL] } };
     add(TYPE_URLS.listener, {
       name, origin: origin(located),
-      value: listener(name, service.spec.address, service.spec.port, [filterDiscovery, tcpProxyFilter({ statPrefix: name, cluster: upstream })]),
+      value: listener(name, service.spec.address, service.spec.port,
+        [filterDiscovery, tcpProxyFilter({ statPrefix: name, cluster: upstream, connectOnData: routesConnections(router?.value) })]),
     });
     add(TYPE_URLS.extensionConfig, {
       name: extensionConfigName(name), origin: origin(located),

@@ -19,8 +19,8 @@
 #   - the control plane restarted mid-traffic: Envoy keeps serving and reconnects;
 #   - a new codec build saved over dist/wasm-like folder rolls out with no Envoy restart: serve pins it
 #     under its sha256, new connections run it (a new VM, their calls counted), the held one keeps working.
-# Then `metaproto bootstrap --static` (the same configuration inlined, no control plane) through a real
-# Envoy, `metaproto up --check` on the shipped demo configuration (moved to free ports), and the Envoy
+# Then `metaproto bootstrap --static` (the same configuration inlined, no control plane, plus a route
+# matched on the connection's first command) through a real Envoy, `metaproto up --check` on the shipped demo configuration (moved to free ports), and the Envoy
 # behaviours the control plane relies on (test/rds/envoy_facts.js, a further Envoy
 # driven by the ADS server directly): ADS needs node id and cluster; a listener waits for its ECDS
 # config; a filter config Envoy NACKs is traced to its YAML document and not sent again.
@@ -70,6 +70,7 @@ metadata: { name: cache }
 spec:
   hosts: [cache]
   routes:
+$([ -z "${MATCHED_ROUTE:-}" ] || echo "  - { name: readonly, match: { attributes: { method: { exact: READONLY } } }, route: [{ destination: { host: cache, subset: v2 } }] }")
   - name: by-weight
     route:
     - { destination: { host: cache, subset: v1 }, weight: $1 }
@@ -282,13 +283,21 @@ scenario() { # sotw | delta
 scenario sotw
 scenario delta
 
-log "metaproto bootstrap --static: the same model inlined into a bootstrap, no control plane"
+log "metaproto bootstrap --static: the same model inlined into a bootstrap, no control plane, with a matched"
+log "route: connections opening with READONLY go to v2, the others by weight (100/0) to v1"
 RUN="$WORK/static"; mkdir -p "$RUN"; LISTEN_PORT=$(free_port); ADMIN_PORT=$(free_port)
-write_config 0 100
+MATCHED_ROUTE=1 write_config 100 0
 metaproto bootstrap --static "$RUN/config.yaml" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s -o "$RUN/envoy.yaml"
 start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
 static_gets_before=$(envoy_gets)
-expect_new_connections_on v2 3
+readonly_calls() { redis-cli -p "$V2_PORT" info commandstats | { grep -o 'cmdstat_readonly:calls=[0-9]*' || echo =0; } | cut -d= -f2; }
+readonly_before=$(readonly_calls)
+redis-cli -p "$LISTEN_PORT" READONLY | grep -q 'cluster support disabled' || die "READONLY got no answer from a redis-server"
+[ "$(readonly_calls)" = $((readonly_before + 1)) ] || die "the connection opening with READONLY did not reach v2"
+expect_new_connections_on v1 3
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait 10 \
+  --expect "metaproto_connection_routes_total{protocol=redis,reason=routed} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=redis,reason=default} == 3"
 wait_for "the static Envoy's filter counted the GETs" 10 sh -c "[ \$(curl -sf http://127.0.0.1:$ADMIN_PORT/stats/prometheus | awk '/^metaproto_requests_total\\{/ && /method=\"GET\"/ { s += \$2 } END { print s + 0 }') -ge $((static_gets_before + 3)) ]" \
   || die "the static bootstrap's Envoy did not count the calls"
 stop_pid "$ENVOY_PID"
