@@ -19,6 +19,7 @@ test("recording rules: level:metric:operations names, one quantile label per dur
   const recorded = rules.groups[0].rules;
   for (const rule of recorded) expect(rule.record).toMatch(/^[a-z_]+:[a-z_]+:[a-z0-9_]+$/);
   expect(recorded.find((r) => r.record === names.errorRatio)!.expr)
-    .toBe('sum by (protocol, service, method) (rate(metaproto_requests_total{response_status=~"client_error|server_error"}[30s])) / sum by (protocol, service, method) (rate(metaproto_requests_total[30s]))');
+    .toBe('(sum by (protocol, service, method) (rate(metaproto_requests_total{response_status=~"client_error|server_error"}[30s]))'
+      + ' or sum by (protocol, service, method) (rate(metaproto_requests_total[30s])) * 0) / sum by (protocol, service, method) (rate(metaproto_requests_total[30s]))');
   expect(recorded.filter((r) => r.record === names.durationQuantile).map((r) => r.labels?.quantile)).toEqual(["0.5", "0.9", "0.99"]);
 });

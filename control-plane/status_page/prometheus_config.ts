@@ -49,14 +49,19 @@ export function recordingRules(window: string): Record<string, unknown> {
   const names = recordedNames(window);
   const byCall = "protocol, service, method";
   const errors = `response_status=~"${ERROR_STATUSES.join("|")}"`;
+  const all = `sum by (${byCall}) (rate(metaproto_requests_total[${window}]))`;
   return {
     groups: [{
       name: "metaproto-red",
       rules: [
         { record: names.requestsRate, expr: `sum by (${byCall}) (rate(metaproto_requests_total[${window}]))` },
         { record: names.requestsRateByStatus, expr: `sum by (${byCall}, response_status) (rate(metaproto_requests_total[${window}]))` },
-        // Calls that failed (client_error, server_error) over all calls; no_response (oneway, closed) is not an error.
-        { record: names.errorRatio, expr: `sum by (${byCall}) (rate(metaproto_requests_total{${errors}}[${window}])) / sum by (${byCall}) (rate(metaproto_requests_total[${window}]))` },
+        // Calls that failed (client_error, server_error) over all calls; no_response (oneway, closed) is
+        // not an error. A method that never failed has no error series: `or ... * 0` makes its ratio 0.
+        {
+          record: names.errorRatio,
+          expr: `(sum by (${byCall}) (rate(metaproto_requests_total{${errors}}[${window}])) or ${all} * 0) / ${all}`,
+        },
         ...[0.5, 0.9, 0.99].map((q) => ({
           record: names.durationQuantile,
           expr: `histogram_quantile(${q}, sum by (${byCall}, le) (rate(metaproto_request_duration_microseconds_bucket[${window}])))`,

@@ -38,7 +38,7 @@ function renderCalls(view) {
 
 function chartOptions(title, series, width) {
   return {
-    title, width, height: 180,
+    title, width, height: 170,
     scales: { x: { time: true } },
     axes: [{}, { size: 60 }],
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: false }))],
@@ -47,9 +47,11 @@ function chartOptions(title, series, width) {
 
 function renderCharts(view) {
   const container = document.getElementById("charts");
-  const width = 420;
+  const width = 330;
   const seen = new Set();
-  for (const c of view.calls) {
+  // The busiest calls first.
+  const ordered = [...view.calls].sort((a, b) => b.total - a.total);
+  for (const c of ordered) {
     const id = callId(c);
     seen.add(id);
     const statuses = Object.keys(c.series.byStatus).sort();
@@ -65,7 +67,6 @@ function renderCharts(view) {
     if (!chart) {
       const row = el("div", { class: "chart-row" });
       const card = el("div", { class: "chart-card", "data-chart": id }, el("h3", {}, callName(c)), row);
-      container.append(card);
       const rateSeries = [{ label: "calls/s", color: "#1f5fbf" }, ...statuses.map((s) => ({ label: `${s}/s`, color: STATUS_COLORS[s] || "#555" }))];
       chart = {
         card, statuses,
@@ -77,6 +78,8 @@ function renderCharts(view) {
       chart.rate.setData(rateData);
       chart.duration.setData(durationData);
     }
+    // Appending an element already in place moves it: the cards follow `ordered`.
+    container.append(chart.card);
   }
   for (const [id, chart] of charts) {
     if (seen.has(id)) continue;
