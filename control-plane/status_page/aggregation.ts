@@ -107,6 +107,8 @@ export function histogramQuantile(q: number, buckets: [number, number][]): numbe
 export class MetricsWindow {
   private ticks: Tick[] = [];
   private envoyStates = new Map<string, EnvoyState>();
+  /** The last view, until the next scrape: every open page polls it. */
+  private cached?: MetricsView;
 
   /** windowMs: how far back charts and quantiles go; rateWindowMs: what one point of a rate covers. */
   constructor(readonly windowMs: number, readonly rateWindowMs: number) {}
@@ -128,6 +130,7 @@ export class MetricsWindow {
     }
     for (const address of this.envoyStates.keys()) if (!results.has(address)) this.envoyStates.delete(address);
     this.ticks.push({ time, envoys });
+    this.cached = undefined;
     // Keep one tick older than the window: the baseline of the window's first difference.
     while (this.ticks.length > 2 && this.ticks[1].time < time - this.windowMs) this.ticks.shift();
   }
@@ -149,6 +152,11 @@ export class MetricsWindow {
   }
 
   view(): MetricsView {
+    this.cached ??= this.compute();
+    return this.cached;
+  }
+
+  private compute(): MetricsView {
     const ticks = this.ticks;
     const increases = ticks.map((_, i) => (i === 0 ? new Map() : this.increase(i)));
     const latest = new Map<string, number>();
