@@ -13,8 +13,8 @@ RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
 # Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
 BENCH_PROTOCOLS=dubbo,redis,thrift,mysql
-# Real peers the rigs start (README "Requirements").
-DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
+# Real peers the rigs start (README "Requirements"); Prometheus and Chromium for test/status.
+DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift prometheus chromium)
 
 usage() {
   cat <<'USAGE'

@@ -7,8 +7,12 @@ import type { Logger } from "pino";
 import { compileConfig } from "./configure";
 import { pinModule } from "./resources/translate";
 import { statusReport, StatusReport } from "./status";
+import { MetricsWindow } from "./status_page/aggregation";
+import { handleStatusPage } from "./status_page/handler";
+import { EnvoyScraper, EnvoyTarget } from "./status_page/scraper";
 import { TYPE_URLS } from "./resources/types";
 import { ConfigWatcher } from "./watch";
+import { hostPort } from "./status_page/envoy_admin";
 import { ANY_NODE, SimpleCache } from "./xds/cache";
 import { XdsServer } from "./xds/server/server";
 
@@ -23,7 +27,13 @@ export interface ServeOptions {
   http?: { address: string; port: number };
   /** Where each codec build is copied under its sha256 (see TranslateOptions.moduleFile); none: Envoy reads wasmDir. */
   pinDir?: string;
+  /** Envoy admin addresses to scrape besides those the Envoys name in their node metadata. */
+  envoyAdmins?: string[];
+  /** The status page's scrapes: how often, how far back it keeps them, what one rate point covers. */
+  scrape?: { intervalMs: number; windowMs: number; rateWindowMs: number };
 }
+
+export const DEFAULT_SCRAPE = { intervalMs: 2000, windowMs: 300_000, rateWindowMs: 10_000 };
 
 export class ControlPlane {
   readonly cache = new SimpleCache();
@@ -35,14 +45,28 @@ export class ControlPlane {
   rejected = 0;
   applied = 0;
   lastErrors: string[] = [];
+  readonly scraper: EnvoyScraper;
 
   constructor(private readonly options: ServeOptions) {
     this.server = new XdsServer(this.cache, options.log);
+    const scrape = options.scrape ?? DEFAULT_SCRAPE;
+    this.scraper = new EnvoyScraper(new MetricsWindow(scrape.windowMs, scrape.rateWindowMs), () => this.envoyTargets(), scrape.intervalMs, options.log);
+  }
+
+  /** The Envoys to scrape: connected ones that named their admin address, and --envoy-admin. */
+  envoyTargets(): EnvoyTarget[] {
+    const targets = new Map<string, EnvoyTarget>();
+    for (const [id, node] of this.server.status.nodes) if (node.admin && node.streams > 0) targets.set(node.admin, { address: node.admin, node: id });
+    for (const address of this.options.envoyAdmins ?? []) if (!targets.has(address)) targets.set(address, { address });
+    return [...targets.values()];
   }
 
   /** Loads the configuration (it must be valid), starts the ADS server and the watch; resolves to the port. */
   async start(): Promise<number> {
-    if (this.options.http) await this.serveHttp(this.options.http.address, this.options.http.port);
+    if (this.options.http) {
+      await this.serveHttp(this.options.http.address, this.options.http.port);
+      this.scraper.start();
+    }
     if (!this.reload()) throw new Error("the configuration has errors (above): fix them and start again");
     const port = await this.server.listen(this.options.address, this.options.port);
     this.watchers.push(new ConfigWatcher(this.options.files, this.options.debounceMs, () => this.reload()));
@@ -60,7 +84,9 @@ export class ControlPlane {
   serveHttp(address: string, port: number): Promise<number> {
     const server = http.createServer((request, response) => {
       const wasm = /^\/wasm\/([a-z][a-z0-9_]*\.wasm)$/.exec(request.url ?? "");
-      if (request.method === "GET" && request.url === "/status") {
+      if (handleStatusPage({ metrics: () => this.scraper.window.view(), status: () => this.status(), targets: () => this.envoyTargets() }, request, response)) {
+        return;
+      } else if (request.method === "GET" && request.url === "/status") {
         response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(this.status()));
       } else if (request.method === "GET" && wasm) {
         fs.readFile(path.join(this.options.wasmDir, wasm[1]), (err, bytes) => {
@@ -69,7 +95,7 @@ export class ControlPlane {
           this.options.log.debug({ module: wasm[1], found: !err }, "module requested");
         });
       } else {
-        response.writeHead(404, { "content-type": "text/plain" }).end("GET /status or /wasm/<protocol>.wasm\n");
+        response.writeHead(404, { "content-type": "text/plain" }).end("GET / (status page), /status or /wasm/<protocol>.wasm\n");
       }
     });
     this.httpServer = server;
@@ -77,7 +103,8 @@ export class ControlPlane {
       server.once("error", (err) => reject(new Error(`cannot serve HTTP on ${address}:${port}: ${err.message} (choose another --http-listen)`)));
       server.listen(port, address, () => {
         this.httpPort = (server.address() as { port: number }).port;
-        this.options.log.info({ address: `${address}:${this.httpPort}` }, "HTTP: GET /status (for metaproto status), GET /wasm/<protocol>.wasm");
+        this.options.log.info({ address: `${address}:${this.httpPort}`, statusPage: `http://${hostPort(address, this.httpPort!)}/` },
+          "HTTP: the status page (GET /), GET /status (for metaproto status), GET /wasm/<protocol>.wasm, GET /prometheus/targets");
         resolve(this.httpPort);
       });
     });
@@ -111,6 +138,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     for (const watcher of this.watchers) watcher.close();
+    await this.scraper.stop();
     this.httpServer?.close();
     this.server.forceStop();
   }

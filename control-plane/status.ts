@@ -7,6 +7,7 @@ export interface StatusReport {
   nodes: {
     id: string;
     streams: number;
+    admin?: string;
     types: { type: string; sent?: string; acked?: string; responses: number; nack?: { version: string; message: string; resources: string[]; origins: string[]; at: string } }[];
   }[];
 }
@@ -17,6 +18,7 @@ export function statusReport(registry: StatusRegistry, config: StatusReport["con
     nodes: [...registry.nodes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, node]) => ({
       id,
       streams: node.streams,
+      admin: node.admin,
       types: [...node.types].map(([typeUrl, t]) => ({
         type: typeUrl.split(".").pop()!,
         sent: t.sentVersion,
@@ -36,7 +38,7 @@ export function renderStatus(report: StatusReport): string {
   for (const error of config.lastErrors) lines.push(`  ${error}`);
   if (!report.nodes.length) lines.push("no Envoy has connected");
   for (const node of report.nodes) {
-    lines.push(`node ${node.id}: ${node.streams ? `connected (${node.streams} stream${node.streams > 1 ? "s" : ""})` : "disconnected"}`);
+    lines.push(`node ${node.id}: ${node.streams ? `connected (${node.streams} stream${node.streams > 1 ? "s" : ""})` : "disconnected"}${node.admin ? `, admin ${node.admin}` : ""}`);
     const width = Math.max(...node.types.map((t) => t.type.length), 4);
     lines.push(`  ${"type".padEnd(width)}  ${"sent".padEnd(16)}  ${"acked".padEnd(16)}  responses`);
     for (const t of node.types) {

@@ -11,6 +11,7 @@ import * as YAML from "yaml";
 import { loadFiles, formatError } from "./model/load";
 import { bootstrap } from "./resources/bootstrap";
 import { ControlPlane } from "./serve";
+import { adminMetadata, hostPort } from "./status_page/envoy_admin";
 import { repoRoot } from "./xds/api";
 
 export interface UpOptions {
@@ -111,10 +112,13 @@ export async function up(options: UpOptions): Promise<void> {
 
     await plane.start();
     const bootstrapFile = path.join(options.workDir, "envoy.yaml");
-    fs.writeFileSync(bootstrapFile, YAML.stringify(bootstrap({
+    const envoyBootstrap = bootstrap({
       nodeId: "metaproto-up", nodeCluster: "metaproto", adminPort: options.adminPort,
       xdsAddress: options.xds.address, xdsPort: options.xds.port, statsFlushInterval: "1s",
-    })));
+    });
+    // Where the status page scrapes this Envoy: it tells the control plane in its node metadata.
+    (envoyBootstrap.node as Record<string, unknown>).metadata = adminMetadata("127.0.0.1", options.adminPort);
+    fs.writeFileSync(bootstrapFile, YAML.stringify(envoyBootstrap));
     start("envoy", envoyBinary(), ["-c", bootstrapFile, "--concurrency", "1", "--base-id", String(options.adminPort % 60000), "--disable-hot-restart"]);
     const admin = `http://127.0.0.1:${options.adminPort}`;
     await Promise.race([exitedEarly, waitFor(`Envoy (admin ${admin}) to take its configuration over ADS`, 60,
@@ -135,6 +139,7 @@ export async function up(options: UpOptions): Promise<void> {
       "MetaProto is up: Envoy configured only over xDS by the control plane, real redis-servers behind it.",
       ...lines,
       `  metrics:  curl -s ${admin}/stats/prometheus | grep ^metaproto_`,
+      `  page:     http://${hostPort(options.http.address, options.http.port)}/   (status page: calls, errors, durations, what Envoy ACKed)`,
       `  status:   npx metaproto status --server ${options.http.address}:${options.http.port}`,
       `  config:   ${options.files.join(", ")} (edit and save: the change is pushed; a bad one is refused and logged)`,
       `  logs:     ${options.workDir}`,

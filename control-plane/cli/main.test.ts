@@ -83,7 +83,8 @@ describe("metaproto CLI", () => {
     const { code, out } = await run("bootstrap", "--node", "edge-1", "--xds", "127.0.0.1:18123", "--admin-port", "9911", "--delta");
     expect(code).toBe(0);
     const value = YAML.parse(out);
-    expect(value.node).toEqual({ id: "edge-1", cluster: "metaproto" });
+    // The admin address rides in node metadata: serve learns where to scrape this Envoy.
+    expect(value.node).toEqual({ id: "edge-1", cluster: "metaproto", metadata: { metaproto_admin: "127.0.0.1:9911" } });
     expect(value.admin.address.socket_address.port_value).toBe(9911);
     expect(value.dynamic_resources.ads_config.api_type).toBe("DELTA_GRPC");
     expect(value.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: "127.0.0.1", port_value: 18123 });

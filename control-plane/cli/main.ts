@@ -6,7 +6,9 @@ import pino from "pino";
 import * as YAML from "yaml";
 import { compileConfig } from "../configure";
 import { bootstrap, ProxyListener, proxyListenersBootstrap, staticBootstrap } from "../resources/bootstrap";
-import { ControlPlane } from "../serve";
+import { ControlPlane, DEFAULT_SCRAPE } from "../serve";
+import { adminMetadata } from "../status_page/envoy_admin";
+import { prometheusConfig, recordingRules, RULES_FILE } from "../status_page/prometheus_config";
 import { renderStatus, StatusReport } from "../status";
 import { up } from "../up";
 import { istioManifests, istioPodAnnotations } from "../resources/istio";
@@ -23,6 +25,23 @@ function hostPort(value: string): { address: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(value);
   if (!match || Number(match[2]) > 65535) throw new InvalidArgumentError("expected ADDRESS:PORT, e.g. 127.0.0.1:18000");
   return { address: match[1].replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
+
+/** A duration as Prometheus writes it (30s, 1m, 500ms) → milliseconds. */
+function durationMs(value: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (!match || Number(match[1]) === 0) throw new InvalidArgumentError("expected a duration such as 500ms, 2s, 5m or 1h");
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
+}
+
+function prometheusDuration(value: string): string {
+  durationMs(value);
+  return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  const { address, port } = hostPort(value);
+  return [...previous, address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`];
 }
 
 function whole(value: string): number {
@@ -64,10 +83,13 @@ function adsBootstrapOf(files: string[], options: BootstrapCommandOptions): Reco
   if (files.length) throw new Error(`files (${files.join(", ")}) are read only with --static; without it Envoy gets its configuration from metaproto serve`);
   const given = proxyListenerOptionsGiven(options);
   if (given.length) throw new Error(`${given.join(", ")} only with --static: without it Envoy gets its listeners from metaproto serve`);
-  return bootstrap({
+  const value = bootstrap({
     nodeId: options.node, nodeCluster: options.nodeCluster, adminPort: options.adminPort, adminAddress: options.adminAddress,
     xdsAddress: options.xds.address, xdsPort: options.xds.port, delta: options.delta, statsFlushInterval: options.statsFlushInterval,
   });
+  // Envoy sends its node metadata with its first xDS request: serve learns where to scrape it.
+  (value.node as Record<string, unknown>).metadata = adminMetadata(options.adminAddress, options.adminPort);
+  return value;
 }
 
 function proxyListenerOptionsGiven(options: BootstrapCommandOptions): string[] {
@@ -165,11 +187,17 @@ output joins that list (test/lib/envoy.sh's metaproto_cluster_yaml does so).`)
     .option("--debounce <ms>", "wait this long after a file change before reloading", whole, 200)
     .option("--http-listen <address:port>", "HTTP for `metaproto status` (GET /status) and the codec modules (GET /wasm/<protocol>.wasm)", hostPort, { address: "127.0.0.1", port: 18001 })
     .option("--pin-dir <dir>", "copy each codec build here under its sha256 and point Envoy at the copy: a new build in --wasm-dir rolls out to new connections, open ones keep theirs", path.join(repoRoot(), "build", "wasm-pinned"))
-    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; httpListen: { address: string; port: number }; pinDir: string }) => {
+    .option("--envoy-admin <address:port>", "an Envoy admin endpoint to scrape for the status page, besides those Envoys name in their node metadata (bootstraps from metaproto bootstrap do); repeatable", collect, [])
+    .option("--scrape-interval <duration>", "how often the status page scrapes the Envoys", `${DEFAULT_SCRAPE.intervalMs / 1000}s`)
+    .option("--window <duration>", "how far back the status page's charts and duration quantiles go", `${DEFAULT_SCRAPE.windowMs / 60_000}m`)
+    .option("--rate-window <duration>", "what one point of a rate or quantile on the status page covers", `${DEFAULT_SCRAPE.rateWindowMs / 1000}s`)
+    .action(async (files: string[], options: { listen: { address: string; port: number }; wasmDir: string; debounce: number; httpListen: { address: string; port: number }; pinDir: string; envoyAdmin: string[]; scrapeInterval: string; window: string; rateWindow: string }) => {
       const log = logger(cli.opts().logLevel);
       const plane = new ControlPlane({
         files, wasmDir: path.resolve(options.wasmDir), address: options.listen.address, port: options.listen.port,
         debounceMs: options.debounce, log, http: options.httpListen, pinDir: path.resolve(options.pinDir),
+        envoyAdmins: options.envoyAdmin,
+        scrape: { intervalMs: durationMs(options.scrapeInterval), windowMs: durationMs(options.window), rateWindowMs: durationMs(options.rateWindow) },
       });
       try {
         await plane.start();
@@ -230,6 +258,25 @@ output joins that list (test/lib/envoy.sh's metaproto_cluster_yaml does so).`)
       if (options.output) fs.writeFileSync(options.output, text);
       else process.stdout.write(text);
       process.stderr.write(`add to the pod template of each selected workload:\n  annotations:\n${Object.entries(istioPodAnnotations()).map(([k, v]) => `    ${k}: '${v}'`).join("\n")}\n`);
+    });
+
+  cli.command("prometheus")
+    .description(`write a Prometheus configuration (prometheus.yml) that scrapes the Envoys' /stats/prometheus, and recording rules (${RULES_FILE}) for MetaProto's rates, error ratios and duration quantiles per service and method`)
+    .option("--server <address:port>", "metaproto serve's --http-listen: Prometheus discovers the Envoys connected to it (http_sd_configs)")
+    .option("--envoy-admin <address:port>", "an Envoy admin endpoint to scrape as it is; repeatable", collect, [])
+    .option("--scrape-interval <duration>", "scrape and rule evaluation interval", prometheusDuration, "15s")
+    .option("--window <duration>", "the range of rate() in the recording rules (at least four scrape intervals)", prometheusDuration, "1m")
+    .option("-o, --output-dir <dir>", "where to write prometheus.yml and the rules", ".")
+    .action((options: { server?: string; envoyAdmin: string[]; scrapeInterval: string; window: string; outputDir: string }) => {
+      if (!options.server && !options.envoyAdmin.length) throw new Error("name the Envoys: --server (metaproto serve's --http-listen) and/or --envoy-admin");
+      if (options.server) hostPort(options.server);
+      if (durationMs(options.window) < 4 * durationMs(options.scrapeInterval)) throw new Error(`--window ${options.window} is under four scrape intervals (${options.scrapeInterval}): rate() needs at least two samples in it, with room for a missed scrape`);
+      fs.mkdirSync(options.outputDir, { recursive: true });
+      const config = path.join(options.outputDir, "prometheus.yml");
+      const rules = path.join(options.outputDir, RULES_FILE);
+      fs.writeFileSync(config, YAML.stringify(prometheusConfig({ envoyAdmins: options.envoyAdmin, server: options.server, scrapeInterval: options.scrapeInterval, window: options.window })));
+      fs.writeFileSync(rules, YAML.stringify(recordingRules(options.window)));
+      process.stdout.write(`wrote ${config} and ${rules}\nrun: prometheus --config.file=${config}   (check: promtool check config ${config})\n`);
     });
 
   cli.command("status")

@@ -17,6 +17,8 @@ export interface TypeStatus {
 
 export interface NodeStatus {
   streams: number;
+  /** Its admin endpoint (host:port), when its bootstrap's node metadata names it (status page, Prometheus). */
+  admin?: string;
   types: Map<string, TypeStatus>;
 }
 

@@ -1,11 +1,12 @@
 // What both ADS variants do the same way: a stream belongs to the node named in its first request,
 // watches that node's snapshot, counts itself in the status and stops watching when it ends.
 import type * as grpc from "@grpc/grpc-js";
+import { adminAddressOfNode } from "../../status_page/envoy_admin";
 import type { Snapshot } from "../cache";
 import type { ServerContext } from "./context";
 
 interface NodeRequest {
-  node?: { id?: string; cluster?: string } | null;
+  node?: { id?: string; cluster?: string; metadata?: { fields?: Record<string, { string_value?: string }> } | null } | null;
 }
 
 export abstract class AdsStream<Request extends NodeRequest, Response> {
@@ -32,7 +33,9 @@ export abstract class AdsStream<Request extends NodeRequest, Response> {
   private attach(request: Request): void {
     if (this.nodeId !== undefined) return;
     this.nodeId = request.node?.id ?? "";
-    this.ctx.status.node(this.nodeId).streams++;
+    const node = this.ctx.status.node(this.nodeId);
+    node.streams++;
+    node.admin = adminAddressOfNode(request.node) ?? node.admin;
     this.ctx.log.info({ node: this.nodeId, cluster: request.node?.cluster }, `xDS stream opened (${this.variant})`);
     this.snapshot = this.ctx.cache.getSnapshot(this.nodeId);
     this.unwatch = this.ctx.cache.watch(this.nodeId, (snapshot) => this.onSnapshot(snapshot));
