@@ -36,7 +36,7 @@ test("the ConfigMap carries the stats tags of every label and the duration bucke
   const bootstrap = JSON.parse(configMap.data["custom_bootstrap.json"]);
   const contract = JSON.parse(fs.readFileSync(path.join(repoRoot(), "api", "telemetry", "metrics.json"), "utf8"));
   expect(bootstrap.stats_config.stats_tags.map((t: { tag_name: string }) => t.tag_name)).toEqual(contract.labels);
-  expect(bootstrap.stats_config.histogram_bucket_settings[0].match.prefix).toBe("metaproto_request_duration_microseconds");
+  expect(bootstrap.stats_config.histogram_bucket_settings[0].match.prefix).toBe("wasmcustom.metaproto_request_duration_microseconds");
   expect(istioPodAnnotations()["sidecar.istio.io/bootstrapOverride"]).toBe(configMap.metadata.name);
   expect(JSON.parse(istioPodAnnotations()["proxy.istio.io/config"]).proxyStatsMatcher.inclusionPrefixes).toEqual(["wasmcustom.metaproto_"]);
 });

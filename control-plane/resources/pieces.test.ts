@@ -15,7 +15,7 @@ describe("Envoy configuration pieces", () => {
     expect(config.stats_tags).toEqual(contract.labels.map((label: string) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })));
     expect(config.stats_tags).toContainEqual({ tag_name: "protocol", regex: "(;protocol=([^;]*))" });
     expect(config.histogram_bucket_settings).toEqual(Object.entries(contract.histograms)
-      .map(([name, histogram]) => ({ match: { prefix: name }, buckets: (histogram as { buckets: number[] }).buckets })));
+      .map(([name, histogram]) => ({ match: { prefix: `wasmcustom.${name}` }, buckets: (histogram as { buckets: number[] }).buckets })));
     validAs("envoy.config.metrics.v3.StatsConfig", config);
   });
 

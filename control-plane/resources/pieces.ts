@@ -45,7 +45,8 @@ export function statsConfig(contractFile = path.join(repoRoot(), "api", "telemet
   return {
     stats_tags: contract.labels.map((label) => ({ tag_name: label, regex: `(;${label}=([^;]*))` })),
     histogram_bucket_settings: Object.entries(contract.histograms).map(([name, histogram]) => ({
-      match: { prefix: name },
+      // Envoy names a Wasm filter's own metrics wasmcustom.<name> (its Prometheus output drops the prefix).
+      match: { prefix: `wasmcustom.${name}` },
       buckets: histogram.buckets,
     })),
   };

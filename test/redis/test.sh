@@ -116,6 +116,7 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN_PORT" --wait
   --expect "metaproto_request_bytes_total{protocol=redis} == $((rx_bytes - 2))" \
   --expect "metaproto_response_bytes_total{protocol=redis,method=GET} > 0" \
   --expect "metaproto_request_duration_microseconds_count{protocol=redis,service=0,method=GET} > 32000" \
+  --expect "metaproto_request_duration_microseconds_bucket{protocol=redis,service=0,method=GET,le=60000000} > 32000" \
   --expect "metaproto_requests_total{protocol=redis,response_status=no_response,response_code=evicted} == 0" \
   --expect "metaproto_passthrough_connections_total{protocol=redis,reason=monitor} == 1" \
   --expect "metaproto_decode_errors_total{protocol=redis} == 0"
@@ -218,8 +219,8 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wa
 
 log "PASS: $((server_total + discarded + setinfo + unknown)) commands through Envoy + dist/wasm/redis.wasm, per-command counts equal redis-server's commandstats"
 if [ -n "${KEEP_RUNNING:-}" ]; then
-  log "Envoy admin:     http://127.0.0.1:$ADMIN_PORT/stats/prometheus (metaproto_* lines)"
-  log "Redis via Envoy: redis-cli -p $LISTEN_PORT   (redis-server on :$REDIS_PORT)"
+  log "Envoy (the policy listener) admin: http://127.0.0.1:$POLICY_ADMIN/stats/prometheus (metaproto_* lines)"
+  log "Redis via Envoy: redis-cli -p $POLICY_PORT   (redis-server on :$REDIS_PORT, the READONLY route's on :$REPLICA_PORT)"
   log "running until Ctrl-C"
   wait "$ENVOY_PID" || true
 fi
