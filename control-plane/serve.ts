@@ -6,6 +6,7 @@ import * as path from "path";
 import type { Logger } from "pino";
 import { compileConfig } from "./configure";
 import { pinModule } from "./resources/translate";
+import { Revisions } from "./resources/revisions";
 import { statusReport, StatusReport } from "./status";
 import { MetricsWindow } from "./status_page/aggregation";
 import { handleStatusPage } from "./status_page/handler";
@@ -37,6 +38,7 @@ export const DEFAULT_SCRAPE = { intervalMs: 2000, windowMs: 300_000, rateWindowM
 
 export class ControlPlane {
   readonly cache = new SimpleCache();
+  private readonly revisions = new Revisions();
   readonly server: XdsServer;
   private watchers: ConfigWatcher[] = [];
   private httpServer?: http.Server;
@@ -117,6 +119,7 @@ export class ControlPlane {
     const compiled = compileConfig(this.options.files, {
       wasmDir, previous: this.cache.getSnapshot(ANY_NODE),
       moduleFile: pinDir ? (protocol) => pinModule(wasmDir, pinDir, protocol) : undefined,
+      revisionOf: (service, configuration) => this.revisions.of(service, configuration),
     });
     if (!compiled.ok) {
       this.rejected++;

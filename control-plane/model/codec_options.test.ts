@@ -42,6 +42,8 @@ const cases: [string, unknown][] = [
   ["on_decode_error unknown", { on_decode_error: "drop" }],
   ["on_decode_error a number", { on_decode_error: 1 }],
   ["an unknown field", { max_buffered: 1024 }],
+  ["a revision", { revision: "1733480000000-3" }],
+  ["a revision that is not a string", { revision: 3 }],
   ["policy: every stage", { policy: {
     authz: { default_action: "allow", deny_text: "no", rules: [{ action: "deny", match: { method: { prefix: "FLUSH" }, source_cidrs: ["10.0.0.0/8"] } }] },
     rate_limits: [{ name: "r", match: { attributes: [{ name: "tenant", exact: "t1" }] }, max_tokens: 5, tokens_per_fill: 1, fill_interval_ms: 1000, text: "slow" }],
@@ -70,9 +72,9 @@ describe("codec options: the model's schema and the filter agree", () => {
     expect(codecOptions.safeParse(config).success).toBe(await filterAccepts(config));
   });
 
-  test("the filter rejects the 36 bad cases (bounds, fractions, strings, unknown values and fields, bad policies)", async () => {
+  test("the filter rejects the 37 bad cases (bounds, fractions, strings, unknown values and fields, bad policies)", async () => {
     const rejected = [];
     for (const [name, config] of cases) if (!(await filterAccepts(config))) rejected.push(name);
-    expect(rejected).toHaveLength(36);
+    expect(rejected).toHaveLength(37);
   });
 });

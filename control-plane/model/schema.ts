@@ -88,6 +88,8 @@ export const codecOptions = z.strictObject({
   max_series: whole(100, 1048576).optional(),
   on_decode_error: z.enum(["pass_through", "close"], { error: 'must be "pass_through" or "close"' }).optional(),
   policy: policy.optional(),
+  /** Set by `metaproto serve` (see translate.ts); ignored by the filter. */
+  revision: z.string().optional(),
 });
 
 const endpoint = z.strictObject({

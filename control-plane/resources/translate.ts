@@ -19,6 +19,13 @@ export interface TranslateOptions {
    * it arrives in an ECDS update: the filter silently drops out; test/rds checks it.)
    */
   moduleFile?: (protocol: string) => string;
+  /**
+   * The `revision` to put in a Service's filter configuration (given it without one): `serve`
+   * changes it whenever that configuration changes, so a configuration changed back to an earlier
+   * one is still new to Envoy. Envoy would reuse the earlier plugin without running its
+   * on_configure, and connections opened before would keep the policy in between.
+   */
+  revisionOf?: (service: string, configuration: string) => string;
 }
 
 export function sha256Of(file: string): string {
@@ -120,10 +127,12 @@ export const routesConnections = (router?: MetaRouterDocument) => router?.spec.r
 
 /** The Service's Wasm filter, as its ECDS TypedExtensionConfig carries it. */
 function serviceWasmFilterConfig(service: ServiceDocument, options: TranslateOptions, router?: MetaRouterDocument): Record<string, unknown> {
+  let configuration = filterConfiguration(service.metadata.name, service.spec.codec, router);
+  if (options.revisionOf) configuration = JSON.stringify({ ...JSON.parse(configuration), revision: options.revisionOf(service.metadata.name, configuration) });
   return wasmFilterConfig({
     name: service.metadata.name,
     moduleFile: options.moduleFile?.(service.spec.protocol) ?? path.join(options.wasmDir, `${service.spec.protocol}.wasm`),
-    configuration: filterConfiguration(service.metadata.name, service.spec.codec, router),
+    configuration,
     failurePolicy: service.spec.failurePolicy,
   });
 }

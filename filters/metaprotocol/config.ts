@@ -29,7 +29,7 @@ export class ConfigResult {
 
 const KNOWN_FIELDS = [
   "max_buffered_bytes", "max_pending_calls", "max_label_pairs", "max_response_codes", "max_series", "on_decode_error",
-  "policy",
+  "policy", "revision",
 ];
 
 /**
@@ -73,6 +73,11 @@ export function parseConfig(text: string, scope: string = ""): ConfigResult {
     else if (v.kind == JsonKind.String && v.string == "close") config.onDecodeError = DecodeErrorPolicy.Close;
     else reader.fail("on_decode_error", "must be \"pass_through\" or \"close\"");
   }
+  // Read and ignored: the control plane changes it with every change of a plugin's configuration,
+  // so that a configuration changed back to an earlier one is new to Envoy, which would otherwise
+  // reuse that earlier plugin without running on_configure (the live policy would not change).
+  v = root.get("revision");
+  if (v != null) reader.string(v, "revision");
   v = root.get("policy");
   if (v != null && !reader.failed) config.policy = readPolicy(reader, v, scope);
   result.error = reader.error;

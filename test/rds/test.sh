@@ -129,6 +129,12 @@ envoy_gets() {
     | awk '/^metaproto_requests_total\{/ && /protocol="redis"/ && /method="GET"/ { sum += $2 } END { print sum + 0 }'
 }
 redis_gets() { redis-cli -p "$1" info commandstats | { grep -o 'cmdstat_get:calls=[0-9]*' || echo =0; } | cut -d= -f2; }
+# ECDS updates Envoy applied (extension_config_discovery.<prefix>.<name>.config_reload).
+ecds_reloads() {
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^extension_config_discovery\..*\.config_reload$" | awk -F': ' '{ s += $2 } END { print s + 0 }'
+}
+ecds_reloaded_since() { [ "$(ecds_reloads)" -gt "$1" ]; }
+DENY_DEL='{ on_decode_error: pass_through, policy: { authz: { rules: [{ action: deny, match: { method: { exact: DEL } } }] } } }'
 no_rejections() {
   [ "$(stat listener_manager.lds.update_rejected)" = 0 ] && [ "$(stat cluster_manager.cds.update_rejected)" = 0 ] \
     || die "Envoy rejected a pushed configuration; see $RUN/envoy.log"
@@ -185,8 +191,7 @@ scenario() { # sotw | delta
 
   log "[$api] a policy change reaches the next request of the connection opened before it"
   local denied
-  CODEC_YAML='{ on_decode_error: pass_through, policy: { authz: { rules: [{ action: deny, match: { method: { exact: DEL } } }] } } }' \
-    write_config 0 100
+  CODEC_YAML="$DENY_DEL" write_config 0 100
   wait_for "the held connection's DEL denied" 10 sh -c "redis-cli -p $LISTEN_PORT del nothing | grep -q NOPERM" \
     || { tail -n 20 "$RUN/serve.log" >&2; die "the policy never reached Envoy"; }
   denied=$(held "DEL held-$api")
@@ -197,6 +202,19 @@ scenario() { # sotw | delta
   write_config 0 100
   wait_for "DEL allowed again" 10 sh -c "[ \"\$(redis-cli -p $LISTEN_PORT del nothing)\" = 0 ]" || die "removing the policy did not restore DEL"
   [ "$(held "DEL held-$api")" = :1 ] || die "the held connection's DEL did not run after the policy was removed"
+  [ "$(held "SET held-$api yes")" = +OK ] || die "the held connection could not write again"
+  log "[$api] the policy back, then off again (configurations Envoy had before): each reaches the held connection's"
+  log "[$api] next DEL with no new connection opened (serve gives each change a new revision)"
+  local reloads
+  reloads=$(ecds_reloads)
+  CODEC_YAML="$DENY_DEL" write_config 0 100
+  wait_for "Envoy took the policy through ECDS" 10 ecds_reloaded_since "$reloads" || die "the policy never reached Envoy"
+  denied=$(held "DEL held-$api")
+  [ "${denied#-NOPERM }" != "$denied" ] || die "the held connection's DEL got '$denied' once the policy was back, expected -NOPERM"
+  reloads=$(ecds_reloads)
+  write_config 0 100
+  wait_for "Envoy took the policy's removal through ECDS" 10 ecds_reloaded_since "$reloads" || die "the removal never reached Envoy"
+  [ "$(held "DEL held-$api")" = :1 ] || die "the held connection's DEL did not run once the policy was off again"
   [ "$(held "SET held-$api yes")" = +OK ] || die "the held connection could not write again"
 
   log "[$api] a bad YAML is rejected with its field path; Envoy gets nothing and traffic keeps flowing"
