@@ -3,7 +3,7 @@
 // detected from the first bytes of a connection and kept in its state; replies come back in the
 // client's variant.
 import {
-  Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
+  Attribute, Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
   ResponseStatus,
 } from "../../api/assembly/codec";
 import {
@@ -14,6 +14,7 @@ import { HEADER_MAGIC_HIGH, HeaderOutcome, MAX_FRAME_LENGTH, PROTOCOL_COMPACT, r
 import {
   Envelope, HeaderFields, PROBE_METHOD, WireProtocol, appExceptionTypeFor, applicationException, probeCall,
 } from "./local_reply";
+import { withInfoHeaders } from "./theader_mutation";
 
 export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
 export enum Encoding { Unknown = 0, Binary = 1, Compact = 2, Json = 3 }
@@ -362,6 +363,16 @@ export class ThriftCodec extends Codec {
     connection.probePlaces.push(connection.callsDecoded - 1);
     connection.probeSeqids.push(<i32><u32>request.requestId);
     return probe;
+  }
+
+  /**
+   * THeader info headers set and removed in the call's frame (README "Mutation"). Other transports
+   * carry no headers; a frame decoded from its prefix is already on its way.
+   */
+  setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null {
+    if (request.truncated || !(state instanceof ThriftConnectionState)) return null;
+    if ((<ThriftConnectionState>state).transport != Transport.Header) return null;
+    return withInfoHeaders(frame, set, remove);
   }
 
   /** The connection of a two-way call decoded just now, or null. */
