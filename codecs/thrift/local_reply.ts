@@ -6,7 +6,8 @@
 //                it with one EXCEPTION (UNKNOWN_METHOD) and run nothing
 import { Attribute, LocalReplyKind } from "../../api/assembly/codec";
 import { CALL, COMPACT_PROTOCOL_ID, EXCEPTION, T_I32, T_STRING } from "./protocol_reader";
-import { PROTOCOL_COMPACT } from "./theader";
+import { INFO_KEY_VALUE, PROTOCOL_COMPACT, encodeTHeaderFrame } from "./theader";
+import { ByteWriter } from "./byte_writer";
 
 /** The method the probe calls (after the service prefix of a multiplexed call). */
 export const PROBE_METHOD = "__metaproto_probe";
@@ -37,96 +38,6 @@ const COMPACT_VERSION: u8 = 1;
 const COMPACT_TYPE_BINARY: u8 = 8;
 const COMPACT_TYPE_I32: u8 = 5;
 const JSON_VERSION = "1";
-
-/** Appends bytes to a buffer that grows as needed. */
-class ByteWriter {
-  private bytes: Uint8Array = new Uint8Array(64);
-  length: i32 = 0;
-
-  private room(n: i32): void {
-    if (this.length + n <= this.bytes.length) return;
-    const grown = new Uint8Array(max(this.bytes.length * 2, this.length + n));
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-
-  u8(b: u8): void {
-    this.room(1);
-    unchecked(this.bytes[this.length++] = b);
-  }
-
-  u16(v: u32): void {
-    this.u8(<u8>(v >>> 8));
-    this.u8(<u8>v);
-  }
-
-  u32(v: u32): void {
-    this.u8(<u8>(v >>> 24));
-    this.u8(<u8>(v >>> 16));
-    this.u8(<u8>(v >>> 8));
-    this.u8(<u8>v);
-  }
-
-  varint(v: u32): void {
-    while (v >= 0x80) {
-      this.u8(<u8>((v & 0x7f) | 0x80));
-      v >>>= 7;
-    }
-    this.u8(<u8>v);
-  }
-
-  raw(data: Uint8Array): void {
-    this.room(data.length);
-    this.bytes.set(data, this.length);
-    this.length += data.length;
-  }
-
-  ascii(s: string): void {
-    for (let i = 0; i < s.length; i++) this.u8(<u8>s.charCodeAt(i));
-  }
-
-  /** A compact or THeader string: varint length, UTF-8 bytes. */
-  varintString(s: string): void {
-    const utf8 = Uint8Array.wrap(String.UTF8.encode(s));
-    this.varint(<u32>utf8.length);
-    this.raw(utf8);
-  }
-
-  /** A binary-protocol string: 4-byte length, UTF-8 bytes. */
-  binaryString(s: string): void {
-    const utf8 = Uint8Array.wrap(String.UTF8.encode(s));
-    this.u32(<u32>utf8.length);
-    this.raw(utf8);
-  }
-
-  /** A JSON string as TJSONProtocol reads it: quotes, backslashes and control characters escaped. */
-  jsonString(s: string): void {
-    this.u8(0x22);
-    const utf8 = Uint8Array.wrap(String.UTF8.encode(s));
-    for (let i = 0; i < utf8.length; i++) {
-      const c = unchecked(utf8[i]);
-      if (c == 0x22 || c == 0x5c) {
-        this.u8(0x5c);
-        this.u8(c);
-      } else if (c < 0x20) {
-        this.ascii("\\u00");
-        this.u8(hexDigit(c >> 4));
-        this.u8(hexDigit(c & 0x0f));
-      } else {
-        this.u8(c);
-      }
-    }
-    this.u8(0x22);
-  }
-
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
-  }
-}
-
-function hexDigit(n: u8): u8 {
-  return n < 10 ? 0x30 + n : 0x61 + n - 10;
-}
 
 function zigzag32(n: i32): u32 {
   return <u32>((n << 1) ^ (n >> 31));
@@ -194,14 +105,16 @@ function writeEmptyArgs(out: ByteWriter, protocol: WireProtocol): void {
 
 /**
  * The message in `payload` inside the envelope: as is, after a 4-byte length, or in a THeader
- * frame carrying `header`'s flags and seqid, the protocol id and `infoHeaders` (none: no block).
+ * frame carrying `header`'s flags and seqid, the protocol id and `infoHeaders` (none: no info
+ * section). Null when the THeader block would outgrow its size field (info headers whose invalid
+ * UTF-8 was decoded to longer replacement characters).
  */
 function envelop(
   payload: Uint8Array, envelope: Envelope, protocol: WireProtocol, header: HeaderFields, infoHeaders: Array<Attribute> | null,
-): Uint8Array {
+): Uint8Array | null {
   if (envelope == Envelope.Unframed) return payload;
-  const out = new ByteWriter();
   if (envelope == Envelope.Framed) {
+    const out = new ByteWriter();
     out.u32(<u32>payload.length);
     out.raw(payload);
     return out.view();
@@ -210,23 +123,14 @@ function envelop(
   block.varint(protocol == WireProtocol.Compact ? <u32>PROTOCOL_COMPACT : 0);
   block.varint(0); // no transforms
   if (infoHeaders != null && infoHeaders.length > 0) {
-    block.varint(1); // key/value
+    block.varint(<u32>INFO_KEY_VALUE);
     block.varint(<u32>infoHeaders.length);
     for (let i = 0; i < infoHeaders.length; i++) {
       block.varintString(unchecked(infoHeaders[i]).key);
       block.varintString(unchecked(infoHeaders[i]).value);
     }
   }
-  while (block.length % 4 != 0) block.u8(0);
-  // Length of what follows it: magic, flags, seqid, block size (10 bytes), block, payload.
-  out.u32(<u32>(10 + block.length + payload.length));
-  out.u16(0x0fff);
-  out.u16(<u32>header.flags);
-  out.u32(header.seqid);
-  out.u16(<u32>(block.length / 4));
-  out.raw(block.view());
-  out.raw(payload);
-  return out.view();
+  return encodeTHeaderFrame(header.flags, header.seqid, block, payload);
 }
 
 /**
@@ -241,7 +145,7 @@ export function applicationException(
   const message = new ByteWriter();
   writeMessageBegin(message, wire, method, EXCEPTION, seqid);
   writeApplicationException(message, wire, text, type);
-  return envelop(message.view(), envelope, wire, header, null);
+  return envelop(message.view(), envelope, wire, header, null)!; // no info headers: always fits
 }
 
 /**
@@ -250,7 +154,7 @@ export function applicationException(
  */
 export function probeCall(
   envelope: Envelope, protocol: WireProtocol, header: HeaderFields, infoHeaders: Array<Attribute> | null, name: string, seqid: i32,
-): Uint8Array {
+): Uint8Array | null {
   const colon = name.indexOf(":");
   const probeName = colon < 0 ? PROBE_METHOD : name.substring(0, colon + 1) + PROBE_METHOD;
   const message = new ByteWriter();

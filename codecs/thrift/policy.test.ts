@@ -6,7 +6,7 @@
 import { testChunkings } from "../../api/proxytest/chunkings";
 import {
   MessageType, ProtocolName, TransportName, appException, call, compiledThrift, encodeMessage, reply, requestsTotal,
-  startedHost, struct, theaderFrame,
+  startedHost, struct, theaderFrame, varint, varintString,
 } from "./test_frames";
 // npm thrift ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -271,4 +271,24 @@ describe("a server that answers out of order (npm thrift answers an unknown meth
     expect(conn.closedByFilter).toBe(false);
     expect(host.counterValue("metaproto_decode_errors_total;protocol=thrift;direction=upstream;reason=probe_answer_out_of_order") ?? 0).toBe(0);
   });
+});
+
+test("THeader: a probe whose info headers would outgrow the header block's size field is not sent; the connection is closed", async () => {
+  // 0xFF is no UTF-8: the codec's UTF-8 decoder turns each pair into a character written back as
+  // three bytes, so the probe's block would need more than the 0xFFFF words (262,140 bytes) its
+  // size field can say.
+  const value = Buffer.alloc(180_000, 0xff);
+  let block = Buffer.concat([Buffer.from([0, 0, 1, 1]), varintString("big"), varint(value.length), value]);
+  block = Buffer.concat([block, Buffer.alloc((4 - (block.length % 4)) % 4)]);
+  const payload = call("binary", "buffered", "deleteAll", 1);
+  const fixed = Buffer.alloc(14);
+  fixed.writeUInt32BE(10 + block.length + payload.length, 0);
+  fixed.writeUInt16BE(0x0fff, 4);
+  fixed.writeUInt16BE(block.length / 4, 12);
+  const { host, conn } = await connection(DENY_DELETE);
+  const sent = Buffer.from(conn.downstream(Buffer.concat([fixed, block, payload])).forwarded);
+  expect(sent.includes(Buffer.from("__metaproto_probe"))).toBe(false);
+  expect(conn.closedByFilter).toBe(true);
+  expect(host.counterValue("metaproto_policy_closes_total;protocol=thrift;reason=no_probe")).toBe(1);
+  expect(host.traps).toEqual([]);
 });

@@ -175,7 +175,7 @@ export function appException(protocol: ProtocolName, transport: TransportName, n
   });
 }
 
-function varint(n: number): Buffer {
+export function varint(n: number): Buffer {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -186,7 +186,7 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-function varintString(s: string): Buffer {
+export function varintString(s: string): Buffer {
   const bytes = Buffer.from(s);
   return Buffer.concat([varint(bytes.length), bytes]);
 }

@@ -3,17 +3,18 @@
 // detected from the first bytes of a connection and kept in its state; replies come back in the
 // client's variant.
 import {
-  Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
+  Attribute, Codec, ConnectionState, DecodeResult, DecodeStatus, Direction, LocalReply, LocalReplyKind, Message, MessageKind, Pairing,
   ResponseStatus,
 } from "../../api/assembly/codec";
 import {
   CALL, COMPACT_PROTOCOL_ID, EXCEPTION, ONEWAY, REPLY, ReadFailure, T_I32, T_STOP, ThriftReader,
 } from "./protocol_reader";
 import { JSON_MESSAGE_START, JsonMessageScanner, JsonReader } from "./json_protocol";
-import { HEADER_MAGIC_HIGH, HeaderOutcome, PROTOCOL_COMPACT, readTHeader } from "./theader";
+import { HEADER_MAGIC_HIGH, HeaderOutcome, MAX_FRAME_LENGTH, PROTOCOL_COMPACT, readTHeader } from "./theader";
 import {
   Envelope, HeaderFields, PROBE_METHOD, WireProtocol, appExceptionTypeFor, applicationException, probeCall,
 } from "./local_reply";
+import { withInfoHeaders } from "./theader_mutation";
 
 export enum Transport { Unknown = 0, Unframed = 1, Framed = 2, Header = 3 }
 export enum Encoding { Unknown = 0, Binary = 1, Compact = 2, Json = 3 }
@@ -51,8 +52,6 @@ export class ThriftConnectionState extends ConnectionState {
   }
 }
 
-/** Largest frame length accepted (THeader's hard limit); longer ones are not Thrift. */
-const MAX_FRAME_LENGTH: i32 = 0x3fffffff;
 /** Smallest possible message: compact header with an empty name, seqid 0, and a stop byte. */
 const MIN_FRAME_LENGTH: i32 = 5;
 const LENGTH_PREFIX: i32 = 4;
@@ -358,10 +357,22 @@ export class ThriftCodec extends Codec {
   probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
     const connection = this.refusedCallConnection(request, state);
     if (connection == null) return null;
+    const probe = probeCall(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
+      connection.transport == Transport.Header ? request.attributes : null, connection.lastCallName, <i32><u32>request.requestId);
+    if (probe == null) return null;
     connection.probePlaces.push(connection.callsDecoded - 1);
     connection.probeSeqids.push(<i32><u32>request.requestId);
-    return probeCall(envelopeOf(connection.transport), connection.lastCallProtocol, connection.lastCallHeader,
-      connection.transport == Transport.Header ? request.attributes : null, connection.lastCallName, <i32><u32>request.requestId);
+    return probe;
+  }
+
+  /**
+   * THeader info headers set and removed in the call's frame (README "Mutation"). Other transports
+   * carry no headers; a frame decoded from its prefix is already on its way.
+   */
+  setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null {
+    if (request.truncated || !(state instanceof ThriftConnectionState)) return null;
+    if ((<ThriftConnectionState>state).transport != Transport.Header) return null;
+    return withInfoHeaders(frame, set, remove);
   }
 
   /** The connection of a two-way call decoded just now, or null. */

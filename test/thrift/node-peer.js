@@ -25,7 +25,12 @@
  *     sayHello pipelined (only against a server that answers in order: npm thrift's own answers an
  *     unknown method ahead of slower calls); with --rate-limit then lookup (allowed), lookup
  *     (refused), sayHello. Prints "ALLOWED <method>" per answered call and
- *     "REFUSED method=<m> type=<type> message=<text>" per TApplicationException.
+ *     "REFUSED method=<m> type=<type> message=<text>" per TApplicationException, followed by
+ *     "SEQID method=<m> sent=<seqid the call went out with> answered=<seqid of the exception>".
+ *
+ *   node test/thrift/node-peer.js client --timed METHOD --calls N ... (sayHello or echo)
+ *     prints "CONNECTED", then calls METHOD N times one after the other on one connection,
+ *     printing "LATENCY method=<m> ms=<milliseconds from the call to its answer>" per call.
  *
  * The server prints "SERVED <method>" for every call its handler ran.
  *
@@ -51,6 +56,7 @@ function parseArgs(argv) {
     else if (a === '--policy') o.policy = true;
     else if (a === '--rate-limit') o.rateLimit = true;
     else if (a === '--pipelined') o.pipelined = true;
+    else if (a === '--timed') o.timed = next();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!['server', 'client'].includes(o.mode) || !o.gen || !o.port) {
@@ -64,8 +70,34 @@ const Greeter = require(path.resolve(opts.gen, 'Greeter.js'));
 const GreeterWithUnimplemented = require(path.resolve(opts.gen, 'GreeterWithUnimplemented.js'));
 const types = require(path.resolve(opts.gen, 'demo_types.js'));
 const transport = { buffered: thrift.TBufferedTransport, framed: thrift.TFramedTransport }[opts.transport];
-const protocol = { binary: thrift.TBinaryProtocol, compact: thrift.TCompactProtocol, json: thrift.TJSONProtocol }[opts.protocol];
-if (!transport || !protocol) throw new Error(`unknown transport/protocol ${opts.transport}/${opts.protocol}`);
+const wireProtocol = { binary: thrift.TBinaryProtocol, compact: thrift.TCompactProtocol, json: thrift.TJSONProtocol }[opts.protocol];
+if (!transport || !wireProtocol) throw new Error(`unknown transport/protocol ${opts.transport}/${opts.protocol}`);
+
+// The seqid each method's last call went out with, and the seqid of the last exception answering
+// it (keyed by method name without the multiplexing prefix, as the answers name it).
+const sentSeqids = new Map();
+const exceptionSeqids = new Map();
+const unprefixed = (name) => name.slice(name.indexOf(':') + 1);
+
+/**
+ * The client's protocol, recording the seqids it writes and the exceptions' seqids it reads. A
+ * constructor function, not a class: npm thrift's TMultiplexedProtocol calls its base protocol
+ * without `new`.
+ */
+function SeqidRecordingProtocol(...args) {
+  wireProtocol.apply(this, args);
+}
+require('util').inherits(SeqidRecordingProtocol, wireProtocol);
+SeqidRecordingProtocol.prototype.writeMessageBegin = function writeMessageBegin(name, type, seqid) {
+  sentSeqids.set(unprefixed(name), seqid);
+  return wireProtocol.prototype.writeMessageBegin.call(this, name, type, seqid);
+};
+SeqidRecordingProtocol.prototype.readMessageBegin = function readMessageBegin() {
+  const begin = wireProtocol.prototype.readMessageBegin.call(this);
+  if (begin.mtype === thrift.Thrift.MessageType.EXCEPTION) exceptionSeqids.set(begin.fname, begin.rseqid);
+  return begin;
+};
+const protocol = opts.mode === 'client' ? SeqidRecordingProtocol : wireProtocol;
 
 function kitchenSink() {
   const leaf = new types.Item({ key: 'leaf', version: new thrift.Int64(7), tags: [], counts: {}, active: false, score: -0.5 });
@@ -152,6 +184,7 @@ async function runPolicyClient() {
     } catch (err) {
       if (!(err instanceof thrift.Thrift.TApplicationException)) throw err;
       console.log(`REFUSED method=${method} type=${err.type} message=${err.message}`);
+      console.log(`SEQID method=${method} sent=${sentSeqids.get(method)} answered=${exceptionSeqids.get(method)}`);
       return;
     }
     throw new Error(`${method} was answered, expected a refusal`);
@@ -167,6 +200,31 @@ async function runPolicyClient() {
     console.log('ALLOWED lookup');
     await refused('lookup', client.lookup('over the limit'));
     await hello('last');
+  }
+  if (failed) throw failed;
+  console.log('CLIENT OK');
+  connection.end();
+}
+
+/** Calls one method again and again on one connection, timing each call from the client's side. */
+async function runTimedClient() {
+  const { connection, client } = await connect();
+  let failed = null;
+  connection.on('error', (e) => { failed = e; });
+  console.log('CONNECTED');
+  for (let i = 0; i < opts.calls; i++) {
+    const started = process.hrtime.bigint();
+    if (opts.timed === 'echo') {
+      const echoed = await client.echo(new types.Item({ key: `timed ${i}` }));
+      if (echoed.key !== `timed ${i}`) throw new Error(`echo returned ${JSON.stringify(echoed)}`);
+    } else if (opts.timed === 'sayHello') {
+      const answer = await client.sayHello(`timed ${i}`);
+      if (answer !== `Hello timed ${i}`) throw new Error(`sayHello returned ${JSON.stringify(answer)}`);
+    } else {
+      throw new Error(`--timed takes echo or sayHello, not ${opts.timed}`);
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    console.log(`LATENCY method=${opts.timed} ms=${ms.toFixed(1)}`);
   }
   if (failed) throw failed;
   console.log('CLIENT OK');
@@ -241,7 +299,7 @@ async function runClient() {
 
 if (opts.mode === 'server') serve();
 else {
-  (opts.policy ? runPolicyClient() : runClient()).then(() => process.exit(0), (e) => {
+  (opts.policy ? runPolicyClient() : opts.timed ? runTimedClient() : runClient()).then(() => process.exit(0), (e) => {
     console.error(`CLIENT FAILED: ${e && e.stack ? e.stack : e}`);
     process.exit(1);
   });

@@ -12,7 +12,11 @@
 # and what is counted but not decoded: a THeader client with zlib (passed through), a 2 MiB
 # buffered message (no length prefix: frame_too_large), HTTP bytes on a Thrift port (bad_magic).
 # Then a policy listener (a second Envoy): denied and rate-limited calls are answered with a
-# TApplicationException in place and never run by the servers.
+# TApplicationException in place and never run by the servers. Then the other stages, each behind
+# an Envoy of its own: fault abort (INJECTED_FAILURE with the call's seqid, the connection reused)
+# and delay (client-measured, another connection unaffected); mutation of THeader info headers
+# (what the python THeader server received, call by call); connection routing by the first
+# call's tenant header to a second python THeader server (each server's own output).
 # Asserts Envoy's /stats/prometheus against what the clients and servers saw.
 #   bash test/thrift/test.sh                  # run, assert, stop everything
 #   KEEP_RUNNING=1 bash test/thrift/test.sh   # leave Envoy and the servers up until Ctrl-C
@@ -200,7 +204,169 @@ python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$POLICY_ADMIN" --wa
   --expect "metaproto_policy_closes_total{protocol=thrift} == 0" \
   --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
 
-log "PASS: $calls Thrift calls in five variants, metrics agree; $((denied + limited)) refused calls answered in place by the policy listener"
+# --- Faults: a third Envoy whose plugin aborts crash (INJECTED_FAILURE carrying the rule's text)
+# and delays echo. An aborted call never runs at the server; the client gets the exception with its
+# call's seqid and goes on using the connection. A delayed call waits in Envoy; calls on another
+# connection do not.
+FAULT_TEXT="injected by MetaProto fault policy"
+DELAY_MS=1500
+DELAYED_CALLS=4
+FAULT_POLICY="{\"policy\": {\"faults\": [{\"match\": {\"method\": {\"exact\": \"crash\"}}, \"abort\": {\"text\": \"$FAULT_TEXT\"}},
+  {\"match\": {\"method\": {\"exact\": \"echo\"}}, \"delay\": {\"duration_ms\": $DELAY_MS}}]}}"
+FAULT_ADMIN=$(free_port); FAULT_BUFFERED=$(free_port); FAULT_FRAMED=$(free_port); FAULT_HEADER=$(free_port)
+metaproto_bootstrap_listeners "$FAULT_ADMIN" "$WASM" "$(echo "$FAULT_POLICY" | tr -d '\n')" \
+  "fault_buffered:$FAULT_BUFFERED:$BUFFERED_SERVER" "fault_framed:$FAULT_FRAMED:$FRAMED_SERVER" \
+  "fault_header:$FAULT_HEADER:$HEADER_SERVER" >"$WORK/envoy-fault.yaml"
+start_envoy "$WORK/envoy-fault.yaml" "$FAULT_ADMIN" "$WORK/envoy-fault.log"
+for server in buffered framed header; do
+  for method in sayHello crash echo; do SERVED_BEFORE[$server.$method]=$(served "$server" "$method"); done
+done
+log "fault abort: npm client (binary, buffered), npm client (compact, framed, multiplexed), python client (THeader): crash aborted"
+"${NODE_PEER[@]}" client --gen "$WORK" "${BUFFERED[@]}" --port "$FAULT_BUFFERED" --policy | tee "$WORK/fault-buffered.out"
+"${NODE_PEER[@]}" client --gen "$WORK" "${FRAMED[@]}" --port "$FAULT_FRAMED" --policy | tee "$WORK/fault-framed.out"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t1 --port "$FAULT_HEADER" --policy | tee "$WORK/fault-header.out"
+FAULT_OUTPUTS=("$WORK"/fault-{buffered,framed,header}.out)
+for out in "${FAULT_OUTPUTS[@]}"; do grep -q '^CLIENT OK' "$out" || die "$(basename "$out" .out) did not finish: $(cat "$out")"; done
+aborted=$(cat "${FAULT_OUTPUTS[@]}" | grep -c "^REFUSED method=crash type=13 message=$FAULT_TEXT\$" || true)
+[ "$aborted" -eq 3 ] || die "the clients saw $aborted aborted crash calls (INJECTED_FAILURE with the rule's text), expected 3"
+# Each exception carried the seqid its call went out with (npm's client counts seqids up, python's sends 0).
+seqids=$(cat "${FAULT_OUTPUTS[@]}" | grep '^SEQID method=crash ' || true)
+[ "$(echo "$seqids" | grep -c .)" -eq 3 ] || die "expected 3 SEQID lines, got: $seqids"
+echo "$seqids" | awk '{ split($3, s, "="); split($4, a, "="); if (s[2] == "" || s[2] != a[2]) bad = 1 } END { exit bad }' \
+  || die "an aborted call's exception did not carry its call's seqid: $seqids"
+log "fault abort: $aborted crash calls answered with INJECTED_FAILURE and their own seqids: $(echo "$seqids" | tr '\n' ' ')"
+fault_hello=$(cat "${FAULT_OUTPUTS[@]}" | grep -c '^ALLOWED sayHello$' || true)
+[ "$fault_hello" -eq 6 ] || die "the clients got $fault_hello sayHello answers around the aborted calls, expected 6"
+for server in buffered framed header; do
+  [ "$(served_since "$server" crash)" -eq 0 ] || die "the $server server ran $(served_since "$server" crash) aborted crash calls"
+done
+ran_hello=$(( $(served_since buffered sayHello) + $(served_since framed sayHello) + $(served_since header sayHello) ))
+[ "$ran_hello" -eq "$fault_hello" ] || die "the servers ran $ran_hello sayHello calls, the clients got $fault_hello answers"
+
+log "fault delay: $DELAYED_CALLS echo calls delayed ${DELAY_MS} ms on one connection, sayHello on another meanwhile"
+start_child "delayed echo client" "$WORK/delayed.out" "${NODE_PEER[@]}" client --gen "$WORK" "${BUFFERED[@]}" --port "$FAULT_BUFFERED" \
+  --timed echo --calls "$DELAYED_CALLS"
+DELAYED_PID=${CHILD_PIDS[-1]}
+wait_for "the delayed client's connection" 20 grep -q '^CONNECTED' "$WORK/delayed.out" || die "the delayed client did not connect: $(cat "$WORK/delayed.out")"
+"${NODE_PEER[@]}" client --gen "$WORK" "${BUFFERED[@]}" --port "$FAULT_BUFFERED" --timed sayHello --calls 5 | tee "$WORK/undelayed.out"
+# The other connection's calls were made while the delayed ones were still waiting.
+kill -0 "$DELAYED_PID" 2>/dev/null \
+  || die "the delayed client was done before the other connection's calls, they did not overlap: $(cat "$WORK/delayed.out")"
+wait "$DELAYED_PID" || die "the delayed client failed: $(cat "$WORK/delayed.out")"
+cat "$WORK/delayed.out"
+grep -q '^CLIENT OK' "$WORK/undelayed.out" || die "the undelayed client did not finish"
+[ "$(grep -c '^LATENCY method=echo ' "$WORK/delayed.out")" -eq "$DELAYED_CALLS" ] || die "expected $DELAYED_CALLS timed echo calls"
+awk -v min="$DELAY_MS" '/^LATENCY/ { split($3, ms, "="); if (ms[2] + 0 < min) bad = 1 } END { exit bad }' "$WORK/delayed.out" \
+  || die "a delayed echo came back in less than $DELAY_MS ms"
+awk -v max="$DELAY_MS" '/^LATENCY/ { split($3, ms, "="); if (ms[2] + 0 >= max) bad = 1 } END { exit bad }' "$WORK/undelayed.out" \
+  || die "a sayHello on the other connection took $DELAY_MS ms or more: it was delayed too"
+[ "$(served_since buffered echo)" -eq "$DELAYED_CALLS" ] || die "the buffered server ran $(served_since buffered echo) echo calls, expected $DELAYED_CALLS"
+log "fault delay: echo latencies $(grep -o 'ms=[0-9.]*' "$WORK/delayed.out" | tr '\n' ' ')(>= $DELAY_MS); other connection $(grep -o 'ms=[0-9.]*' "$WORK/undelayed.out" | tr '\n' ' ')"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$FAULT_ADMIN" --wait 10 \
+  --expect "metaproto_local_replies_total{protocol=thrift,reason=fault} == $aborted" \
+  --expect "metaproto_local_replies_total{protocol=thrift} == $aborted" \
+  --expect "metaproto_requests_total{protocol=thrift,method=crash,response_status=server_error,response_code=app_exception:13} == $aborted" \
+  --expect "metaproto_requests_total{protocol=thrift,method=crash} == $aborted" \
+  --expect "metaproto_requests_total{protocol=thrift,method=sayHello,response_status=ok} == $((fault_hello + 5))" \
+  --expect "metaproto_requests_total{protocol=thrift,method=echo,response_status=ok} == $DELAYED_CALLS" \
+  --expect "metaproto_request_duration_microseconds_sum{protocol=thrift,method=echo} >= $((DELAYED_CALLS * DELAY_MS * 1000))" \
+  --expect "metaproto_mutations_total{protocol=thrift} == 0" \
+  --expect "metaproto_connection_routes_total{protocol=thrift} == 0" \
+  --expect "metaproto_policy_closes_total{protocol=thrift} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
+
+# --- Mutation: a fourth Envoy whose plugin rewrites THeader info headers on their way to a python
+# THeader server of its own, which prints the headers of every request it processed.
+MUTATION_SERVER=$(free_port); MUTATION_ADMIN=$(free_port); MUTATION_HEADER=$(free_port); MUTATION_FRAMED=$(free_port)
+start_child "python server (THeader, for mutation)" "$WORK/mutation-server.log" "${PY_PEER[@]}" server --gen "$WORK" --protocol header --port "$MUTATION_SERVER"
+wait_for "mutation server" 20 grep -q "SERVER READY" "$WORK/mutation-server.log" || die "the mutation server did not start"
+MUTATION_POLICY='{"policy": {"mutations": [
+  {"match": {"method": {"exact": "sayHello"}}, "set": {"x-canary": "yes", "tenant": "t9"}, "remove": ["trace"]},
+  {"match": {"method": {"exact": "notify"}}, "remove": ["tenant", "trace"]}]}}'
+metaproto_bootstrap_listeners "$MUTATION_ADMIN" "$WASM" "$(echo "$MUTATION_POLICY" | tr -d '\n')" \
+  "mutation_header:$MUTATION_HEADER:$MUTATION_SERVER" "mutation_framed:$MUTATION_FRAMED:$MUTATION_SERVER" >"$WORK/envoy-mutation.yaml"
+start_envoy "$WORK/envoy-mutation.yaml" "$MUTATION_ADMIN" "$WORK/envoy-mutation.log"
+log "mutation: python client, THeader with tenant=t1 trace=rig; sayHello gets x-canary=yes tenant=t9 without trace, notify no headers"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t1 --header trace=rig --calls 3 --port "$MUTATION_HEADER" \
+  | tee "$WORK/mutation-header.out"
+grep -q '^CLIENT OK' "$WORK/mutation-header.out" || die "the mutation client did not finish"
+# The server prints a request's headers once it has answered it: wait for all of them.
+mutation_calls=$(grep -c '^OBSERVED' "$WORK/mutation-header.out")
+wait_for "the mutation server's $mutation_calls HEADERS lines" 10 sh -c \
+  "[ \$(grep -c '^HEADERS' '$WORK/mutation-server.log') -ge $mutation_calls ]" || die "the mutation server printed too few HEADERS lines"
+# What the server received, call by call, against what the client sent and the policy says.
+expected_headers=$(sed -n 's/^OBSERVED service= method=\([^ ]*\) .*/\1/p' "$WORK/mutation-header.out" | while read -r method; do
+  case $method in
+    sayHello) echo "HEADERS tenant=t9,x-canary=yes" ;;
+    notify) echo "HEADERS " ;;
+    *) echo "HEADERS tenant=t1,trace=rig" ;;
+  esac
+done)
+received_headers=$(grep '^HEADERS' "$WORK/mutation-server.log")
+log "mutation: the server received, call by call:"; echo "$received_headers" | sed 's/^/    /' >&2
+[ "$received_headers" = "$expected_headers" ] || die "the server received other headers than the policy says; expected:
+$expected_headers"
+mutated=$(grep -c -e '^OBSERVED service= method=sayHello ' -e '^OBSERVED service= method=notify ' "$WORK/mutation-header.out")
+log "mutation: npm client, compact + framed (no headers to rewrite: its calls go on unchanged) -> Envoy :$MUTATION_FRAMED"
+"${NODE_PEER[@]}" client --gen "$WORK" --transport framed --protocol compact --calls 1 --port "$MUTATION_FRAMED" | tee "$WORK/mutation-framed.out"
+grep -q '^CLIENT OK' "$WORK/mutation-framed.out" || die "the framed client did not finish through the mutation listener"
+unsupported=$(grep -c -e '^OBSERVED service= method=sayHello ' -e '^OBSERVED service= method=notify ' "$WORK/mutation-framed.out")
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$MUTATION_ADMIN" --wait 10 \
+  --expect "metaproto_mutations_total{protocol=thrift,reason=applied} == $mutated" \
+  --expect "metaproto_mutations_total{protocol=thrift,reason=unsupported} == $unsupported" \
+  --expect "metaproto_mutations_total{protocol=thrift} == $((mutated + unsupported))" \
+  --expect "metaproto_local_replies_total{protocol=thrift} == 0" \
+  --expect "metaproto_connection_routes_total{protocol=thrift} == 0" \
+  --expect "metaproto_policy_closes_total{protocol=thrift} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
+
+# --- Connection routing: a fifth Envoy, tcp_proxy connecting on the first data; a connection whose
+# first call carries tenant=t2 goes to a second python THeader server (cluster thrift_header_b),
+# others to the usual one. Each server's own output says which calls it got.
+HEADER_B_SERVER=$(free_port); ROUTE_ADMIN=$(free_port); ROUTE_HEADER=$(free_port)
+start_child "python server B (THeader, routing)" "$WORK/header-b-server.log" "${PY_PEER[@]}" server --gen "$WORK" --protocol header --port "$HEADER_B_SERVER"
+wait_for "server B" 20 grep -q "SERVER READY" "$WORK/header-b-server.log" || die "server B did not start"
+{
+  METAPROTO_CONNECT_ON_DATA=1 metaproto_bootstrap_listeners "$ROUTE_ADMIN" "$WASM" \
+    '{"policy": {"routes": [{"match": {"attributes": [{"name": "tenant", "exact": "t2"}]}, "cluster": "thrift_header_b"}]}}' \
+    "route_header:$ROUTE_HEADER:$HEADER_SERVER"
+  metaproto_cluster_yaml thrift_header_b "$HEADER_B_SERVER"
+} >"$WORK/envoy-routes.yaml"
+start_envoy "$WORK/envoy-routes.yaml" "$ROUTE_ADMIN" "$WORK/envoy-routes.log"
+header_lines_before=$(wc -l <"$WORK/header-server.log")
+SERVED_BEFORE[header.sayHello]=$(served header sayHello)
+log "routing: python client, THeader with tenant=t2 -> Envoy :$ROUTE_HEADER -> server B :$HEADER_B_SERVER"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t2 --calls 2 --port "$ROUTE_HEADER" | tee "$WORK/route-t2.out"
+log "routing: python client, THeader with tenant=t1 -> Envoy :$ROUTE_HEADER -> server A :$HEADER_SERVER"
+"${PY_PEER[@]}" client --gen "$WORK" --protocol header --header tenant=t1 --calls 2 --port "$ROUTE_HEADER" | tee "$WORK/route-t1.out"
+for out in route-t2 route-t1; do grep -q '^CLIENT OK' "$WORK/$out.out" || die "$out did not finish: $(cat "$WORK/$out.out")"; done
+t2_calls=$(grep -c '^OBSERVED' "$WORK/route-t2.out"); t1_calls=$(grep -c '^OBSERVED' "$WORK/route-t1.out")
+since_routing() { tail -n +"$((header_lines_before + 1))" "$WORK/header-server.log"; }
+wait_for "server B's $t2_calls requests" 10 sh -c "[ \$(grep -c '^HEADERS' '$WORK/header-b-server.log') -ge $t2_calls ]" \
+  || die "server B printed $(grep -c '^HEADERS' "$WORK/header-b-server.log") HEADERS lines, expected $t2_calls"
+wait_for "server A's $t1_calls requests" 10 sh -c "[ \$(tail -n +$((header_lines_before + 1)) '$WORK/header-server.log' | grep -c '^HEADERS') -ge $t1_calls ]" \
+  || die "server A printed too few HEADERS lines since the routing clients started"
+b_t2=$(grep -c '^HEADERS tenant=t2$' "$WORK/header-b-server.log" || true)
+b_all=$(grep -c '^HEADERS' "$WORK/header-b-server.log")
+a_t1=$(since_routing | grep -c '^HEADERS tenant=t1$' || true)
+a_all=$(since_routing | grep -c '^HEADERS' || true)
+log "routing: server B received $b_t2 of $b_all requests with tenant=t2; server A $a_t1 of $a_all with tenant=t1"
+[ "$b_t2" -eq "$t2_calls" ] && [ "$b_all" -eq "$t2_calls" ] || die "server B got $b_all requests ($b_t2 with tenant=t2), expected the t2 client's $t2_calls"
+[ "$a_t1" -eq "$t1_calls" ] && [ "$a_all" -eq "$t1_calls" ] || die "server A got $a_all requests ($a_t1 with tenant=t1), expected the t1 client's $t1_calls"
+[ "$(grep -c '^SERVED sayHello$' "$WORK/header-b-server.log")" -eq 2 ] || die "server B did not run the t2 client's 2 sayHello calls"
+[ "$(served_since header sayHello)" -eq 2 ] || die "server A ran $(served_since header sayHello) sayHello calls, expected the t1 client's 2"
+python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ROUTE_ADMIN" --wait 10 \
+  --expect "metaproto_connection_routes_total{protocol=thrift,reason=routed} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=thrift,reason=default} == 1" \
+  --expect "metaproto_connection_routes_total{protocol=thrift} == 2" \
+  --expect "metaproto_requests_total{protocol=thrift,method=sayHello,response_status=ok} == 4" \
+  --expect "metaproto_local_replies_total{protocol=thrift} == 0" \
+  --expect "metaproto_mutations_total{protocol=thrift} == 0" \
+  --expect "metaproto_policy_closes_total{protocol=thrift} == 0" \
+  --expect "metaproto_decode_errors_total{protocol=thrift} == 0"
+
+log "PASS: $calls Thrift calls in five variants, metrics agree; $((denied + limited)) refused calls answered in place by the policy listener;"
+log "  $aborted aborted and $DELAYED_CALLS delayed by faults, $mutated THeader calls mutated, $((t1_calls + t2_calls)) calls routed by their first call's tenant"
 if [ -n "${KEEP_RUNNING:-}" ]; then
   log "Envoy admin: http://127.0.0.1:$ADMIN/stats/prometheus (metaproto_* lines)"
   log "Thrift via Envoy: binary+buffered :$BUFFERED_PORT, compact+framed (Greeter:...) :$FRAMED_PORT, THeader :$HEADER_PORT,"
