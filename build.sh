@@ -104,7 +104,7 @@ install_envoy() {
 }
 
 # Jaeger, the trace backend the telemetry rig forwards to: built from its Go module once per machine
-# (about 5 minutes) into a cache keyed by version, outside the clone, so every worktree shares it.
+# (5 to 25 minutes, by how busy the machine is) into a cache keyed by version, outside the clone, so every worktree shares it.
 # test/lib/jaeger.sh finds it there (jaeger_bin) and starts it (start_jaeger).
 install_jaeger() {
   local bin
@@ -117,7 +117,7 @@ install_jaeger() {
   local tools started=$SECONDS
   mkdir -p "$(dirname "$bin")"
   tools=$(mktemp -d "$(dirname "$bin")/tools.XXXXXX")
-  log "building jaeger $JAEGER_VERSION from the Go module proxy into $bin (about 5 minutes, once per machine)"
+  log "building jaeger $JAEGER_VERSION from the Go module proxy into $bin (minutes; once per machine)"
   (
     cd "$tools"
     go mod init metaproto-tools >/dev/null 2>&1

@@ -83,10 +83,13 @@ YAML
   local bin
   bin=$(jaeger_bin)
   [ -x "$bin" ] || die "Jaeger is not built at $bin: run ./build.sh setup (or set JAEGER_BIN)"
-  start_child jaeger "$dir/jaeger.log" "$bin" --config "$config"
+  # Each start keeps its own log: a restart must not hide why the previous run ended.
+  local logfile="$dir/jaeger.log" run=1
+  while [ -e "$logfile" ]; do run=$((run + 1)); logfile="$dir/jaeger.$run.log"; done
+  start_child jaeger "$logfile" "$bin" --config "$config"
   JAEGER_PID=${CHILD_PIDS[-1]}
   wait_for "jaeger (otlp grpc $JAEGER_OTLP_GRPC_PORT, query http $JAEGER_QUERY_PORT)" 60 jaeger_ready ||
-    { tail -n 30 "$dir/jaeger.log" >&2; die "jaeger did not start; see $dir/jaeger.log"; }
+    { tail -n 30 "$logfile" >&2; die "jaeger did not start; see $logfile"; }
 }
 
 jaeger_ready() {
