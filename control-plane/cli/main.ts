@@ -12,6 +12,7 @@ import { up } from "../up";
 import { istioManifests, istioPodAnnotations } from "../resources/istio";
 import { loadFiles, formatError } from "../model/load";
 import { encodeMessage, repoRoot } from "../xds/api";
+import { receiverCommand } from "../telemetry/cli";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
 
@@ -166,6 +167,8 @@ export function program(): Command {
       else process.stdout.write(text);
       process.stderr.write(`add to the pod template of each selected workload:\n  annotations:\n${Object.entries(istioPodAnnotations()).map(([k, v]) => `    ${k}: '${v}'`).join("\n")}\n`);
     });
+
+  receiverCommand(cli, logger);
 
   cli.command("status")
     .description("ask a running `metaproto serve` what each Envoy has: versions sent and ACKed, NACKs with Envoy's error and the YAML documents behind them")

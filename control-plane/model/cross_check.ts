@@ -2,7 +2,7 @@
 // weights add up, and nothing asks for what the data plane cannot do yet (each says why).
 import { RE2JS } from "re2js";
 import type { FieldPath, Model } from "./load";
-import type { Kind } from "./schema";
+import { Kind, sinkName } from "./schema";
 
 /** Field path (from the document root), message, and the document: kind and name. */
 export type Finding = [FieldPath, string, Kind, string];
@@ -90,6 +90,18 @@ export function crossCheck(model: Model): Finding[] {
     if (value.spec.routes.length > 1) {
       at(["routes", 1], "sidecar mode without attribute matching uses one route per MetaRouter: merge the routes (weights choose a destination per new connection)");
     }
+  }
+  const telemetryNames = [...model.telemetry.keys()];
+  for (const name of telemetryNames.slice(1)) {
+    findings.push([["metadata", "name"], `Telemetry ${telemetryNames[0]} is already defined: one receiver runs per control plane, so keep one Telemetry document`, "Telemetry", name]);
+  }
+  for (const [name, { value }] of model.telemetry) {
+    const sinkNames = new Set<string>();
+    value.spec.sinks.forEach((sink, i) => {
+      const named = sinkName(sink);
+      if (sinkNames.has(named)) findings.push([["spec", "sinks", i], `another sink is named "${named}": give each sink its own name (sinks' metrics are labelled with it)`, "Telemetry", name]);
+      sinkNames.add(named);
+    });
   }
   return findings;
 }
