@@ -19,7 +19,8 @@ jaeger_bin() {
 # JAEGER_QUERY_PORT (HTTP API: /api/traces/<id>, /api/services) and JAEGER_PID. Called again with the
 # same DIR after stop_jaeger, it restarts on the same ports (its memory storage starts empty).
 # Jaeger's built-in configuration listens on fixed ports (4317, 4318, 16686, 8888, ...) that parallel
-# rigs would fight over, so it always gets a configuration file naming every port it opens.
+# rigs would fight over, so it always gets a configuration file naming every port it opens. No health
+# check extension (readiness is the query API answering and the OTLP port open), no internal metrics.
 start_jaeger() {
   local dir=$1
   local config="$dir/jaeger.yaml"
@@ -28,13 +29,12 @@ start_jaeger() {
     JAEGER_OTLP_GRPC_PORT=$(free_port)
     JAEGER_OTLP_HTTP_PORT=$(free_port)
     JAEGER_QUERY_PORT=$(free_port)
-    local query_grpc_port health_port
+    local query_grpc_port
     query_grpc_port=$(free_port)
-    health_port=$(free_port)
     cat >"$config" <<YAML
 # ports: otlp_grpc=$JAEGER_OTLP_GRPC_PORT otlp_http=$JAEGER_OTLP_HTTP_PORT query=$JAEGER_QUERY_PORT
 service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  extensions: [jaeger_storage, jaeger_query]
   pipelines:
     traces:
       receivers: [otlp]
@@ -54,14 +54,13 @@ extensions:
   jaeger_query:
     storage:
       traces: memstore
+    # Else the query service traces itself to the default OTLP port, 127.0.0.1:4317: whoever listens
+    # there gets Jaeger's own spans, and with nobody there Jaeger's shutdown waits 10 s to flush them.
+    enable_tracing: false
     http:
       endpoint: 127.0.0.1:$JAEGER_QUERY_PORT
     grpc:
       endpoint: 127.0.0.1:$query_grpc_port
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: 127.0.0.1:$health_port
 receivers:
   otlp:
     protocols:
