@@ -1,7 +1,7 @@
-import { loadSources } from "../model/load";
-import { formatError } from "../model/load";
-import { receiverOptions } from "./options";
+import * as path from "path";
+import { formatError, loadFiles, loadSources } from "../model/load";
 import { specWithFlags } from "./cli";
+import { receiverOptions } from "./options";
 
 const load = (text: string) => loadSources([{ file: "t.yaml", text }]);
 
@@ -55,4 +55,10 @@ spec:
   expect(options.http).toBeUndefined();
   expect(options.pipeline).toMatchObject({ maxBufferedItems: 50, batchMaxDelayMs: 100, maxBackoffMs: 1_000 });
   expect(options.sinks).toEqual([{ kind: "otlp", name: "otlp:127.0.0.1:4317", endpoint: "127.0.0.1:4317", signals: ["traces"], timeoutMs: 5_000 }]);
+});
+
+test("the shipped example is valid", () => {
+  const { model, errors } = loadFiles([path.join(__dirname, "..", "examples", "telemetry.yaml")]);
+  expect(errors.map(formatError)).toEqual([]);
+  expect(receiverOptions([...model!.telemetry.values()][0].value.spec).sinks.map((s) => s.name)).toEqual(["jsonl", "otlp:127.0.0.1:14317"]);
 });
