@@ -23,7 +23,8 @@ Usage: ./build.sh [command]
 
 Commands:
   setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
-          into .venv (Envoy API descriptors into build/); check V8 loads our module
+          into .venv (Envoy API descriptors into build/), the OTLP .proto files (Maven) into build/,
+          Jaeger (built once per machine from its Go module, cached); check V8 loads our module
   build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
           (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
@@ -37,6 +38,8 @@ Commands:
 Environment:
   ENVOY_BIN        use this Envoy binary instead of the pinned one in .venv
   ENVOY_LOG_LEVEL  Envoy's log level in rigs (default info)
+  JAEGER_BIN       use this Jaeger binary instead of the cached build
+                   (${XDG_CACHE_HOME:-~/.cache}/metaproto/jaeger-v1.75.0/jaeger)
 USAGE
 }
 
@@ -107,6 +110,11 @@ install_envoy() {
 # (5 to 25 minutes, by how busy the machine is) into a cache keyed by version, outside the clone, so every worktree shares it.
 # test/lib/jaeger.sh finds it there (jaeger_bin) and starts it (start_jaeger).
 install_jaeger() {
+  if [ -n "${JAEGER_BIN:-}" ]; then
+    [ -x "$JAEGER_BIN" ] || die "JAEGER_BIN=$JAEGER_BIN is not an executable file"
+    log "using JAEGER_BIN=$JAEGER_BIN"
+    return
+  fi
   local bin
   bin=$(jaeger_bin)
   if [ -x "$bin" ]; then

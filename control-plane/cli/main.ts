@@ -52,7 +52,8 @@ export function program(): Command {
         return;
       }
       const counts = [...compiled.resources].map(([url, byName]) => `${byName.size} ${url.split(".").pop()}`).join(", ");
-      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s) -> ${counts}\n`);
+      const telemetry = compiled.model.telemetry.size ? `, ${compiled.model.telemetry.size} Telemetry` : "";
+      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s)${telemetry} -> ${counts}\n`);
     });
 
   cli.command("bootstrap")
