@@ -2,18 +2,17 @@
 // metrics (GET /metrics, Prometheus text format) on the same listener.
 import * as http from "http";
 import * as zlib from "zlib";
-import type { Accept, BadRequest } from "./otlp_grpc_server";
+import { Accept, BadRequest, exportResponse } from "./otlp_grpc_server";
 import type { TelemetryItem } from "./items";
 import { itemsFromLogs, itemsFromTraces } from "./items";
-import { decodeLogs, decodeTraces, otlpTypes } from "./otlp";
+import { decodeLogs, decodeTraces } from "./otlp";
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export function otlpHttpServer(accept: Accept, badRequest: BadRequest, renderMetrics: () => string): http.Server {
-  const types = otlpTypes();
-  const routes: Record<string, { signal: "traces" | "logs"; decode: (b: Buffer) => TelemetryItem[]; empty: Uint8Array }> = {
-    "/v1/traces": { signal: "traces", decode: (b) => itemsFromTraces(decodeTraces(b)), empty: types.exportTraceResponse.encode({}).finish() },
-    "/v1/logs": { signal: "logs", decode: (b) => itemsFromLogs(decodeLogs(b)), empty: types.exportLogsResponse.encode({}).finish() },
+  const routes: Record<string, { signal: "traces" | "logs"; decode: (b: Buffer) => TelemetryItem[] }> = {
+    "/v1/traces": { signal: "traces", decode: (b) => itemsFromTraces(decodeTraces(b)) },
+    "/v1/logs": { signal: "logs", decode: (b) => itemsFromLogs(decodeLogs(b)) },
   };
   return http.createServer((request, response) => {
     const url = (request.url ?? "").split("?")[0];
@@ -54,8 +53,7 @@ export function otlpHttpServer(accept: Accept, badRequest: BadRequest, renderMet
         response.writeHead(400, { "content-type": "text/plain" }).end(`not an OTLP ${route.signal} export request: ${(err as Error).message}\n`);
         return;
       }
-      accept(items, "http");
-      response.writeHead(200, { "content-type": "application/x-protobuf" }).end(Buffer.from(route.empty));
+      response.writeHead(200, { "content-type": "application/x-protobuf" }).end(exportResponse(route.signal, accept(items, "http")));
     });
   });
 }

@@ -1,10 +1,10 @@
 // The receiver over real sockets: a real SDK exporter sends OTLP/gRPC, a POST sends OTLP/HTTP; records
 // come out enriched in a JSON lines file and, through the OTLP forward sink, at a second receiver.
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
-import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
+import { ProtobufLogsSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
-import { SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,9 +13,13 @@ import { loadSources } from "../model/load";
 import { telemetrySpec } from "../model/schema";
 import { directoryFromModel } from "./directory";
 import { receiverOptions } from "./options";
+import { otlpTypes } from "./otlp";
 import { TelemetryReceiver } from "./receiver";
 
 const silent = pino({ level: "silent" });
+
+// Real sockets: leave room for a loaded machine.
+jest.setTimeout(30000);
 
 const model = loadSources([{ file: "c.yaml", text: `
 apiVersion: metaproto.io/v1alpha1
@@ -50,7 +54,8 @@ beforeAll(async () => {
     otlp: { grpc: { port: 0 }, http: { port: 0 } }, batch: { maxDelay: "50ms" },
     sinks: [
       { jsonLines: { path: path.join(dir, "records.jsonl") } },
-      { otlp: { endpoint: `127.0.0.1:${backend.grpcPort}`, signals: ["traces"] } },
+      { jsonLines: { name: "spans-only", path: path.join(dir, "spans.jsonl"), signals: ["traces"] } },
+      { otlp: { endpoint: `127.0.0.1:${backend.grpcPort}` } },
     ],
   })), () => directoryFromModel(model), silent);
   await receiver.start();
@@ -96,12 +101,39 @@ test("OTLP/HTTP protobuf logs go to the sinks that take logs; /metrics shows the
   expect(refused.status).toBe(400);
 
   await until("the log record in the file", () => lines(path.join(dir, "records.jsonl")).some((l) => l.signal === "logs"));
+  // Forwarded over OTLP/gRPC LogsService/Export to the backend.
+  await until("the log record at the backend", () => lines(path.join(dir, "backend.jsonl")).some((l) => l.signal === "logs" && l.body === "call"));
   const metrics = await (await fetch(`http://127.0.0.1:${receiver.httpPort}/metrics`)).text();
   expect(metrics).toContain('metaproto_receiver_received_total{signal="logs",transport="http"} 1');
   expect(metrics).toContain('metaproto_receiver_bad_requests_total{signal="traces",transport="http",reason="undecodable"} 1');
   expect(metrics).toContain('metaproto_receiver_exported_total{sink="jsonl",signal="logs"} 1');
   expect(metrics).toContain(`metaproto_receiver_buffer_capacity{sink="otlp:127.0.0.1:${backend.grpcPort}",signal="traces"} 10000`);
   expect(metrics).toContain('metaproto_receiver_enrichment_cache_entries{kind="negative"} 1');
-  // The forward sink takes traces only: the log record never entered its pipeline.
-  expect(metrics).not.toContain(`metaproto_receiver_buffer_items{sink="otlp:127.0.0.1:${backend.grpcPort}",signal="logs"}`);
+  // The spans-only sink has no logs pipeline: the log record never reached it.
+  expect(metrics).toContain('metaproto_receiver_buffer_items{sink="spans-only",signal="traces"} 0');
+  expect(metrics).not.toContain('metaproto_receiver_buffer_items{sink="spans-only",signal="logs"}');
+  expect(lines(path.join(dir, "spans.jsonl")).every((l) => l.signal === "traces")).toBe(true);
+});
+
+test("records a full buffer drops are reported to the sender as a partial success", async () => {
+  const down = new TelemetryReceiver(receiverOptions(telemetrySpec.parse({
+    otlp: { http: { port: 0 } }, buffer: { maxRecords: 2 }, shutdownGrace: "100ms",
+    sinks: [{ otlp: { endpoint: "127.0.0.1:1", signals: ["traces"], timeout: "1s" } }],
+  })), () => () => undefined, silent);
+  await down.start();
+  try {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    for (let i = 0; i < 5; i++) provider.getTracer("t").startSpan(`s${i}`).end();
+    await provider.forceFlush();
+    const body = ProtobufTraceSerializer.serializeRequest(exporter.getFinishedSpans())!;
+    const response = await fetch(`http://127.0.0.1:${down.httpPort}/v1/traces`, { method: "POST", headers: { "content-type": "application/x-protobuf" }, body: body.slice().buffer as ArrayBuffer });
+    expect(response.status).toBe(200);
+    const { exportTraceResponse } = otlpTypes();
+    const decoded = exportTraceResponse.toObject(exportTraceResponse.decode(new Uint8Array(await response.arrayBuffer())), { longs: Number });
+    expect(decoded.partial_success).toMatchObject({ rejected_spans: 3 });
+    expect(down.metrics.value("metaproto_receiver_dropped_total", { sink: "otlp:127.0.0.1:1", signal: "traces", reason: "buffer_full" })).toBe(3);
+  } finally {
+    await down.stop();
+  }
 });

@@ -47,8 +47,12 @@ export class TelemetryReceiver {
     }
   }
 
-  /** Enriches records and hands them to every pipeline that takes their signal. */
-  accept(items: TelemetryItem[], transport: "grpc" | "http" | "local" = "local"): void {
+  /**
+   * Enriches records and hands them to every pipeline that takes their signal. Returns the most
+   * records any one pipeline had to drop, which the export response reports as rejected (OTLP's
+   * partial success), so the sender sees the loss too.
+   */
+  accept(items: TelemetryItem[], transport: "grpc" | "http" | "local" = "local"): number {
     const received = { traces: 0, logs: 0 };
     const enriched = { traces: 0, logs: 0 };
     for (const item of items) {
@@ -59,7 +63,9 @@ export class TelemetryReceiver {
       if (received[signal]) this.countReceived({ signal, transport }, received[signal]);
       if (enriched[signal]) this.countEnriched({ signal }, enriched[signal]);
     }
-    for (const pipeline of this.pipelines) pipeline.offer(items);
+    let rejected = 0;
+    for (const pipeline of this.pipelines) rejected = Math.max(rejected, pipeline.offer(items));
+    return rejected;
   }
 
   async start(): Promise<void> {
