@@ -183,3 +183,27 @@ test("stop sends what is buffered at once, and counts what the sink could not ta
   expect(down.pipeline.offer(spans(2))).toBe(2);
   expect(down.dropped("shutdown")).toBe(17);
 });
+
+test("a batch still being written when the grace time ends is counted once, by how its write ends", async () => {
+  for (const outcome of ["succeeds", "fails"] as const) {
+    const { sink, metrics, pipeline, dropped } = setup({ batchMaxItems: 4 });
+    let finish!: () => void;
+    sink.write = async (_signal, items) => {
+      await new Promise<void>((resolve) => { finish = resolve; });
+      if (outcome === "fails") throw new SinkError("reset", true);
+      sink.batches.push(items.map((i) => i.record.name as string));
+      return {};
+    };
+    pipeline.offer(spans(6)); // one batch of 4 in flight, 2 waiting
+    await jest.advanceTimersByTimeAsync(0);
+    const stopping = pipeline.stop(500);
+    await jest.advanceTimersByTimeAsync(500);
+    await stopping;
+    expect(dropped("shutdown")).toBe(2);
+    finish();
+    await jest.advanceTimersByTimeAsync(0);
+    const exported = metrics.value("metaproto_receiver_exported_total", { sink: "fake", signal: "traces" });
+    expect([exported, dropped("shutdown")]).toEqual(outcome === "succeeds" ? [4, 2] : [0, 6]);
+    expect(pipeline.buffered).toBe(0);
+  }
+});

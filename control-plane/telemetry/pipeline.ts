@@ -47,6 +47,8 @@ export class SinkPipeline {
   /** When each queued record arrived (parallel to queue): a batch goes when its oldest waited batchMaxDelayMs. */
   private arrivals: number[] = [];
   private sending = false;
+  /** Records of the batch being written (the head of the queue). */
+  private inFlight = 0;
   private batchTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private backoffMs: number;
@@ -121,6 +123,7 @@ export class SinkPipeline {
     if (this.sending || this.queue.length === 0) return this.settle();
     this.sending = true;
     const batch = this.queue.slice(0, this.options.batchMaxItems);
+    this.inFlight = batch.length;
     let retry = false;
     try {
       const { rejected = 0 } = await this.sink.write(this.signal, batch);
@@ -135,14 +138,19 @@ export class SinkPipeline {
       }
     } catch (err) {
       const retryable = !(err instanceof SinkError) || err.retryable;
-      if (retryable && !this.stopped) {
+      if (this.stopped) {
+        // Stopped while this batch was being written: no more attempts.
+        this.queue.splice(0, batch.length);
+        this.arrivals.splice(0, batch.length);
+        this.drop(batch, "shutdown");
+      } else if (retryable) {
         retry = true;
         const delay = Math.round(this.backoffMs * (1 - this.options.jitter * this.random()));
         this.count.retries({ sink: this.sink.name, signal: this.signal });
         this.log.warn({ sink: this.sink.name, signal: this.signal, batch: batch.length, buffered: this.queue.length, retryInMs: delay, err: (err as Error).message }, "sink write failed; retrying");
         this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs * this.options.backoffMultiplier);
         this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.send(); }, delay);
-      } else if (!retryable) {
+      } else {
         this.queue.splice(0, batch.length);
         this.arrivals.splice(0, batch.length);
         this.drop(batch, "rejected");
@@ -150,6 +158,7 @@ export class SinkPipeline {
       }
     } finally {
       this.sending = false;
+      this.inFlight = 0;
     }
     if (!retry) this.schedule();
     this.settle();
@@ -186,8 +195,9 @@ export class SinkPipeline {
     this.stopped = true;
     clearTimeout(this.batchTimer);
     clearTimeout(this.retryTimer);
-    const left = this.queue.splice(0);
-    this.arrivals = [];
+    // A batch still being written is counted by how its write ends; the rest is dropped now.
+    const left = this.queue.splice(this.inFlight);
+    this.arrivals.splice(this.inFlight);
     if (left.length) this.drop(left, "shutdown");
     this.settle();
   }
