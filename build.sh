@@ -5,6 +5,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$REPO"
 RIG=build
 . test/lib/envoy.sh
+. test/lib/jaeger.sh
 
 # Every codecs/<name>/main.ts becomes dist/wasm/<name>.wasm; every test/<rig>/test.sh is a rig.
 CODECS=()
@@ -22,7 +23,8 @@ Usage: ./build.sh [command]
 
 Commands:
   setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
-          into .venv (Envoy API descriptors into build/); check V8 loads our module
+          into .venv (Envoy API descriptors into build/), the OTLP .proto files (Maven) into build/,
+          Jaeger (built once per machine from its Go module, cached); check V8 loads our module
   build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
           (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
@@ -36,6 +38,8 @@ Commands:
 Environment:
   ENVOY_BIN        use this Envoy binary instead of the pinned one in .venv
   ENVOY_LOG_LEVEL  Envoy's log level in rigs (default info)
+  JAEGER_BIN       use this Jaeger binary instead of the cached build
+                   (${XDG_CACHE_HOME:-~/.cache}/metaproto/jaeger-v1.75.0/jaeger)
 USAGE
 }
 
@@ -102,6 +106,38 @@ install_envoy() {
   log "envoy: $("$(envoy_bin)" --version | grep -o 'version: [^ ]*' | head -n1)"
 }
 
+# Jaeger, the trace backend the telemetry rig forwards to: built from its Go module once per machine
+# (5 to 25 minutes, by how busy the machine is) into a cache keyed by version, outside the clone, so every worktree shares it.
+# test/lib/jaeger.sh finds it there (jaeger_bin) and starts it (start_jaeger).
+install_jaeger() {
+  if [ -n "${JAEGER_BIN:-}" ]; then
+    [ -x "$JAEGER_BIN" ] || die "JAEGER_BIN=$JAEGER_BIN is not an executable file"
+    log "using JAEGER_BIN=$JAEGER_BIN"
+    return
+  fi
+  local bin
+  bin=$(jaeger_bin)
+  if [ -x "$bin" ]; then
+    log "jaeger $JAEGER_VERSION: $bin"
+    return
+  fi
+  require go "install Go 1.24 or newer (Jaeger $JAEGER_VERSION is built from its Go module)"
+  local tools started=$SECONDS
+  mkdir -p "$(dirname "$bin")"
+  tools=$(mktemp -d "$(dirname "$bin")/tools.XXXXXX")
+  log "building jaeger $JAEGER_VERSION from the Go module proxy into $bin (minutes; once per machine)"
+  (
+    cd "$tools"
+    go mod init metaproto-tools >/dev/null 2>&1
+    go get -tool "$JAEGER_MODULE@$JAEGER_VERSION"
+    go build -trimpath -o jaeger "$JAEGER_MODULE"
+  ) || { rm -rf "$tools"; die "building jaeger $JAEGER_VERSION failed (output above)"; }
+  # Moved into place last, so an interrupted build never leaves a binary that looks cached.
+  mv "$tools/jaeger" "$bin"
+  rm -rf "$tools"
+  log "jaeger $JAEGER_VERSION built in $((SECONDS - started))s: $bin"
+}
+
 # One FileDescriptorSet of the Envoy API (envoy, xds, udpa, validate, google) from xds-protos, kept
 # under build/ keyed by its version (and rewritten when the module list changes); the control plane
 # loads it with protobufjs.
@@ -116,6 +152,32 @@ write_envoy_api_descriptors() {
   mkdir -p "$(dirname "$ENVOY_API_DESCRIPTORS")"
   log "writing Envoy API descriptors: $(.venv/bin/python control-plane/xds/descriptors.py "$ENVOY_API_DESCRIPTORS.tmp")"
   mv "$ENVOY_API_DESCRIPTORS.tmp" "$ENVOY_API_DESCRIPTORS"
+}
+
+# The OTLP .proto files (traces, logs and what they import) that the telemetry receiver loads with
+# protobufjs, from the opentelemetry-proto artifact on Maven Central (the OpenTelemetry project's own
+# release of them), unpacked under build/ keyed by version.
+OTLP_PROTO_VERSION=1.11.0
+OTLP_PROTOS=build/otlp-protos-$OTLP_PROTO_VERSION
+install_otlp_protos() {
+  [ -f "$OTLP_PROTOS/opentelemetry/proto/collector/trace/v1/trace_service.proto" ] && return
+  require mvn "install Maven (the OTLP .proto files come from Maven Central)"
+  local artifact="io.opentelemetry.proto:opentelemetry-proto:$OTLP_PROTO_VERSION-alpha"
+  log "fetching $artifact (the OTLP .proto files) with Maven"
+  rm -rf "$OTLP_PROTOS.tmp" && mkdir -p "$OTLP_PROTOS.tmp"
+  mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$artifact" -Dmdep.stripVersion=true -DoutputDirectory="$OTLP_PROTOS.tmp"
+  local jar="$OTLP_PROTOS.tmp/opentelemetry-proto.jar"
+  python3 - "$jar" "$OTLP_PROTOS.tmp" <<'PY'
+import sys, zipfile
+jar, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(jar) as archive:
+    protos = [name for name in archive.namelist() if name.startswith("opentelemetry/proto/") and name.endswith(".proto")]
+    archive.extractall(out, protos)
+print(f"{len(protos)} .proto files")
+PY
+  rm "$jar"
+  rm -rf "$OTLP_PROTOS" && mv "$OTLP_PROTOS.tmp" "$OTLP_PROTOS"
+  log "OTLP protos $OTLP_PROTO_VERSION in $OTLP_PROTOS"
 }
 
 build_codecs() {
@@ -176,12 +238,12 @@ run_rigs() {
 command=${1:-build}
 case "$command" in
   setup)
-    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos; install_jaeger
     build_codecs; compile_control_plane; check_envoy_loads_module
     ;;
   build) install_npm_packages; build_codecs; compile_control_plane ;;
   test)
-    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos; install_jaeger
     build_codecs; compile_control_plane; check_envoy_loads_module
     run_unit_tests
     run_rigs
@@ -191,7 +253,7 @@ case "$command" in
     echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
     ;;
   up)
-    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
+    install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos
     build_codecs; compile_control_plane
     exec node control-plane/bin/metaproto.js up "${@:2}"
     ;;

@@ -12,6 +12,11 @@ import { MetricsWindow } from "./status_page/aggregation";
 import { handleStatusPage } from "./status_page/handler";
 import { EnvoyScraper, EnvoyTarget } from "./status_page/scraper";
 import { TYPE_URLS } from "./resources/types";
+import type { Located, Model } from "./model/load";
+import type { TelemetryDocument, TelemetrySpec } from "./model/schema";
+import { directoryFromModel, ResolveAddress } from "./telemetry/directory";
+import { receiverOptions } from "./telemetry/options";
+import { TelemetryReceiver } from "./telemetry/receiver";
 import { ConfigWatcher } from "./watch";
 import { hostPort } from "./status_page/envoy_admin";
 import { ANY_NODE, SimpleCache } from "./xds/cache";
@@ -48,6 +53,12 @@ export class ControlPlane {
   applied = 0;
   lastErrors: string[] = [];
   readonly scraper: EnvoyScraper;
+  /** Runs when the configuration has a Telemetry document at start (README "Telemetry receiver"). */
+  receiver?: TelemetryReceiver;
+  private directory: ResolveAddress = () => undefined;
+  private telemetryDocument?: Located<TelemetryDocument>;
+  /** The spec the receiver started with, to tell when a reload changed it. */
+  private receiverSpec?: TelemetrySpec;
 
   constructor(private readonly options: ServeOptions) {
     this.server = new XdsServer(this.cache, options.log);
@@ -71,6 +82,7 @@ export class ControlPlane {
     }
     if (!this.reload()) throw new Error("the configuration has errors (above): fix them and start again");
     const port = await this.server.listen(this.options.address, this.options.port);
+    await this.startReceiver();
     this.watchers.push(new ConfigWatcher(this.options.files, this.options.debounceMs, () => this.reload()));
     // A new codec build is a new file in the filter config: pushed like a configuration change.
     if (this.options.pinDir) this.watchers.push(new ConfigWatcher([this.options.wasmDir], this.options.debounceMs, () => this.reload(), /\.wasm$/));
@@ -132,6 +144,7 @@ export class ControlPlane {
     this.applied++;
     this.lastErrors = [];
     this.cache.setSnapshot(ANY_NODE, compiled.snapshot);
+    this.useModel(compiled.model);
     log.info({
       services: compiled.model.services.size, routers: compiled.model.routers.size,
       versions: Object.fromEntries(Object.entries(TYPE_URLS).map(([kind, url]) => [kind, compiled.snapshot.version(url)])),
@@ -139,7 +152,27 @@ export class ControlPlane {
     return true;
   }
 
+  /** The receiver enriches with the latest valid model; a change of its own options needs a restart. */
+  private useModel(model: Model): void {
+    this.directory = directoryFromModel(model);
+    this.receiver?.cache.refresh();
+    this.telemetryDocument = [...model.telemetry.values()][0];
+    if (this.receiver && JSON.stringify(this.telemetryDocument?.value.spec) !== JSON.stringify(this.receiverSpec)) {
+      this.options.log.warn("the Telemetry document changed: the receiver keeps its listeners and sinks until serve restarts (enrichment follows the new model now)");
+    }
+  }
+
+  private async startReceiver(): Promise<void> {
+    const document = this.telemetryDocument;
+    if (!document) return;
+    this.receiverSpec = document.value.spec;
+    this.receiver = new TelemetryReceiver(receiverOptions(document.value.spec), () => this.directory,
+      this.options.log.child({ component: "telemetry" }));
+    await this.receiver.start();
+  }
+
   async stop(): Promise<void> {
+    await this.receiver?.stop();
     for (const watcher of this.watchers) watcher.close();
     await this.scraper.stop();
     this.httpServer?.close();

@@ -14,6 +14,7 @@ import { up } from "../up";
 import { istioManifests, istioPodAnnotations } from "../resources/istio";
 import { loadFiles, formatError } from "../model/load";
 import { encodeMessage, repoRoot } from "../xds/api";
+import { receiverCommand } from "../telemetry/cli";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
 
@@ -139,7 +140,8 @@ export function program(): Command {
         return;
       }
       const counts = [...compiled.resources].map(([url, byName]) => `${byName.size} ${url.split(".").pop()}`).join(", ");
-      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s) -> ${counts}\n`);
+      const telemetry = compiled.model.telemetry.size ? `, ${compiled.model.telemetry.size} Telemetry` : "";
+      process.stdout.write(`valid: ${compiled.model.services.size} Service(s), ${compiled.model.routers.size} MetaRouter(s)${telemetry} -> ${counts}\n`);
     });
 
   cli.command("bootstrap")
@@ -278,6 +280,8 @@ output joins that list (test/lib/envoy.sh's metaproto_cluster_yaml does so).`)
       fs.writeFileSync(rules, YAML.stringify(recordingRules(options.window)));
       process.stdout.write(`wrote ${config} and ${rules}\nrun: prometheus --config.file=${config}   (check: promtool check config ${config})\n`);
     });
+
+  receiverCommand(cli, logger);
 
   cli.command("status")
     .description("ask a running `metaproto serve` what each Envoy has: versions sent and ACKed, NACKs with Envoy's error and the YAML documents behind them")

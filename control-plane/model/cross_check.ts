@@ -2,7 +2,7 @@
 // weights add up, and nothing asks for what the data plane cannot do yet (each says why).
 import { RE2JS } from "re2js";
 import type { FieldPath, Model } from "./load";
-import type { Kind } from "./schema";
+import { Kind, sinkName } from "./schema";
 
 /**
  * Protocols whose server speaks first (its codec's serverFirst()): the filter never holds their
@@ -101,6 +101,18 @@ export function crossCheck(model: Model): Finding[] {
     if (catchAll >= 0 && catchAll < value.spec.routes.length - 1) {
       at(["routes", catchAll + 1], `never chosen: route ${catchAll} has no match and takes every connection; move the route without a match to the end`);
     }
+  }
+  const telemetryNames = [...model.telemetry.keys()];
+  for (const name of telemetryNames.slice(1)) {
+    findings.push([["metadata", "name"], `Telemetry ${telemetryNames[0]} is already defined: one receiver runs per control plane, so keep one Telemetry document`, "Telemetry", name]);
+  }
+  for (const [name, { value }] of model.telemetry) {
+    const sinkNames = new Set<string>();
+    value.spec.sinks.forEach((sink, i) => {
+      const named = sinkName(sink);
+      if (sinkNames.has(named)) findings.push([["spec", "sinks", i], `another sink is named "${named}": give each sink its own name (sinks' metrics are labelled with it)`, "Telemetry", name]);
+      sinkNames.add(named);
+    });
   }
   return findings;
 }

@@ -51,7 +51,7 @@ describe("config model", () => {
     expect(messages(service("cache", 6380).replace("on_decode_error: close", "on_decode_eror: close")))
       .toEqual(["f0.yaml:7:12: document 1 (Service cache) spec.codec.on_decode_eror: unknown field: remove it or check its spelling"]);
     expect(messages(service("cache", 6380).replace("  protocol: redis\n", ""))[0]).toMatch(/spec\.protocol: is required/);
-    expect(messages("kind: Gateway\nmetadata: { name: x }\n")).toEqual(['f0.yaml:1:1: document 1 (Gateway x) kind: unknown kind "Gateway": use one of Service, MetaRouter']);
+    expect(messages("kind: Gateway\nmetadata: { name: x }\n")).toEqual(['f0.yaml:1:1: document 1 (Gateway x) kind: unknown kind "Gateway": use one of Service, MetaRouter, Telemetry']);
   });
 
   test("a file loaded again is read again when its text changed, and unchanged when not", () => {

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import type { z } from "zod";
 import { crossCheck } from "./cross_check";
-import { KINDS, Kind, MetaRouterDocument, ServiceDocument } from "./schema";
+import { KINDS, Kind, MetaRouterDocument, ServiceDocument, TelemetryDocument } from "./schema";
 
 export type FieldPath = (string | number)[];
 
@@ -30,6 +30,8 @@ export interface Located<T> {
 export interface Model {
   services: Map<string, Located<ServiceDocument>>;
   routers: Map<string, Located<MetaRouterDocument>>;
+  /** At most one (cross_check): the telemetry receiver's options. */
+  telemetry: Map<string, Located<TelemetryDocument>>;
 }
 
 export interface LoadResult {
@@ -95,6 +97,7 @@ export function loadSources(sources: { file: string; text: string }[]): LoadResu
   const errors: ConfigError[] = [];
   const services = new Map<string, Located<ServiceDocument>>();
   const routers = new Map<string, Located<MetaRouterDocument>>();
+  const telemetry = new Map<string, Located<TelemetryDocument>>();
   const parsedByKey = new Map<string, ParsedDocument>();
 
   for (const { file, text } of sources) {
@@ -129,7 +132,7 @@ export function loadSources(sources: { file: string; text: string }[]): LoadResu
         for (const issue of result.error.issues) report(issuePath(issue), issueMessage(issue));
         return;
       }
-      const registry: Map<string, Located<unknown>> = parsed.kind === "Service" ? services : routers;
+      const registry: Map<string, Located<unknown>> = parsed.kind === "Service" ? services : parsed.kind === "Telemetry" ? telemetry : routers;
       const earlier = registry.get(result.data.metadata.name);
       if (earlier) {
         report(["metadata", "name"], `another ${parsed.kind} has this name (${earlier.file} document ${earlier.document}): names must be unique per kind`);
@@ -140,7 +143,7 @@ export function loadSources(sources: { file: string; text: string }[]): LoadResu
     });
   }
 
-  const model: Model = { services: services as Model["services"], routers: routers as Model["routers"] };
+  const model: Model = { services: services as Model["services"], routers: routers as Model["routers"], telemetry };
   for (const [fieldPath, message, kind, name] of crossCheck(model)) {
     errors.push(locate(parsedByKey.get(`${kind}/${name}`)!, fieldPath, message));
   }

@@ -178,10 +178,92 @@ export const metaRouterDocument = z.strictObject({
   spec: metaRouterSpec,
 });
 
-export const KINDS = { Service: serviceDocument, MetaRouter: metaRouterDocument } as const;
+/** A duration such as "200ms", "5s", "10m" or "1h" (parseDuration reads it). */
+const duration = z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, { error: 'must be a duration such as "500ms", "5s", "10m" or "1h"' });
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+/** Milliseconds of a duration the schema accepted ("500ms", "5s", "10m", "1h"). */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (!match) throw new Error(`not a duration: ${value}`);
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
+}
+
+const listenAddress = z.strictObject({
+  address: ipAddress.default("127.0.0.1"),
+  /** 0: any free port (the receiver logs the one it got). */
+  port: whole(0, 65535),
+});
+
+const telemetrySignals = z.array(z.enum(["traces", "logs"], { error: 'must be "traces" or "logs"' }))
+  .min(1, { error: "needs at least one signal: traces, logs" });
+
+const telemetrySink = z.union([
+  z.strictObject({
+    jsonLines: z.strictObject({ name: z.string().min(1).optional(), path: z.string().min(1), signals: telemetrySignals.optional() }),
+  }),
+  z.strictObject({
+    otlp: z.strictObject({
+      name: z.string().min(1).optional(),
+      endpoint: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/, { error: "must be HOST:PORT of an OTLP gRPC endpoint, e.g. 127.0.0.1:4317" }),
+      signals: telemetrySignals.optional(),
+      timeout: duration.default("5s"),
+    }),
+  }),
+], { error: "needs exactly one of jsonLines: {path}, otlp: {endpoint}" });
+
+/** The telemetry receiver (README "Telemetry receiver"): where it listens, enrichment, batching, buffering, sinks. */
+export const telemetrySpec = z.strictObject({
+  otlp: z.strictObject({
+    grpc: listenAddress.optional(),
+    /** OTLP/HTTP (protobuf): POST /v1/traces, /v1/logs; and the receiver's metrics: GET /metrics. */
+    http: listenAddress.optional(),
+  }).prefault({ grpc: { port: 4317 }, http: { port: 4318 } }),
+  enrichment: z.strictObject({
+    refreshInterval: duration.default("10m"),
+    expireAfter: duration.default("3m"),
+    checkInterval: duration.default("1m"),
+    /** Attribute pairs holding addresses, and the prefix of what is added for each. */
+    addresses: z.array(z.strictObject({ address: z.string().min(1), port: z.string().min(1), prefix: z.string().min(1) })).optional(),
+  }).prefault({}),
+  batch: z.strictObject({
+    maxRecords: whole(1, 1_000_000).default(512),
+    maxDelay: duration.default("1s"),
+  }).prefault({}),
+  buffer: z.strictObject({
+    /** Per sink and signal: records held while a sink is down. */
+    maxRecords: whole(1, 100_000_000).default(10_000),
+  }).prefault({}),
+  retry: z.strictObject({
+    initialBackoff: duration.default("200ms"),
+    maxBackoff: duration.default("5s"),
+    multiplier: z.number().min(1).max(10).default(2),
+  }).prefault({}),
+  sinks: z.array(telemetrySink).min(1, { error: "needs at least one sink" })
+    .default([{ jsonLines: { path: "metaproto-telemetry.jsonl" } }]),
+  /** How long stopping waits for buffered records to reach the sinks. */
+  shutdownGrace: duration.default("5s"),
+});
+
+export const telemetryDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
+  kind: z.literal("Telemetry"),
+  metadata,
+  spec: telemetrySpec.prefault({}),
+});
+
+export const KINDS = { Service: serviceDocument, MetaRouter: metaRouterDocument, Telemetry: telemetryDocument } as const;
 export type Kind = keyof typeof KINDS;
 
 export type ServiceDocument = z.infer<typeof serviceDocument>;
 export type MetaRouterDocument = z.infer<typeof metaRouterDocument>;
+export type TelemetryDocument = z.infer<typeof telemetryDocument>;
+export type TelemetrySpec = z.infer<typeof telemetrySpec>;
+
+/** The name a sink's metrics and logs carry: its own, else "jsonl" or "otlp:<endpoint>". */
+export function sinkName(sink: TelemetrySpec["sinks"][number]): string {
+  return "jsonLines" in sink ? sink.jsonLines.name ?? "jsonl" : sink.otlp.name ?? `otlp:${sink.otlp.endpoint}`;
+}
 export type CodecOptions = z.infer<typeof codecOptions>;
 export type MetaRoute = MetaRouterDocument["spec"]["routes"][number];
