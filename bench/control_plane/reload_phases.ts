@@ -13,6 +13,8 @@ import { envoyApi } from "../../control-plane/xds/api";
 import { summarize, Summary } from "./stats";
 
 export interface ReloadPhases {
+  /** CPU time (process.cpuUsage, all threads: GC helpers included) per step: unlike wall time, not stretched by waiting for a busy CPU. */
+  cpu: { load: Summary; translate: Summary; snapshot: Summary; total: Summary };
   /** model/load.ts loadFiles as a whole: read, YAML parse, schema (zod), cross-document checks. */
   load: Summary;
   /** Its parts, measured separately on the same text. */
@@ -27,24 +29,29 @@ export interface ReloadPhases {
 }
 
 const now = () => performance.now();
+const cpuNow = () => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
 
 export function measureReloadPhases(workDir: string, wasmDir: string, texts: string[]): ReloadPhases {
   envoyApi(); // loaded once at serve's start, not per reload
   const file = path.join(workDir, "phases.yaml");
-  const samples: Record<keyof ReloadPhases, number[]> = { load: [], yamlParse: [], schema: [], crossCheck: [], translate: [], snapshot: [], total: [] };
+  const samples: Record<Exclude<keyof ReloadPhases, "cpu">, number[]> = { load: [], yamlParse: [], schema: [], crossCheck: [], translate: [], snapshot: [], total: [] };
+  const cpu: Record<keyof ReloadPhases["cpu"], number[]> = { load: [], translate: [], snapshot: [], total: [] };
   let previous: Snapshot | undefined;
   texts.forEach((text, i) => {
     writeFileSync(file, text);
-    const t0 = now();
+    const [t0, c0] = [now(), cpuNow()];
     const { model, errors } = loadFiles([file]);
     if (!model) throw new Error(`the generated configuration does not load: ${JSON.stringify(errors[0])}`);
-    const t1 = now();
+    const [t1, c1] = [now(), cpuNow()];
     const resources = translate(model, { wasmDir });
-    const t2 = now();
+    const [t2, c2] = [now(), cpuNow()];
     const inconsistent = Snapshot.consistencyErrors(resources);
     if (inconsistent.length) throw new Error(inconsistent[0]);
     const snapshot = new Snapshot(resources, previous);
-    const t3 = now();
+    const [t3, c3] = [now(), cpuNow()];
     previous = snapshot;
     // The first reload encodes everything (serve's start); later ones are what a change costs.
     if (i === 0) return;
@@ -52,6 +59,10 @@ export function measureReloadPhases(workDir: string, wasmDir: string, texts: str
     samples.translate.push(t2 - t1);
     samples.snapshot.push(t3 - t2);
     samples.total.push(t3 - t0);
+    cpu.load.push(c1 - c0);
+    cpu.translate.push(c2 - c1);
+    cpu.snapshot.push(c3 - c2);
+    cpu.total.push(c3 - c0);
 
     const p0 = now();
     const documents = YAML.parseAllDocuments(text, { prettyErrors: false }) as YAML.Document.Parsed[];
@@ -69,5 +80,6 @@ export function measureReloadPhases(workDir: string, wasmDir: string, texts: str
     samples.schema.push(p2 - p1);
     samples.crossCheck.push(p4 - p3);
   });
-  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)])) as unknown as ReloadPhases;
+  const summaries = <K extends string>(of: Record<K, number[]>) => Object.fromEntries(Object.entries<number[]>(of).map(([k, v]) => [k, summarize(v)])) as Record<K, Summary>;
+  return { ...summaries(samples), cpu: summaries(cpu) };
 }

@@ -9,7 +9,7 @@ import { TYPE_URLS } from "../../control-plane/resources/types";
 import { envoyBinary, envoyVersion } from "../lib/envoy";
 import { log } from "../lib/log";
 import { machineFacts } from "../lib/machine";
-import { CpuWindow, rssBytes } from "../lib/proc_stats";
+import { CpuWindow, cpuSeconds, rssBytes } from "../lib/proc_stats";
 import { freePort, killAllChildrenNow, runToCompletion, sleep, startChild, stopAllChildren, stopChild, tail } from "../lib/processes";
 import { openNodes, Variant } from "./ads_nodes";
 import { ChangeKind, ConfigShape, changed, freePortRange, renderConfig, saveConfig } from "./config";
@@ -63,8 +63,11 @@ async function measureChange(o: Options, serve: ServeChild, file: string, shape:
   const window = new CpuWindow({ serve: serve.child.pid, ...pids });
   const ownCpu = process.cpuUsage();
   const load1 = loadavg()[0];
+  const serveCpuBefore = cpuSeconds(serve.child.pid);
   const savedAt = saveConfig(file, text);
   const reload = await waitForReload(serve, before.length + 1, 120000);
+  // Read when the reload line shows up (polled every 10 ms): the CPU of the reload and the push, without the ACKs.
+  const serveCpuToReloadMs = (cpuSeconds(serve.child.pid) - serveCpuBefore) * 1000;
   const ackedAt = await waitForAcks(serve, nodeIds, reload.versions, o.pollMs, 300000);
   const seconds = (epochNow() - savedAt) / 1000;
   const cpu = window.stop();
@@ -73,7 +76,7 @@ async function measureChange(o: Options, serve: ServeChild, file: string, shape:
   const result: ChangeResult = {
     kind, changedTypes, savedAt, reloadedAt: reload.at, ackedAt,
     saveToReloadMs: reload.at - savedAt, reloadToAckMs: ackedAt - reload.at, saveToAckMs: ackedAt - savedAt,
-    serveCpuMs: (cpu.serve ?? NaN) * 1000, envoyCpuMs: pids.envoy ? (cpu.envoy ?? NaN) * 1000 : undefined,
+    serveCpuMs: (cpu.serve ?? NaN) * 1000, serveCpuToReloadMs, envoyCpuMs: pids.envoy ? (cpu.envoy ?? NaN) * 1000 : undefined,
     othersCpu: othersCpu(cpu, (own.user + own.system) / 1e6, seconds), load1,
   };
   return { result, shape: next, versions: reload.versions };
@@ -82,7 +85,7 @@ async function measureChange(o: Options, serve: ServeChild, file: string, shape:
 function logChange(what: string, r: ChangeResult): void {
   log(`${what} ${r.kind} (${r.changedTypes.join(", ") || "nothing"} changed): save→reloaded ${r.saveToReloadMs.toFixed(0)} ms, ` +
     `reloaded→ACKed ${r.reloadToAckMs.toFixed(0)} ms, save→ACKed ${r.saveToAckMs.toFixed(0)} ms ` +
-    `(serve CPU ${r.serveCpuMs.toFixed(0)} ms${r.envoyCpuMs !== undefined ? `, Envoy CPU ${r.envoyCpuMs.toFixed(0)} ms` : ""}, other processes ${r.othersCpu.toFixed(2)} CPUs, load ${r.load1.toFixed(1)})`);
+    `(serve CPU ${r.serveCpuMs.toFixed(0)} ms, ${r.serveCpuToReloadMs?.toFixed(0)} ms of it to the reload${r.envoyCpuMs !== undefined ? `, Envoy CPU ${r.envoyCpuMs.toFixed(0)} ms` : ""}, other processes ${r.othersCpu.toFixed(2)} CPUs, load ${r.load1.toFixed(1)})`);
 }
 
 async function envoyPart(o: Options, serve: ServeChild, file: string, shape: ConfigShape, results: CpBenchResults): Promise<ConfigShape> {
@@ -104,7 +107,7 @@ async function envoyPart(o: Options, serve: ServeChild, file: string, shape: Con
     });
     results.envoy = { version: envoyVersion(binary), initialSyncMs: syncedAt - startedAt, changes: [] };
     log(`Envoy ACKed the whole configuration ${(results.envoy.initialSyncMs / 1000).toFixed(1)} s after it started`);
-    results.memory.push(await memoryPoint(`${o.routes} routes, 1 Envoy connected`, serve, o.workDir, envoy.pid));
+    results.memory.push(await memoryPoint(`${o.routes.toLocaleString("en-US")} routes, 1 Envoy connected`, serve, o.workDir, envoy.pid));
     for (let r = 0; r < o.repeats; r++) {
       for (const kind of o.changes) {
         const measured = await measureChange(o, serve, file, shape, kind, [ENVOY_NODE], { envoy: envoy.pid });
@@ -134,7 +137,7 @@ async function nodesPart(o: Options, serve: ServeChild, file: string, shape: Con
     const result: NodesResult = { variant, nodes: o.nodes, initialSyncMs: syncedAt - openedAt, changes: [] };
     results.nodes.push(result);
     log(`${o.nodes} simulated ${variant} nodes ACKed the whole configuration ${(result.initialSyncMs / 1000).toFixed(1)} s after they connected`);
-    results.memory.push(await memoryPoint(`${o.routes} routes, ${o.nodes} ${variant} nodes connected`, serve, o.workDir));
+    results.memory.push(await memoryPoint(`${o.routes.toLocaleString("en-US")} routes, ${o.nodes} ${variant} nodes connected`, serve, o.workDir));
     for (let r = 0; r < o.repeats; r++) {
       for (const kind of o.changes) {
         const measured = await measureChange(o, serve, file, shape, kind, ids, {});
@@ -218,7 +221,7 @@ async function main(): Promise<number> {
   log(`${o.routes} routes (${o.protocols.join(", ")}), ${o.nodes} simulated nodes (${o.variants.join(", ")}), ${o.repeats} change(s) per kind (${o.changes.join(", ")}); ` +
     `${smoke ? "SMOKE; " : ""}logs in ${o.workDir}`);
   const results: CpBenchResults = {
-    command: `npm run bench:control-plane -- ${process.argv.slice(2).join(" ")}`.trim(), smoke, routes: o.routes, protocols: o.protocols,
+    command: ["npm run bench:control-plane", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "), smoke, routes: o.routes, protocols: o.protocols,
     debounceMs: o.debounceMs, pollMs: o.pollMs, repeats: o.repeats, memory: [], nodes: [], wallClockSec: 0,
     machine: machineFacts(repo, o.skipEnvoy ? "not run" : envoyVersion(envoyBinary(repo))), loadAverage: loadavg(),
   };
@@ -248,7 +251,7 @@ async function main(): Promise<number> {
     results.serveStartMs = first.at - serveStartedAt;
     const counts = await status(serve);
     if (counts.config.applied !== 1) throw new Error("serve did not apply the configuration");
-    results.memory.push(await memoryPoint(`${o.routes} routes, nothing connected`, serve, o.workDir));
+    results.memory.push(await memoryPoint(`${o.routes.toLocaleString("en-US")} routes, nothing connected`, serve, o.workDir));
 
     if (!o.skipEnvoy) shape = await envoyPart(o, serve, file, shape, results);
     for (const variant of o.variants) shape = await nodesPart(o, serve, file, shape, variant, results);
