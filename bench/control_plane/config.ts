@@ -7,8 +7,12 @@ import * as net from "net";
 /** Protocol mix of the generated Services, per 10 Services. */
 const PROTOCOL_MIX = ["redis", "redis", "redis", "redis", "dubbo", "dubbo", "dubbo", "thrift", "thrift", "mysql"];
 
-/** What a change touches in every route: its weights (an EDS update) or its rate limit (an ECDS update). */
-export type ChangeKind = "weights" | "rate_limit";
+/**
+ * What a change touches: every route's weights (an EDS update), every route's rate limit (an ECDS
+ * update), or the weights of one route only (the everyday edit: the whole file is still read again).
+ */
+export const CHANGE_KINDS = ["weights", "rate_limit", "one_route"] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 export interface ConfigShape {
   routes: number;
@@ -17,6 +21,8 @@ export interface ConfigShape {
   /** How often each knob was moved: the weights and the rate limit derive from these, so every save differs. */
   weightsGeneration: number;
   rateLimitGeneration: number;
+  /** Moves the weights of the first route only. */
+  firstRouteGeneration: number;
 }
 
 export function protocolOf(index: number, protocols: string[]): string {
@@ -31,10 +37,10 @@ const canaryWeight = (generation: number) => 95 - 5 * (generation % 9);
 
 export function renderConfig(shape: ConfigShape, protocols: string[]): string {
   const docs: string[] = [];
-  const v1 = canaryWeight(shape.weightsGeneration);
   const maxTokens = 1000 + shape.rateLimitGeneration;
   for (let i = 0; i < shape.routes; i++) {
     const name = serviceName(i);
+    const v1 = canaryWeight(shape.weightsGeneration + (i === 0 ? shape.firstRouteGeneration : 0));
     // Upstream addresses are never dialled (no traffic in this benchmark): any valid address will do.
     const upstreamPort = 30000 + (i % 10000);
     docs.push(`apiVersion: metaproto.io/v1alpha1
@@ -77,10 +83,11 @@ export function saveConfig(file: string, text: string): number {
   return at;
 }
 
-/** The next configuration: one knob moved in every route. */
+/** The next configuration: one knob moved (in every route, or in the first). */
 export function changed(shape: ConfigShape, kind: ChangeKind): ConfigShape {
-  return kind === "weights" ? { ...shape, weightsGeneration: shape.weightsGeneration + 1 }
-    : { ...shape, rateLimitGeneration: shape.rateLimitGeneration + 1 };
+  if (kind === "weights") return { ...shape, weightsGeneration: shape.weightsGeneration + 1 };
+  if (kind === "rate_limit") return { ...shape, rateLimitGeneration: shape.rateLimitGeneration + 1 };
+  return { ...shape, firstRouteGeneration: shape.firstRouteGeneration + 1 };
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -81,6 +81,7 @@ function table(header: string[], rows: string[][]): string {
 const CHANGE_TEXT: Record<string, string> = {
   weights: "every route's weights (v1/v2); translates to an EDS update of every routed cluster",
   rate_limit: "every route's `localRateLimit.tokenBucket.maxTokens`; translates to an ECDS update of every listener's filter config",
+  one_route: "the first route's weights only, the everyday edit; an EDS update of one cluster, but serve reads the whole file again",
 };
 
 function changeRows(changes: ChangeResult[], withEnvoyCpu: boolean): string[][] {

@@ -12,7 +12,7 @@ import { machineFacts } from "../lib/machine";
 import { CpuWindow, cpuSeconds, rssBytes } from "../lib/proc_stats";
 import { freePort, killAllChildrenNow, runToCompletion, sleep, startChild, stopAllChildren, stopChild, tail } from "../lib/processes";
 import { openNodes, Variant } from "./ads_nodes";
-import { ChangeKind, ConfigShape, changed, freePortRange, renderConfig, saveConfig } from "./config";
+import { CHANGE_KINDS, ChangeKind, ConfigShape, changed, freePortRange, renderConfig, saveConfig } from "./config";
 import { measureReloadPhases } from "./reload_phases";
 import { ChangeResult, CpBenchResults, MemoryPoint, NodesResult, writeSection } from "./report";
 import { reloads, serveMemory, ServeChild, startServe, status, stopServe, waitForAcks, waitForReload } from "./serve_child";
@@ -179,7 +179,7 @@ async function main(): Promise<number> {
     .option("--routes <n>", "MetaRouter routes (each a routed Service, its listener, 4 clusters) (default 1000; smoke 10)")
     .option("--nodes <n>", "simulated ADS nodes (default 100; smoke 5)")
     .option("--repeats <n>", "changes per kind and target (default 5; smoke 1)")
-    .option("--changes <list>", "what each change moves in every route: weights (EDS), rate_limit (ECDS)", "weights,rate_limit")
+    .option("--changes <list>", "what each change moves: weights (every route's: EDS), rate_limit (every route's: ECDS), one_route (the first route's weights)", CHANGE_KINDS.join(","))
     .option("--variants <list>", "xDS variants of the simulated nodes: sotw, delta", "sotw,delta")
     .option("--debounce <ms>", "serve's --debounce (its default: 200)", "200")
     .option("--poll <ms>", "how often GET /status is polled for the ACKs (the resolution of save→ACK)", "10")
@@ -212,7 +212,7 @@ async function main(): Promise<number> {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
   }
   if (!(o.debounceMs >= 0)) throw new Error("--debounce must be a number of milliseconds");
-  for (const c of o.changes) if (c !== "weights" && c !== "rate_limit") throw new Error(`--changes: unknown change "${c}" (weights, rate_limit)`);
+  for (const c of o.changes) if (!CHANGE_KINDS.includes(c)) throw new Error(`--changes: unknown change "${c}" (${CHANGE_KINDS.join(", ")})`);
   for (const v of o.variants) if (v !== "sotw" && v !== "delta") throw new Error(`--variants: unknown variant "${v}" (sotw, delta)`);
   if (!o.protocols.length) throw new Error("no codec module in dist/wasm: run ./build.sh build first");
   if (!existsSync(path.join(repo, "build/cp/control-plane/cli/main.js"))) throw new Error("the control plane is not compiled: run ./build.sh build first");
@@ -230,13 +230,13 @@ async function main(): Promise<number> {
   const tinyFile = path.join(o.workDir, "tiny", "config.yaml");
   mkdirSync(path.dirname(tinyFile), { recursive: true });
   const tinyBase = await freePortRange(1);
-  writeFileSync(tinyFile, renderConfig({ routes: 1, listenerPortBase: tinyBase, weightsGeneration: 0, rateLimitGeneration: 0 }, o.protocols));
+  writeFileSync(tinyFile, renderConfig({ routes: 1, listenerPortBase: tinyBase, weightsGeneration: 0, rateLimitGeneration: 0, firstRouteGeneration: 0 }, o.protocols));
   const tiny = await startServe(repo, path.dirname(tinyFile), tinyFile, o.debounceMs, null);
   await waitForReload(tiny, 1, 60000);
   results.memory.push(await memoryPoint("1 route, nothing connected", tiny, path.dirname(tinyFile)));
   await stopServe(tiny);
 
-  let shape: ConfigShape = { routes: o.routes, listenerPortBase: await freePortRange(o.routes), weightsGeneration: 0, rateLimitGeneration: 0 };
+  let shape: ConfigShape = { routes: o.routes, listenerPortBase: await freePortRange(o.routes), weightsGeneration: 0, rateLimitGeneration: 0, firstRouteGeneration: 0 };
   const file = path.join(o.workDir, "config", "config.yaml");
   mkdirSync(path.dirname(file), { recursive: true });
   const text = renderConfig(shape, o.protocols);
