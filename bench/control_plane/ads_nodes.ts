@@ -21,10 +21,6 @@ interface ReceivedResponse {
   removed: string[];
 }
 
-function skip(reader: Reader, wireType: number): void {
-  reader.skipType(wireType);
-}
-
 function readAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
   const reader = Reader.create(bytes);
   let typeUrl = "";
@@ -33,7 +29,7 @@ function readAny(bytes: Uint8Array): { typeUrl: string; value: Uint8Array } {
     const tag = reader.uint32();
     if (tag >>> 3 === 1) typeUrl = reader.string();
     else if (tag >>> 3 === 2) value = reader.bytes();
-    else skip(reader, tag & 7);
+    else reader.skipType(tag & 7);
   }
   return { typeUrl, value };
 }
@@ -49,7 +45,7 @@ function readSotw(bytes: Buffer): ReceivedResponse {
       case 2: out.resources.push({ any: reader.bytes() }); break;
       case 4: out.typeUrl = reader.string(); break;
       case 5: out.nonce = reader.string(); break;
-      default: skip(reader, tag & 7);
+      default: reader.skipType(tag & 7);
     }
   }
   return out;
@@ -70,7 +66,7 @@ function readDelta(bytes: Buffer): ReceivedResponse {
           const t = inner.uint32();
           if (t >>> 3 === 3) resource.name = inner.string();
           else if (t >>> 3 === 2) resource.any = inner.bytes();
-          else skip(inner, t & 7);
+          else inner.skipType(t & 7);
         }
         out.resources.push(resource);
         break;
@@ -78,7 +74,7 @@ function readDelta(bytes: Buffer): ReceivedResponse {
       case 4: out.typeUrl = reader.string(); break;
       case 5: out.nonce = reader.string(); break;
       case 6: out.removed.push(reader.string()); break;
-      default: skip(reader, tag & 7);
+      default: reader.skipType(tag & 7);
     }
   }
   return out;

@@ -142,12 +142,12 @@ async function nodesPart(o: Options, serve: ServeChild, file: string, shape: Con
       for (const kind of o.changes) {
         const measured = await measureChange(o, serve, file, shape, kind, ids, {});
         shape = measured.shape;
-        const urls = measured.result.changedTypes.map((k) => TYPE_URLS[k as keyof typeof TYPE_URLS]);
+        const changedTypes = measured.result.changedTypes.map((kind) => ({ url: TYPE_URLS[kind as keyof typeof TYPE_URLS], version: measured.versions[kind] }));
+        const urls = changedTypes.map((t) => t.url);
         // When the node had every changed type's new version: the last of those responses' arrival.
-        const arrivals = nodes.map((n) => Math.max(...urls.map((url) => {
+        const arrivals = nodes.map((n) => Math.max(...changedTypes.map(({ url, version }) => {
           const latest = n.latest.get(url);
-          return latest && latest.version === measured.versions[Object.keys(TYPE_URLS).find((k) => TYPE_URLS[k as keyof typeof TYPE_URLS] === url)!]
-            ? latest.at : NaN;
+          return latest?.version === version ? latest.at : NaN;
         })));
         const missing = arrivals.filter((a) => !Number.isFinite(a)).length;
         if (missing) throw new Error(`${missing} node(s) ACKed at the control plane but never saw the new version: the simulated nodes are wrong`);
