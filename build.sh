@@ -28,7 +28,7 @@ Commands:
   build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
           (default command)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
-          + a benchmark smoke run
+          + benchmark smoke runs (protocols, control plane)
   up      setup + build + `metaproto up`: the control plane, a stock Envoy configured over ADS and two
           real redis-servers (control-plane/examples/up.yaml); prints where to look; Ctrl-C stops all
   demo    setup + build + the Dubbo demo: real provider and consumer through Envoy, metrics shown;
@@ -249,8 +249,10 @@ case "$command" in
     run_rigs
     log "benchmark smoke run (no thresholds; full runs: npm run bench)"
     npm run --silent bench -- --protocol "$BENCH_PROTOCOLS" --smoke
-    log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke run"
-    echo "$((JEST_PASSED + RIGS_PASSED + 1)) passed, 0 failed"
+    log "control-plane benchmark smoke run (no thresholds; full runs: npm run bench:control-plane)"
+    npm run --silent bench:control-plane -- --smoke
+    log "all tests passed: $JEST_PASSED unit tests, $RIGS_PASSED end-to-end rigs, benchmark smoke runs"
+    echo "$((JEST_PASSED + RIGS_PASSED + 2)) passed, 0 failed"
     ;;
   up)
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos

@@ -15,15 +15,17 @@ export type Finding = [FieldPath, string, Kind, string];
 
 export function crossCheck(model: Model): Finding[] {
   const findings: Finding[] = [];
-  const listeners = new Map<string, string>();
+  // Listeners by port, then address → Service: a Service is compared with those on its port only, not
+  // with every earlier one (that was quadratic: about a tenth of a reload at 1,000 Services).
+  const listeners = new Map<number, Map<string, string>>();
   for (const [name, { value }] of model.services) {
     const { spec } = value;
-    const clash = [...listeners].find(([key]) => {
-      const [address, port] = key.split("|");
-      return Number(port) === spec.port && (address === spec.address || address === "0.0.0.0" || spec.address === "0.0.0.0" || address === "::" || spec.address === "::");
-    });
+    let onPort = listeners.get(spec.port);
+    if (!onPort) listeners.set(spec.port, (onPort = new Map()));
+    const clash = [...onPort].find(([address]) =>
+      address === spec.address || address === "0.0.0.0" || spec.address === "0.0.0.0" || address === "::" || spec.address === "::");
     if (clash) findings.push([["spec", "port"], `port ${spec.port} is already the listener of Service ${clash[1]}: give each Service its own port`, "Service", name]);
-    listeners.set(`${spec.address}|${spec.port}`, name);
+    onPort.set(spec.address, name);
     const subsetNames = new Set<string>();
     spec.subsets.forEach((subset, i) => {
       if (subsetNames.has(subset.name)) findings.push([["spec", "subsets", i, "name"], `subset "${subset.name}" is defined twice: rename one`, "Service", name]);
