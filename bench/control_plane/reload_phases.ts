@@ -74,7 +74,7 @@ export function measureReloadPhases(workDir: string, wasmDir: string, texts: str
     const routers = new Map();
     parsed.forEach((value, d) => (value.kind === "Service" ? services : routers).set(value.metadata.name, { file, document: d + 1, value }));
     const p3 = now();
-    crossCheck({ services, routers });
+    crossCheck({ services, routers, telemetry: new Map() });
     const p4 = now();
     samples.yamlParse.push(p1 - p0);
     samples.schema.push(p2 - p1);
