@@ -62,6 +62,26 @@ describe("config model", () => {
     expect(loadSources([{ file, text: service("cache", 0) }]).errors.map(formatError)[0]).toContain("spec.port");
   });
 
+  test("documents are parsed one by one and reused while unchanged: positions and numbering stay those of the whole file", () => {
+    const file = "docs.yaml";
+    const bad = service("c", 6390).replace("port: 6479", "port: 70000");
+    const text = (extraLines: string) => `# leading comment\n---\n${service("a", 6380)}${extraLines}---  # a comment on the marker\n${service("b", 6381)}---\n${bad}---\n`;
+    const errorsOf = (t: string) => loadSources([{ file, text: t }]).errors.map(formatError);
+    const lineOfBadPort = (t: string) => t.split("\n").findIndex((line) => line.includes("port: 70000")) + 1;
+    const first = text("");
+    expect(errorsOf(first)).toEqual([`docs.yaml:${lineOfBadPort(first)}:39: document 3 (Service c) spec.subsets[1].endpoints[0].port: must be a whole number from 1 to 65535`]);
+    // The first document grows by two lines: the unchanged third one's error moves with it.
+    const grown = text("# two more\n# lines\n");
+    expect(errorsOf(grown)).toEqual([`docs.yaml:${lineOfBadPort(grown)}:39: document 3 (Service c) spec.subsets[1].endpoints[0].port: must be a whole number from 1 to 65535`]);
+    expect(lineOfBadPort(grown)).toBe(lineOfBadPort(first) + 2);
+    // The same numbering as a parse of the whole file, which `...` or a directive falls back to.
+    const whole = `%YAML 1.2\n${first}`;
+    expect(errorsOf(whole)).toEqual([`docs.yaml:${lineOfBadPort(whole)}:39: document 3 (Service c) spec.subsets[1].endpoints[0].port: must be a whole number from 1 to 65535`]);
+    const fixed = loadSources([{ file, text: first.replace("port: 70000", "port: 6479") }]);
+    expect([...fixed.model!.services.keys()]).toEqual(["a", "b", "c"]);
+    expect(fixed.model!.services.get("c")!.document).toBe(3);
+  });
+
   test("YAML syntax errors give their line", () => {
     expect(messages("kind: Service\nspec: [\n")[0]).toMatch(/^f0\.yaml:\d+:\d+: document 1 YAML syntax:/);
   });
