@@ -13,8 +13,12 @@ RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
 # Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
 BENCH_PROTOCOLS=dubbo,redis,thrift,mysql
-# Real peers the rigs start (README "Requirements").
-DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift)
+# What the rigs and the benchmark need installed, as each declares it in test/<rig>/packages and
+# bench/packages: lines "debian PKG..." and "pypi NAME==VERSION..." (README "Requirements").
+declared_packages() { # debian|pypi
+  cat test/*/packages bench/packages 2>/dev/null | awk -v kind="$1" '$1 == kind { for (i = 2; i <= NF; i++) print $i }' | sort -u
+}
+mapfile -t DEBIAN_PACKAGES < <(declared_packages debian)
 
 usage() {
   cat <<'USAGE'
@@ -63,7 +67,8 @@ install_npm_packages() {
 
 install_debian_packages() {
   local missing=() pkg
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  for pkg in "${DEBIAN_PACKAGES[@]:-}"; do
+    [ -n "$pkg" ] || continue
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && { log "Debian peers installed"; return; }
@@ -80,10 +85,11 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot; xds-protos carries the
+# Python pieces beside Envoy in .venv: what the rigs and the benchmark declare, and xds-protos, the
 # Envoy API (1.85.0: the Envoy 1.40 era) whose descriptors the control plane loads.
 XDS_PROTOS_VERSION=1.85.0
-PYTHON_PACKAGES=("matplotlib==3.10.7" "xds-protos==$XDS_PROTOS_VERSION")
+mapfile -t PYTHON_PACKAGES < <(declared_packages pypi)
+PYTHON_PACKAGES+=("xds-protos==$XDS_PROTOS_VERSION")
 ENVOY_API_DESCRIPTORS=build/xds-protos-$XDS_PROTOS_VERSION/envoy-api.pb
 
 install_envoy() {
