@@ -17,7 +17,7 @@
  *   once its connections are all closed and no new one came for --linger MS (default 1000), so a
  *   client that reconnects is recorded whole (PATH.*, then PATH.conn2.*, ...);
  * - --connections N exits after N connections closed; SIGTERM stops accepting and exits once the
- *   open connections have closed.
+ *   open connections have closed (status 1 if some are still open 2 s later).
  */
 const fs = require('fs');
 const net = require('net');
@@ -96,6 +96,8 @@ function relay(o) {
     stopping = true;
     server.close();
     if (open === 0) process.exit(0);
+    // A connection still open after its client went away gets 2 s to finish writing what it relayed.
+    setTimeout(() => process.exit(1), 2000).unref();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
