@@ -23,9 +23,17 @@ cleanup() {
 }
 trap cleanup EXIT
 log "scratch copy of the checkout in $SCRATCH"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
+# Tracked and new files, as they are now; not what setup installs or the build writes (linked below),
+# which may be symlinks git does not ignore.
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+  | xargs -0 sh -c 'for f; do case "$f" in node_modules|node_modules/*|.venv|.venv/*|build/*|dist/*) continue ;; esac; [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
   | tar --null -T - -cf -) | tar -xf - -C "$SCRATCH"
-# What ./build.sh setup installs, shared rather than installed again.
+for installed in node_modules .venv; do
+  [ ! -e "$SCRATCH/$installed" ] || die "$installed was copied into the scratch copy"
+done
+# What ./build.sh setup installs, shared rather than installed again (an out-of-date node_modules would
+# make the scratch build run npm ci through the link).
+cmp -s "$REPO/package-lock.json" "$REPO/node_modules/.metaproto-lock" || die "node_modules is not current: run ./build.sh setup first"
 ln -s "$REPO/node_modules" "$SCRATCH/node_modules"
 ln -s "$REPO/.venv" "$SCRATCH/.venv"
 mkdir -p "$SCRATCH/build"
