@@ -31,10 +31,15 @@ log "scratch copy of the checkout in $SCRATCH"
 for installed in node_modules .venv; do
   [ ! -e "$SCRATCH/$installed" ] || die "$installed was copied into the scratch copy"
 done
-# What ./build.sh setup installs, shared rather than installed again (an out-of-date node_modules would
-# make the scratch build run npm ci through the link).
-cmp -s "$REPO/package-lock.json" "$REPO/node_modules/.metaproto-lock" || die "node_modules is not current: run ./build.sh setup first"
-ln -s "$REPO/node_modules" "$SCRATCH/node_modules"
+# What ./build.sh setup installs, shared rather than installed again. node_modules is a folder of links
+# to the installed packages with the scratch copy's own install stamp, so the scratch build never runs
+# npm ci, which would write through a link into the real node_modules.
+[ -d "$REPO/node_modules" ] || die "no node_modules: run ./build.sh setup first"
+mkdir "$SCRATCH/node_modules"
+for installed in "$REPO"/node_modules/* "$REPO"/node_modules/.bin; do
+  ln -s "$(readlink -f "$installed")" "$SCRATCH/node_modules/"
+done
+cp "$SCRATCH/package-lock.json" "$SCRATCH/node_modules/.metaproto-lock"
 ln -s "$REPO/.venv" "$SCRATCH/.venv"
 mkdir -p "$SCRATCH/build"
 for descriptors in "$REPO"/build/xds-protos-*; do
