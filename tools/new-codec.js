@@ -72,7 +72,8 @@ function main(argv) {
   }
   if (name === EXAMPLE) { console.error(`new-codec: ${EXAMPLE} is the example every new codec is made from`); return 2; }
   const files = plan(name);
-  const taken = files.map(([, to]) => to).filter((to) => fs.existsSync(path.join(REPO, to)));
+  // Whole folders too: test/lib is not a rig, and a codec's folder is its own.
+  const taken = [`codecs/${name}`, `test/${name}`, ...files.map(([, to]) => to)].filter((to) => fs.existsSync(path.join(REPO, to)));
   if (taken.length) { console.error(`new-codec: these exist already, nothing written:\n  ${taken.join('\n  ')}`); return 1; }
   for (const [from, to] of files) {
     const source = path.join(REPO, from);
