@@ -254,7 +254,10 @@ export abstract class Codec {
    * `frameIsTruncated` is true when the framework could not buffer a whole frame of the
    * announced length and hands over a prefix: decode what the prefix holds and return Done
    * with `message.truncated` set and `consumed` equal to the prefix length.
-   * Must never throw or trap on any input.
+   * Must never throw or trap on any input. `bytes` is valid during this call only (the framework
+   * re-points it afterwards): copy what you keep. The returned message may be the same instance
+   * every time (the framework is done with it before the next call). docs/codec-sdk.md lists every
+   * rule the framework holds a result to, and the metric each produces.
    */
   abstract decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult;
 
