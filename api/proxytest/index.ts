@@ -25,3 +25,7 @@ export {
   bytewise, compiledCodec, decodedMessages, feed, memoryCurve, metricName, metricValues, split, startedHost,
 } from "./codec_harness";
 export type { Decoded, Direction } from "./codec_harness";
+export { testChunkings } from "./chunkings";
+export type { SessionCheck } from "./chunkings";
+export { testNeverTraps } from "./never_traps";
+export type { CapturedSession, NeverTrapsOptions, Turn } from "./never_traps";

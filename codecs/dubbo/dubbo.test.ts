@@ -1,7 +1,7 @@
 // The compiled dist/wasm/dubbo.wasm against sessions captured from real Dubbo peers
 // (codecs/dubbo/fixtures/README.md), fed whole, split at every byte boundary, one byte at a
-// time and coalesced, in both directions.
-import { testChunkings } from "../../api/proxytest/chunkings";
+// time and coalesced, in both directions; random and corrupted bytes never trap.
+import { testChunkings, testNeverTraps } from "../../api/proxytest";
 import {
   SERVICE, compiledDubbo, decodedMessages, feed, fixture, frames, requestsTotal, split, startedHost,
 } from "./test_frames";
@@ -165,4 +165,10 @@ describe("pairing", () => {
     expect(host.counterValue(requestsTotal("fail", "server_error", "20"))).toBe(1);
     expect(host.counterValue("metaproto_decode_errors_total;protocol=dubbo;direction=upstream;reason=unmatched_response")).toBe(2);
   });
+});
+
+describe("robustness: any bytes, never a trap", () => {
+  // Random bytes behind the magic, or behind a whole request header, reach past the first checks.
+  const magic = Buffer.from("dabb", "hex");
+  testNeverTraps(() => dubbo, { sessions: SESSIONS, prefixes: [Buffer.alloc(0), magic, SESSIONS[2].request.subarray(0, 16)] });
 });

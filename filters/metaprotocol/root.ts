@@ -7,6 +7,7 @@ import { publishPolicy } from "./policy/chain";
 import { seedRandom } from "./policy/fault";
 import { releaseDue } from "./delays";
 import { MetaProtocolConnection } from "./connection";
+import { defaultPendingCalls } from "./pending_calls";
 import { ProtocolStats } from "./stats";
 
 let activeCodec: Codec | null = null;
@@ -75,6 +76,8 @@ export class MetaProtocolRoot extends RootFilter {
     publishPolicy(this.key, policy);
     // Attributes are decoded only when something reads them: the debug log or a policy rule.
     this.codec.attributesWanted = logEnabled(LogLevel.Debug) || (policy != null && policy.readsAttributes);
+    this.codec.maxBufferedBytes = this.config.maxBufferedBytes;
+    this.codec.maxPendingCalls = this.config.maxPendingCalls > 0 ? this.config.maxPendingCalls : defaultPendingCalls(this.codec.pairing());
     return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats, this.key);
   }
 }

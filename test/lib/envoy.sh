@@ -54,12 +54,17 @@ stop_children() {
   CHILD_PIDS=()
 }
 
-# wait_for "what" seconds command...: polls until the command succeeds.
+# wait_for "what" seconds command...: polls until the command succeeds. On timeout it says so
+# (with the command's last output) before returning 1, so a rig that stops there under `set -e`
+# does not end without a word.
 wait_for() {
   local what=$1 seconds=$2; shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || return 1
+  local deadline=$((SECONDS + seconds)) output
+  until output=$("$@" 2>&1); do
+    if [ $SECONDS -ge $deadline ]; then
+      log "ERROR: $what not ready after ${seconds}s (waited for: $*)${output:+; last output: $output}"
+      return 1
+    fi
     sleep 0.2
   done
   log "$what is ready"
