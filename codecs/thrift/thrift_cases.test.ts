@@ -3,7 +3,7 @@
 // outcome, multiplexed names, FIFO pairing with repeated seqids, frames larger than the buffer
 // cap, bad input, deep nesting and random bytes.
 import fc from "fast-check";
-import { ProxyTestHost } from "../../api/proxytest";
+import { ProxyTestHost, testNeverTraps } from "../../api/proxytest";
 import {
   MessageType, ProtocolName, TransportName, Type, appException, bytewise, call, compiledThrift, counters, decodeError,
   decodedMessages, encodeMessage, feed, fixture, reply, requestsTotal, split, startedHost, struct, theaderFrame,
@@ -415,21 +415,11 @@ describe("never a trap", () => {
     Buffer.alloc(0), Buffer.from("8001", "hex"), Buffer.from("82", "hex"), Buffer.from("0000", "hex"),
     Buffer.from("000000ff0fff", "hex"), Buffer.from("0000004080010001", "hex"), Buffer.from("0000003082", "hex"),
   ];
-  const thriftish = fc.tuple(fc.constantFrom(...prefixes), fc.uint8Array({ maxLength: 400 })).map(([p, b]) => Buffer.concat([p, Buffer.from(b)]));
-
-  test("random bytes in random chunks, both directions", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(thriftish, { maxLength: 6 }), fc.array(thriftish, { maxLength: 6 }), async (down, up) => {
-        const host = await startedHost(thriftWasm, { max_buffered_bytes: 256 });
-        const conn = host.newConnection();
-        expect(feed(conn, "downstream", down).equals(Buffer.concat(down))).toBe(true);
-        expect(feed(conn, "upstream", up).equals(Buffer.concat(up))).toBe(true);
-        conn.close("downstream");
-        expect(host.traps).toEqual([]);
-      }),
-      { numRuns: 400 },
-    );
-  }, 120_000);
+  testNeverTraps(() => thriftWasm, {
+    prefixes,
+    sessions: ["node-binary-buffered", "node-compact-framed-multiplexed", "python-header-binary", "python-binary-nonstrict-buffered",
+      "python-header-compact", "python-json-buffered", "node-json-framed-multiplexed"].map((name) => fixture(name)),
+  });
 
   // JSON's structure is in its punctuation: mutations that add, drop or swap it.
   const JSON_PUNCTUATION = [..."[]{}\",:\\ 0-a"].map((c) => c.charCodeAt(0));
@@ -478,29 +468,4 @@ describe("never a trap", () => {
       { numRuns: 300 },
     );
   }, 120_000);
-
-  test.each(["node-binary-buffered", "node-compact-framed-multiplexed", "python-header-binary", "python-binary-nonstrict-buffered", "python-header-compact", "python-json-buffered", "node-json-framed-multiplexed"])(
-    "%s with bytes flipped", async (name) => {
-      const f = fixture(name);
-      await fc.assert(
-        fc.asyncProperty(
-          fc.array(fc.tuple(fc.nat({ max: f.request.length - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
-          fc.array(fc.tuple(fc.nat({ max: f.response.length - 1 }), fc.integer({ min: 1, max: 255 })), { maxLength: 8 }),
-          fc.array(fc.nat({ max: f.request.length - 1 }), { maxLength: 5 }),
-          async (requestFlips, responseFlips, cuts) => {
-            const request = Buffer.from(f.request);
-            for (const [at, x] of requestFlips) request[at] ^= x;
-            const response = Buffer.from(f.response);
-            for (const [at, x] of responseFlips) response[at] ^= x;
-            const host = await startedHost(thriftWasm);
-            const conn = host.newConnection();
-            expect(feed(conn, "downstream", split(request, cuts)).equals(request)).toBe(true);
-            expect(feed(conn, "upstream", bytewise(response)).equals(response)).toBe(true);
-            conn.close("upstream");
-            expect(host.traps).toEqual([]);
-          },
-        ),
-        { numRuns: 100 },
-      );
-    }, 120_000);
 });
