@@ -201,6 +201,11 @@ build_codecs() { # [codec...]: default every codec
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
     log "dist/wasm/$name.wasm: $(wc -c <"dist/wasm/$name.wasm") bytes in $((SECONDS - started))s"
   done
+  # Not a codec: the router-mode bridge of the spike (docs/router-mode-spike.md, test/router/spike.sh).
+  started=$SECONDS
+  log "compiling filters/bridge -> dist/wasm/dubbo_bridge.wasm"
+  npx --no-install asc filters/bridge/main.ts --config asconfig.json --target release -o dist/wasm/dubbo_bridge.wasm
+  log "dist/wasm/dubbo_bridge.wasm: $(wc -c <dist/wasm/dubbo_bridge.wasm) bytes in $((SECONDS - started))s"
 }
 
 # The control plane (control-plane/, TypeScript) into build/cp/; `npx metaproto` runs it.
