@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Router-mode spike (docs/router-mode-spike.md): Dubbo through Envoy's HTTP router with real peers.
+#   consumer -> [Wasm bridge, side=consumer: Dubbo -> HTTP/2] + HCM (HTTP/2 codec, router)
+#            -> cluster of envoy_internal_address endpoints -> internal listener
+#               [Wasm bridge, side=provider: HTTP/2 -> Dubbo] + tcp_proxy -> Apache Dubbo provider
+# Phase 1: one route to provider A; the Java consumer's whole run (sayHello, fail, oneway, echo).
+# Phase 2: weighted_clusters 50/50 over providers A and B; calls on one consumer connection counted
+#          per provider (the provider's reply names its own port).
+#   bash test/router/spike.sh                 # SPIKE_CALLS=200 by default for phase 2
+#   BRIDGE_LOG=debug bash test/router/spike.sh  # the bridge's per-stream lines in Envoy's log
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RIG=router-spike
+. "$REPO/test/lib/envoy.sh"
+trap stop_children EXIT
+
+WASM="$REPO/dist/wasm/dubbo_bridge.wasm"
+[ -f "$WASM" ] || die "$WASM is missing: run ./build.sh build first"
+CALLS=${SPIKE_CALLS:-200}
+WORK=$(mktemp -d)
+log "work dir $WORK"
+
+bash "$REPO/test/dubbo/java/run.sh" build
+PROVIDER_A=$(free_port); PROVIDER_B=$(free_port); ADMIN_PORT=$(free_port); SINGLE_PORT=$(free_port); WEIGHTED_PORT=$(free_port)
+RBAC_PORT=$(free_port)
+start_child provider-a "$WORK/provider-a.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_A"
+start_child provider-b "$WORK/provider-b.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_B"
+for p in a b; do
+  wait_for "Dubbo provider $p" 90 grep -q "PROVIDER READY" "$WORK/provider-$p.log" \
+    || { cat "$WORK/provider-$p.log" >&2; die "provider $p did not start"; }
+done
+
+# The Wasm network filter, one side of the bridge.
+bridge_filter() { # side
+  cat <<YAML
+      - name: dubbo_bridge_$1
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm
+          config:
+            name: dubbo_bridge_$1
+            root_id: dubbo_bridge_$1
+            configuration:
+              "@type": type.googleapis.com/google.protobuf.StringValue
+              value: '{"side": "$1", "header_table_size": ${BRIDGE_HEADER_TABLE_SIZE:-0}}'
+            vm_config:
+              vm_id: dubbo_bridge
+              runtime: envoy.wasm.runtime.v8
+              code: { local: { filename: "$WASM" } }
+YAML
+}
+
+# A listener on 127.0.0.1:port: the consumer side of the bridge, then HCM speaking HTTP/2 with it.
+router_listener() { # name port route_action_yaml [http_filters_yaml before the router]
+  cat <<YAML
+  - name: $1
+    address: { socket_address: { address: 127.0.0.1, port_value: $2 } }
+    filter_chains:
+    - filters:
+$(bridge_filter consumer)
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: $1
+          codec_type: HTTP2
+          http2_protocol_options: { hpack_table_size: 0 }
+          route_config:
+            name: $1
+            virtual_hosts:
+            - name: dubbo
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route:
+$3
+          http_filters:
+${4:-}
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+YAML
+}
+
+# HCM's RBAC filter refusing method fail: its 403 local reply must reach the consumer as a Dubbo error.
+rbac_deny_fail() {
+  cat <<YAML
+          - name: envoy.filters.http.rbac
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+              rules:
+                action: DENY
+                policies:
+                  deny-fail:
+                    permissions: [{ header: { name: x-dubbo-method, string_match: { exact: fail } } }]
+                    principals: [{ any: true }]
+YAML
+}
+
+# An internal listener: the provider side of the bridge, then tcp_proxy to the real provider.
+provider_listener() { # name cluster
+  cat <<YAML
+  - name: $1
+    internal_listener: {}
+    filter_chains:
+    - filters:
+$(bridge_filter provider)
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: $1
+          cluster: $2
+YAML
+}
+
+# The router's upstream: HTTP/2 to an internal listener.
+bridge_cluster() { # name listener
+  cat <<YAML
+  - name: $1
+    connect_timeout: 2s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: { hpack_table_size: 0 } }
+    load_assignment:
+      cluster_name: $1
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { envoy_internal_address: { server_listener_name: $2 } } }
+YAML
+}
+
+provider_cluster() { # name port
+  cat <<YAML
+  - name: $1
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: $1
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
+YAML
+}
+
+{
+  cat <<YAML
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: $ADMIN_PORT } }
+bootstrap_extensions:
+- name: envoy.bootstrap.internal_listener
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener
+static_resources:
+  listeners:
+YAML
+  router_listener dubbo_single "$SINGLE_PORT" "                  cluster: bridge_a"
+  router_listener dubbo_weighted "$WEIGHTED_PORT" "                  weighted_clusters:
+                    clusters:
+                    - { name: bridge_a, weight: 50 }
+                    - { name: bridge_b, weight: 50 }"
+  router_listener dubbo_rbac "$RBAC_PORT" "                  cluster: bridge_a" "$(rbac_deny_fail)"
+  provider_listener bridge_to_a provider_a
+  provider_listener bridge_to_b provider_b
+  echo "  clusters:"
+  bridge_cluster bridge_a bridge_to_a
+  bridge_cluster bridge_b bridge_to_b
+  provider_cluster provider_a "$PROVIDER_A"
+  provider_cluster provider_b "$PROVIDER_B"
+} >"$WORK/envoy.yaml"
+
+bin=$(envoy_bin)
+start_child envoy "$WORK/envoy.log" "$bin" -c "$WORK/envoy.yaml" --concurrency 1 --log-level "${ENVOY_LOG_LEVEL:-info}" \
+  --component-log-level "wasm:${BRIDGE_LOG:-info}" --base-id "$((ADMIN_PORT % 60000))" --disable-hot-restart
+wait_for "envoy (admin :$ADMIN_PORT)" 60 sh -c "curl -sf http://127.0.0.1:$ADMIN_PORT/ready | grep -q LIVE" \
+  || { tail -n 40 "$WORK/envoy.log" >&2; die "Envoy did not become ready ($WORK/envoy.log)"; }
+
+stat() { curl -sfg "http://127.0.0.1:$ADMIN_PORT/stats?filter=$1" | awk -v want="$1" '$1 == substr(want, 2, length(want) - 2) ":" {print $2}'; }
+stats() { curl -sfg "http://127.0.0.1:$ADMIN_PORT/stats?filter=$1"; }
+
+log "phase 1: Java consumer -> :$SINGLE_PORT (route to provider A); sayHello x3, fail, oneway, echo"
+set +e
+timeout 120 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$SINGLE_PORT" --count 3 \
+  --attach tenant=t1 >"$WORK/phase1.out" 2>"$WORK/phase1.err"
+phase1_rc=$?
+set -e
+cat "$WORK/phase1.out"
+[ $phase1_rc -eq 0 ] || { tail -n 30 "$WORK/phase1.err" >&2; log "phase 1: consumer exit $phase1_rc"; }
+stats '^http\.dubbo_single\.(downstream_rq_(total|completed|2xx|5xx|active)|downstream_cx_http2_total)$'
+stats '^cluster\.bridge_a\.upstream_(rq_total|rq_2xx|cx_http2_total|rq_timeout)$'
+grep -c "ONEWAY RECEIVED" "$WORK/provider-a.log" | sed 's/^/provider A oneway calls received: /'
+
+log "phase 2: Java consumer -> :$WEIGHTED_PORT (weighted 50/50 A/B), $CALLS sayHello on one connection"
+set +e
+timeout 300 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$WEIGHTED_PORT" --count "$CALLS" \
+  >"$WORK/phase2.out" 2>"$WORK/phase2.err"
+phase2_rc=$?
+set -e
+[ $phase2_rc -eq 0 ] || { tail -n 30 "$WORK/phase2.err" >&2; log "phase 2: consumer exit $phase2_rc"; }
+grep '^SUMMARY' "$WORK/phase2.out" || true
+to_a=$(grep -c "response from .*:$PROVIDER_A\$" "$WORK/phase2.out" || true)
+to_b=$(grep -c "response from .*:$PROVIDER_B\$" "$WORK/phase2.out" || true)
+log "phase 2 split: provider A $to_a, provider B $to_b of $CALLS sayHello calls"
+stats '^http\.dubbo_weighted\.(downstream_rq_(total|completed|2xx|5xx)|downstream_cx_http2_total)$'
+stats '^cluster\.bridge_[ab]\.upstream_(rq_total|rq_2xx|cx_http2_total)$'
+stats '^tcp\.bridge_to_[ab]\.downstream_cx_total$'
+
+log "phase 3: Java consumer -> :$RBAC_PORT (HCM RBAC denies method fail): the 403 becomes a Dubbo error, the connection goes on"
+fails_before=$(grep -c 'PROVIDER fail' "$WORK/provider-a.log" || true)
+set +e
+timeout 120 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$RBAC_PORT" --count 2 --fail-denied \
+  >"$WORK/phase3.out" 2>"$WORK/phase3.err"
+phase3_rc=$?
+set -e
+grep -E '^(DENIED|SUMMARY)' "$WORK/phase3.out" || true
+[ $phase3_rc -eq 0 ] || { tail -n 30 "$WORK/phase3.err" >&2; log "phase 3: consumer exit $phase3_rc"; }
+fails_after=$(grep -c 'PROVIDER fail' "$WORK/provider-a.log" || true)
+stats '^http\.dubbo_rbac\.(downstream_rq_(total|2xx|4xx)|rbac\.denied)$'
+
+sleep 1
+grep -E "bridge (consumer|provider) side: connection done|bridge.*(error|Error|closing)" "$WORK/envoy.log" | sed 's/^.*\] //' || true
+grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$WORK/phase1.out" || die "phase 1: the Java consumer's run did not complete through the bridge"
+[ $((to_a + to_b)) -eq "$CALLS" ] || die "phase 2: $((to_a + to_b)) of $CALLS calls answered"
+grep -q '^DENIED: .*denied by MetaProto router (HTTP 403)' "$WORK/phase3.out" || die "phase 3: the consumer did not get the 403 as a Dubbo error"
+[ "$fails_after" = "$fails_before" ] || die "phase 3: a denied fail() reached the provider"
+log "spike done: phases 1 and 3 complete; phase 2 split A=$to_a B=$to_b (logs in $WORK)"
