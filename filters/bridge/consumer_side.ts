@@ -196,7 +196,8 @@ export class ConsumerSide extends ConnectionFilter {
       this.toConsumer.bytes(heartbeatResponse(call.consumerId, call.serialization));
       return;
     }
-    const text = "MetaProto router: HTTP " + call.status + (body.length > 0 && !isDubboFrame(body) ? " " + String.UTF8.decode(body.buffer) : "");
+    const detail = body.length > 0 && !isDubboFrame(body) ? ": " + String.UTF8.decode(body.buffer) : "";
+    const text = (call.status == "403" ? "denied by MetaProto router" : "MetaProto router") + " (HTTP " + call.status + ")" + detail;
     this.toConsumer.bytes(errorResponse(call.consumerId, call.serialization, dubboStatusFor(call.status), text));
   }
 
