@@ -62,7 +62,7 @@ $(bridge_filter consumer)
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: $1
           codec_type: HTTP2
-          http2_protocol_options: { hpack_table_size: 0 }
+          http2_protocol_options: { hpack_table_size: ${HCM_HPACK_TABLE_SIZE:-0} }
           route_config:
             name: $1
             virtual_hosts:
@@ -118,7 +118,7 @@ bridge_cluster() { # name listener
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: { hpack_table_size: 0 } }
+        explicit_http_config: { http2_protocol_options: { hpack_table_size: ${HCM_HPACK_TABLE_SIZE:-0} } }
     load_assignment:
       cluster_name: $1
       endpoints:
