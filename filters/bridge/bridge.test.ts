@@ -1,0 +1,350 @@
+// The router-mode bridge (dist/wasm/dubbo_bridge.wasm) under the host emulator: Dubbo sessions
+// captured from the real Java peers through both sides, and the HPACK examples of RFC 7541
+// Appendix C (the byte strings are the RFC's) decoded by the module.
+import { readFileSync } from "fs";
+import * as path from "path";
+import { ProxyTestHost, bytewise, compileAssemblyScript, feed, repoRoot } from "../../api/proxytest";
+import type { Connection } from "../../api/proxytest";
+
+const WASM = "build/test/dubbo_bridge.wasm";
+let bridge: WebAssembly.Module;
+
+beforeAll(async () => {
+  await compileAssemblyScript("filters/bridge/main.ts", WASM);
+  bridge = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+}, 120_000);
+
+async function startedBridge(config: object): Promise<ProxyTestHost> {
+  const host = await ProxyTestHost.load(bridge, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
+  host.start();
+  return host;
+}
+
+const fixture = (name: string): Buffer => readFileSync(path.join(repoRoot(), "codecs/dubbo/fixtures", name));
+const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
+
+/** Dubbo frames one after the other, cut by their 16-byte headers. */
+function dubboFrames(bytes: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const length = 16 + bytes.readUInt32BE(at + 12);
+    frames.push(bytes.subarray(at, at + length));
+    at += length;
+  }
+  return frames;
+}
+
+const dubboId = (frame: Buffer): bigint => frame.readBigUInt64BE(4);
+const withDubboId = (frame: Buffer, id: bigint): Buffer => {
+  const copy = Buffer.from(frame);
+  copy.writeBigUInt64BE(id, 4);
+  return copy;
+};
+const isTwoWayRequest = (frame: Buffer): boolean => (frame[2] & 0xc0) === 0xc0 && (frame[2] & 0x20) === 0;
+
+// --- HTTP/2 as RFC 9113 writes it, independently of the module under test.
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+enum T { Data = 0, Headers = 1, RstStream = 3, Settings = 4, Ping = 6, GoAway = 7, WindowUpdate = 8, Continuation = 9 }
+const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8;
+
+interface Frame { type: number; flags: number; streamId: number; payload: Buffer }
+
+function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+function parseFrames(bytes: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const length = bytes.readUIntBE(at, 3);
+    frames.push({ type: bytes[at + 3], flags: bytes[at + 4], streamId: bytes.readUInt32BE(at + 5) & 0x7fffffff, payload: bytes.subarray(at + 9, at + 9 + length) });
+    at += 9 + length;
+  }
+  expect(at).toBe(bytes.length);
+  return frames;
+}
+
+function settings(frameBytes: Frame): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (let at = 0; at < frameBytes.payload.length; at += 6) out[frameBytes.payload.readUInt16BE(at)] = frameBytes.payload.readUInt32BE(at + 2);
+  return out;
+}
+
+// The static-table entries the bridge's encoder refers to (RFC 7541 Appendix A).
+const STATIC: Record<number, [string, string]> = { 1: [":authority", ""], 3: [":method", "POST"], 4: [":path", "/"], 6: [":scheme", "http"], 8: [":status", "200"], 31: ["content-type", ""] };
+
+/** Decodes what the bridge encodes: size updates, indexed static fields, literals without indexing, no Huffman. */
+function decodeBridgeBlock(block: Buffer): Array<[string, string]> {
+  let at = 0;
+  const integer = (prefixBits: number): number => {
+    const mask = (1 << prefixBits) - 1;
+    let value = block[at++] & mask;
+    if (value === mask) {
+      let shift = 0;
+      let b: number;
+      do {
+        b = block[at++];
+        value += (b & 0x7f) << shift;
+        shift += 7;
+      } while (b & 0x80);
+    }
+    return value;
+  };
+  const literal = (): string => {
+    expect(block[at] & 0x80).toBe(0); // no Huffman from us
+    const length = integer(7);
+    const text = block.subarray(at, at + length).toString("utf8");
+    at += length;
+    return text;
+  };
+  const fields: Array<[string, string]> = [];
+  while (at < block.length) {
+    const b = block[at];
+    if (b & 0x80) fields.push(STATIC[integer(7)]);
+    else if ((b & 0xe0) === 0x20) expect(integer(5)).toBe(0);
+    else {
+      expect(b & 0xf0).toBe(0x00); // literal without indexing: our encoder keeps no table
+      const index = integer(4);
+      const name = index === 0 ? literal() : STATIC[index][0];
+      fields.push([name, literal()]);
+    }
+  }
+  return fields;
+}
+
+/** Streams as seen in HTTP/2 bytes: headers and body per stream id, in order of first frame. */
+function streamsOf(frames: Frame[]): Map<number, { headers: Array<[string, string]>; body: Buffer; ended: boolean }> {
+  const streams = new Map<number, { headers: Array<[string, string]>; body: Buffer; ended: boolean }>();
+  for (const f of frames) {
+    if (f.type !== T.Headers && f.type !== T.Data) continue;
+    const s = streams.get(f.streamId) ?? { headers: [], body: Buffer.alloc(0), ended: false };
+    streams.set(f.streamId, s);
+    if (f.type === T.Headers) s.headers.push(...decodeBridgeBlock(f.payload));
+    else s.body = Buffer.concat([s.body, f.payload]);
+    if (f.flags & END_STREAM) s.ended = true;
+  }
+  return streams;
+}
+
+const header = (fields: Array<[string, string]>, name: string): string | undefined => fields.find(([n]) => n === name)?.[1];
+
+const JAVA_REQUESTS = fixture("java-consumer.request.bin");
+const JAVA_RESPONSES = fixture("java-consumer.response.bin");
+const SERVICE = "io.metaproto.demo.GreetingService";
+
+describe("consumer side: Dubbo requests become HTTP/2 streams toward HCM", () => {
+  test.each([
+    ["whole", (b: Buffer) => [b]],
+    ["byte by byte", bytewise],
+  ])("the captured Java session, fed %s", async (_label, chunking) => {
+    const host = await startedBridge({ side: "consumer" });
+    const c = host.newConnection();
+    const out = feed(c, "downstream", chunking(JAVA_REQUESTS));
+    expect(out.subarray(0, PREFACE.length)).toEqual(PREFACE);
+    const frames = parseFrames(out.subarray(PREFACE.length));
+    expect(frames[0].type).toBe(T.Settings);
+    expect(settings(frames[0])).toEqual({ 1: 0, 2: 0, 4: 0x7fffffff });
+    expect(frames[1]).toMatchObject({ type: T.WindowUpdate, streamId: 0 });
+    const streams = streamsOf(frames);
+    const requests = dubboFrames(JAVA_REQUESTS);
+    expect([...streams.keys()]).toEqual(requests.map((_, i) => 2 * i + 1));
+    const methods = [...streams.values()].map((s) => header(s.headers, "x-dubbo-method"));
+    expect(methods).toEqual(["sayHello", "sayHello", "sayHello", "fail", "notifyOneway", "echo"]);
+    [...streams.values()].forEach((s, i) => {
+      expect(s.ended).toBe(true);
+      expect(s.body).toEqual(requests[i]); // the frame as the consumer sent it, its id included
+      expect(header(s.headers, ":path")).toBe(`/${SERVICE}/${methods[i]}`);
+      expect(header(s.headers, ":method")).toBe("POST");
+      expect(header(s.headers, "x-dubbo-service")).toBe(SERVICE);
+      expect(header(s.headers, "x-dubbo-attachment-tenant")).toBe("t1");
+      expect(header(s.headers, "x-dubbo-kind")).toBe(methods[i] === "notifyOneway" ? "oneway" : "request");
+    });
+    expect(host.traps).toEqual([]);
+  });
+
+  test("bytes that are not Dubbo close the connection", async () => {
+    const host = await startedBridge({ side: "consumer" });
+    const c = host.newConnection();
+    c.downstream("GET / HTTP/1.1\r\n\r\n");
+    expect(c.closedByFilter).toBe(true);
+  });
+});
+
+/** Runs the Java session through both sides; returns what each side let through. */
+function roundTrip(consumer: Connection, provider: Connection) {
+  const toHcm = feed(consumer, "downstream", [JAVA_REQUESTS]);
+  // HCM and the router are byte-transparent here: one consumer connection, streams 1:1.
+  const toProvider = feed(provider, "downstream", bytewise(toHcm));
+  const sent = dubboFrames(toProvider);
+  const responses = dubboFrames(JAVA_RESPONSES);
+  const twoWay = sent.filter(isTwoWayRequest);
+  // The provider answers: each probe heartbeat, then each two-way request, with the ids it saw.
+  const probes = sent.filter((f) => (f[2] & 0x20) !== 0);
+  const answers = [
+    ...probes.map((p) => Buffer.concat([Buffer.from([0xda, 0xbb, 0x22, 20]), p.subarray(4, 12), Buffer.from([0, 0, 0, 1, 0x4e])])),
+    ...twoWay.map((request, i) => withDubboId(responses[i], dubboId(request))),
+  ];
+  const toRouter = feed(provider, "upstream", [Buffer.concat(answers)]);
+  const toConsumer = feed(consumer, "upstream", bytewise(toRouter));
+  return { toHcm, sent, toRouter, toConsumer };
+}
+
+describe("provider side and the round trip", () => {
+  test("streams become frames with stream ids; responses return on their streams; the consumer gets its own ids back", async () => {
+    const consumerHost = await startedBridge({ side: "consumer" });
+    const providerHost = await startedBridge({ side: "provider" });
+    const { sent, toRouter, toConsumer } = roundTrip(consumerHost.newConnection(), providerHost.newConnection());
+
+    const requests = dubboFrames(JAVA_REQUESTS);
+    // A heartbeat (even id) first, the requests with their stream ids, and a heartbeat after the oneway.
+    expect(sent.map((f) => [f[2] & 0x20 ? "probe" : "call", Number(dubboId(f))])).toEqual([
+      ["probe", 2], ["call", 1], ["call", 3], ["call", 5], ["call", 7], ["call", 9], ["probe", 4], ["call", 11],
+    ]);
+    sent.filter((f) => !(f[2] & 0x20)).forEach((f, i) => expect(f.subarray(12)).toEqual(requests[i].subarray(12)));
+
+    const frames = parseFrames(toRouter);
+    expect(frames[0].type).toBe(T.Settings); // the server's SETTINGS comes first
+    expect(settings(frames[0])).toEqual({ 1: 0, 4: 0x7fffffff });
+    expect(frames.some((f) => f.type === T.Settings && f.flags === ACK)).toBe(true);
+    const streams = streamsOf(frames);
+    expect([...streams.keys()].sort((a, b) => a - b)).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(streams.get(9)).toMatchObject({ body: Buffer.alloc(0), ended: true }); // the oneway's empty 200
+    for (const s of streams.values()) expect(header(s.headers, ":status")).toBe("200");
+
+    expect(toConsumer).toEqual(JAVA_RESPONSES); // byte for byte, ids restored
+    expect(consumerHost.traps).toEqual([]);
+    expect(providerHost.traps).toEqual([]);
+  });
+
+  test("a provider's own heartbeat is answered with the next bytes toward it", async () => {
+    const host = await startedBridge({ side: "provider" });
+    const c = host.newConnection();
+    c.downstream(Buffer.concat([PREFACE, frame(T.Settings, 0, 0)]));
+    const heartbeat = hex("dabb e2 00 0000000000000063 00000001 4e");
+    expect(c.upstream(heartbeat).forwarded.length).toBeGreaterThan(0); // SETTINGS etc., not the heartbeat
+    const next = Buffer.from(c.downstream(frame(T.Ping, 0, 0, Buffer.alloc(8))).forwarded);
+    expect(next).toEqual(hex("dabb 22 14 0000000000000063 00000001 4e"));
+  });
+});
+
+describe("HCM's answers become Dubbo replies", () => {
+  async function consumerWithRequests(count: number) {
+    const host = await startedBridge({ side: "consumer" });
+    const c = host.newConnection();
+    const requests = dubboFrames(JAVA_REQUESTS).slice(0, count);
+    c.downstream(Buffer.concat(requests));
+    return { host, c, requests };
+  }
+
+  // HCM's local reply headers, HPACK-encoded as literals (name index into the static table).
+  const localReply = (status: string, body: string, streamId: number): Buffer => {
+    const block = Buffer.concat([Buffer.from([0x08, status.length]), Buffer.from(status), Buffer.from([0x0f, 0x10, 10]), Buffer.from("text/plain")]);
+    return Buffer.concat([frame(T.Headers, END_HEADERS, streamId, block), frame(T.Data, END_STREAM, streamId, Buffer.from(body))]);
+  };
+
+  test.each([
+    ["504", "upstream request timeout", 31, "MetaProto router (HTTP 504): upstream request timeout"],
+    ["503", "no healthy upstream", 80, "MetaProto router (HTTP 503): no healthy upstream"],
+    ["429", "local_rate_limited", 100, "MetaProto router (HTTP 429): local_rate_limited"],
+    ["403", "RBAC: access denied", 40, "denied by MetaProto router (HTTP 403): RBAC: access denied"],
+    ["404", "", 60, "MetaProto router (HTTP 404)"],
+  ])("HTTP %s", async (status, body, dubboStatus, text) => {
+    const { c, requests } = await consumerWithRequests(1);
+    const reply = Buffer.from(c.upstream(localReply(status, body, 1)).forwarded);
+    expect(reply[2]).toBe(0x02); // a response, hessian2
+    expect(reply[3]).toBe(dubboStatus);
+    expect(dubboId(reply)).toBe(dubboId(requests[0]));
+    expect(reply.subarray(16).toString("utf8")).toContain(text);
+  });
+
+  test("RST_STREAM becomes a server error; a oneway's answer reaches nobody", async () => {
+    const { c, requests } = await consumerWithRequests(5); // the fifth is notifyOneway, stream 9
+    const reset = Buffer.from(c.upstream(frame(T.RstStream, 0, 3, hex("00000002"))).forwarded);
+    expect(reset[3]).toBe(80);
+    expect(dubboId(reset)).toBe(dubboId(requests[1]));
+    expect(c.upstream(frame(T.Headers, END_HEADERS | END_STREAM, 9, hex("88"))).forwarded.length).toBe(0);
+  });
+
+  test("PING and SETTINGS from HCM are acknowledged with the next request", async () => {
+    const { c } = await consumerWithRequests(1);
+    c.upstream(Buffer.concat([frame(T.Settings, 0, 0, hex("0004 00010000")), frame(T.Ping, 0, 0, hex("0102030405060708"))]));
+    const frames = parseFrames(Buffer.from(c.downstream(dubboFrames(JAVA_REQUESTS)[1]).forwarded));
+    expect(frames[0]).toMatchObject({ type: T.Settings, flags: ACK });
+    expect(frames[1]).toMatchObject({ type: T.Ping, flags: ACK, payload: hex("0102030405060708") });
+  });
+
+  test("an HPACK block the decoder cannot read closes the connection", async () => {
+    const { c } = await consumerWithRequests(1);
+    c.upstream(frame(T.Headers, END_HEADERS, 1, hex("ff00"))); // index 127: beyond both tables
+    expect(c.closedByFilter).toBe(true);
+  });
+});
+
+/** The header lines the module logged for the streams it decoded. */
+const loggedHeaders = (host: ProxyTestHost): string[] =>
+  host.logMessages("debug").map((m) => /stream \d+ headers (.*)$/.exec(m)?.[1]).filter((x): x is string => x !== undefined);
+
+describe("HPACK decoding: RFC 7541 Appendix C examples", () => {
+  const REQUESTS = [
+    ":method: GET, :scheme: http, :path: /, :authority: www.example.com",
+    ":method: GET, :scheme: http, :path: /, :authority: www.example.com, cache-control: no-cache",
+    ":method: GET, :scheme: https, :path: /index.html, :authority: www.example.com, custom-key: custom-value",
+  ];
+  const C3 = ["828684410f7777772e6578616d706c652e636f6d", "828684be58086e6f2d6361636865", "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565"];
+  const C4 = ["828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf", "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"];
+
+  test.each([
+    ["C.3 (no Huffman)", C3],
+    ["C.4 (Huffman)", C4],
+  ])("%s: three requests on one connection share the dynamic table", async (_label, blocks) => {
+    const host = await startedBridge({ side: "provider", header_table_size: 4096 });
+    const c = host.newConnection();
+    c.downstream(Buffer.concat([PREFACE, frame(T.Settings, 0, 0), ...blocks.map((b, i) => frame(T.Headers, END_HEADERS | END_STREAM, 2 * i + 1, hex(b)))]));
+    expect(loggedHeaders(host)).toEqual(REQUESTS);
+    expect(c.closed).toBe(false);
+  });
+
+  test("C.4.3 split over HEADERS (padded) and CONTINUATION, fed byte by byte", async () => {
+    const host = await startedBridge({ side: "provider", header_table_size: 4096 });
+    const c = host.newConnection();
+    const blocks = C4.map(hex);
+    const padded = Buffer.concat([Buffer.from([3]), blocks[2].subarray(0, 7), Buffer.alloc(3)]);
+    const bytes = Buffer.concat([
+      PREFACE, frame(T.Settings, 0, 0),
+      frame(T.Headers, END_HEADERS | END_STREAM, 1, blocks[0]), frame(T.Headers, END_HEADERS | END_STREAM, 3, blocks[1]),
+      frame(T.Headers, PADDED | END_STREAM, 5, padded), frame(T.Continuation, END_HEADERS, 5, blocks[2].subarray(7)),
+    ]);
+    feed(c, "downstream", bytewise(bytes));
+    expect(loggedHeaders(host)).toEqual(REQUESTS);
+  });
+
+  test("C.6 (responses with Huffman, a 256-byte table: evictions): each answer decoded, each a Dubbo error reply", async () => {
+    const host = await startedBridge({ side: "consumer", header_table_size: 256 });
+    const c = host.newConnection();
+    const requests = dubboFrames(JAVA_REQUESTS).slice(0, 3);
+    c.downstream(Buffer.concat(requests));
+    const C6 = [
+      "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+      "4883640effc1c0bf",
+      "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007",
+    ];
+    // The RFC's examples assume a 256-byte table; a size update (to 256) in front of the first block sets it.
+    const blocks = C6.map((b, i) => hex((i === 0 ? "3fe101" : "") + b));
+    const replies = dubboFrames(Buffer.from(c.upstream(Buffer.concat(blocks.map((b, i) => frame(T.Headers, END_HEADERS | END_STREAM, 2 * i + 1, b)))).forwarded));
+    expect(loggedHeaders(host)).toEqual([
+      ":status: 302, cache-control: private, date: Mon, 21 Oct 2013 20:13:21 GMT, location: https://www.example.com",
+      ":status: 307, cache-control: private, date: Mon, 21 Oct 2013 20:13:21 GMT, location: https://www.example.com",
+      ":status: 200, cache-control: private, date: Mon, 21 Oct 2013 20:13:22 GMT, location: https://www.example.com, content-encoding: gzip, " +
+        "set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+    ]);
+    // No Dubbo body in any of them: the consumer gets errors, with its own ids.
+    expect(replies.map((r) => [dubboId(r), r[3]])).toEqual(requests.map((r) => [dubboId(r), 80]));
+    expect(replies[0].subarray(16).toString()).toContain("HTTP 302");
+  });
+});
