@@ -22,9 +22,12 @@ log "work dir $WORK"
 
 bash "$REPO/test/dubbo/java/run.sh" build
 PROVIDER_A=$(free_port); PROVIDER_B=$(free_port); ADMIN_PORT=$(free_port); SINGLE_PORT=$(free_port); WEIGHTED_PORT=$(free_port)
-RBAC_PORT=$(free_port)
+RBAC_PORT=$(free_port); TIMEOUT_PORT=$(free_port); BLACKHOLE=$(free_port)
+PIPELINED_CALLS=${SPIKE_PIPELINED_CALLS:-2000}
 start_child provider-a "$WORK/provider-a.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_A"
 start_child provider-b "$WORK/provider-b.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_B"
+# A server that accepts and never answers: the route's timeout must reach the consumer as a Dubbo timeout.
+start_child blackhole "$WORK/blackhole.log" node -e 'require("net").createServer((s) => s.on("data", () => {})).listen(+process.argv[1], "127.0.0.1")' "$BLACKHOLE"
 for p in a b; do
   wait_for "Dubbo provider $p" 90 grep -q "PROVIDER READY" "$WORK/provider-$p.log" \
     || { cat "$WORK/provider-$p.log" >&2; die "provider $p did not start"; }
@@ -157,12 +160,17 @@ YAML
                     - { name: bridge_a, weight: 50 }
                     - { name: bridge_b, weight: 50 }"
   router_listener dubbo_rbac "$RBAC_PORT" "                  cluster: bridge_a" "$(rbac_deny_fail)"
+  router_listener dubbo_timeout "$TIMEOUT_PORT" "                  cluster: bridge_blackhole
+                  timeout: 0.5s"
   provider_listener bridge_to_a provider_a
+  provider_listener bridge_to_blackhole blackhole
   provider_listener bridge_to_b provider_b
   echo "  clusters:"
   bridge_cluster bridge_a bridge_to_a
   bridge_cluster bridge_b bridge_to_b
+  bridge_cluster bridge_blackhole bridge_to_blackhole
   provider_cluster provider_a "$PROVIDER_A"
+  provider_cluster blackhole "$BLACKHOLE"
   provider_cluster provider_b "$PROVIDER_B"
 } >"$WORK/envoy.yaml"
 
@@ -214,10 +222,34 @@ grep -E '^(DENIED|SUMMARY)' "$WORK/phase3.out" || true
 fails_after=$(grep -c 'PROVIDER fail' "$WORK/provider-a.log" || true)
 stats '^http\.dubbo_rbac\.(downstream_rq_(total|2xx|4xx)|rbac\.denied)$'
 
+envoy_pid=${CHILD_PIDS[-1]}
+# Envoy's CPU time so far (user + system, in clock ticks), to price a call through the router.
+envoy_cpu_ticks() { awk '{print $14 + $15}' "/proc/$envoy_pid/stat"; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
+log "phase 4: $PIPELINED_CALLS sayHello, 100 in flight on one connection, weighted 50/50 (replies overtake each other)"
+node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$PROVIDER_A" 200 100 >/dev/null || true # JIT warm-up of the provider
+direct=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$PROVIDER_A" "$PIPELINED_CALLS" 100 || true)
+echo "direct to provider A:     $direct"
+node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$WEIGHTED_PORT" 200 100 30000 >/dev/null || true # warm-up of the router path
+cpu_before=$(envoy_cpu_ticks)
+routed=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$WEIGHTED_PORT" "$PIPELINED_CALLS" 100 30000 || true)
+cpu_after=$(envoy_cpu_ticks)
+echo "through the router (50/50): $routed"
+log "Envoy CPU for those $PIPELINED_CALLS calls: $(( (cpu_after - cpu_before) * 1000 / TICKS_PER_SECOND )) ms"
+
+log "phase 5: route timeout 0.5 s to a server that never answers: 3 calls -> HTTP 504 -> Dubbo status 31"
+timed_out=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$TIMEOUT_PORT" 3 3 10000 || true)
+echo "$timed_out"
+stats '^http\.dubbo_timeout\.downstream_rq_(total|5xx)$'
+stats '^cluster\.bridge_blackhole\.upstream_rq_timeout$'
+
 sleep 1
 grep -E "bridge (consumer|provider) side: connection done|bridge.*(error|Error|closing)" "$WORK/envoy.log" | sed 's/^.*\] //' || true
 grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$WORK/phase1.out" || die "phase 1: the Java consumer's run did not complete through the bridge"
 [ $((to_a + to_b)) -eq "$CALLS" ] || die "phase 2: $((to_a + to_b)) of $CALLS calls answered"
 grep -q '^DENIED: .*denied by MetaProto router (HTTP 403)' "$WORK/phase3.out" || die "phase 3: the consumer did not get the 403 as a Dubbo error"
 [ "$fails_after" = "$fails_before" ] || die "phase 3: a denied fail() reached the provider"
-log "spike done: phases 1 and 3 complete; phase 2 split A=$to_a B=$to_b (logs in $WORK)"
+echo "$routed" | grep -q "\"replies\":$PIPELINED_CALLS,\"unmatched\":0" || die "phase 4: not every pipelined call got its reply"
+echo "$timed_out" | grep -q '"statuses":{"31":3}' || die "phase 5: the timeouts did not reach the client as Dubbo status 31"
+log "spike done: phases 1, 3, 4 and 5 complete; phase 2 split A=$to_a B=$to_b (logs in $WORK)"
