@@ -98,6 +98,7 @@ export class ConsumerSide extends ConnectionFilter {
     let service = "";
     let method = "";
     let kind = event ? "event" : twoWay ? "request" : "oneway";
+    let path = "";
     const decoded: DecodeResult | null = event ? null : codec.decode(Direction.Downstream, frame, false, null);
     if (decoded != null && decoded.status == DecodeStatus.Done && decoded.message != null) {
       const message = decoded.message!;
@@ -106,7 +107,8 @@ export class ConsumerSide extends ConnectionFilter {
       if (message.kind == MessageKind.Heartbeat) kind = "heartbeat";
       fields.push(new HeaderField(":method", "POST"));
       fields.push(new HeaderField(":scheme", "http"));
-      fields.push(new HeaderField(":path", "/" + service + "/" + method));
+      path = "/" + service + "/" + method;
+      fields.push(new HeaderField(":path", path));
       fields.push(new HeaderField(":authority", service.length > 0 ? service : "dubbo"));
       fields.push(new HeaderField("content-type", "application/x-dubbo"));
       fields.push(new HeaderField(SERVICE_HEADER, service));
@@ -126,7 +128,8 @@ export class ConsumerSide extends ConnectionFilter {
       // Events (heartbeats) and frames the codec cannot name still go through, on their own path.
       fields.push(new HeaderField(":method", "POST"));
       fields.push(new HeaderField(":scheme", "http"));
-      fields.push(new HeaderField(":path", "/_dubbo/" + (event ? "heartbeat" : "undecoded")));
+      path = "/_dubbo/" + (event ? "heartbeat" : "undecoded");
+      fields.push(new HeaderField(":path", path));
       fields.push(new HeaderField(":authority", "dubbo"));
       fields.push(new HeaderField("content-type", "application/x-dubbo"));
     }
@@ -137,7 +140,7 @@ export class ConsumerSide extends ConnectionFilter {
     this.h2.writeData(out, streamId, frame, true);
     this.streamsOpened++;
     if (logEnabled(LogLevel.Debug)) {
-      log(LogLevel.Debug, "bridge consumer side: dubbo id " + frameId(frame).toString() + " -> stream " + streamId.toString() + " " + kind + " /" + service + "/" + method);
+      log(LogLevel.Debug, "bridge consumer side: dubbo id " + frameId(frame).toString() + " -> stream " + streamId.toString() + " " + kind + " " + path);
     }
   }
 

@@ -195,6 +195,17 @@ stats '^http\.dubbo_single\.(downstream_rq_(total|completed|2xx|5xx|active)|down
 stats '^cluster\.bridge_a\.upstream_(rq_total|rq_2xx|cx_http2_total|rq_timeout)$'
 grep -c "ONEWAY RECEIVED" "$WORK/provider-a.log" | sed 's/^/provider A oneway calls received: /'
 
+log "phase 1b: Java consumer with 1 s heartbeats, idle 3.5 s after its calls: its heartbeats travel as streams"
+hb_before=$(stat '^http\.dubbo_single\.downstream_rq_total$')
+set +e
+timeout 120 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$SINGLE_PORT" --count 1 \
+  --heartbeat 1000 --pause 3500 >"$WORK/phase1b.out" 2>"$WORK/phase1b.err"
+phase1b_rc=$?
+set -e
+grep '^SUMMARY' "$WORK/phase1b.out" || { tail -n 20 "$WORK/phase1b.err" >&2; log "phase 1b: consumer exit $phase1b_rc"; }
+hb_streams=$(( $(stat '^http\.dubbo_single\.downstream_rq_total$') - hb_before - 5 ))
+log "phase 1b: $hb_streams streams beyond the 5 calls (heartbeats)"
+
 log "phase 2: Java consumer -> :$WEIGHTED_PORT (weighted 50/50 A/B), $CALLS sayHello on one connection"
 set +e
 timeout 300 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$WEIGHTED_PORT" --count "$CALLS" \
@@ -248,6 +259,8 @@ sleep 1
 grep -E "bridge (consumer|provider) side: connection done|bridge.*(error|Error|closing)" "$WORK/envoy.log" | sed 's/^.*\] //' || true
 grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$WORK/phase1.out" || die "phase 1: the Java consumer's run did not complete through the bridge"
 [ $((to_a + to_b)) -eq "$CALLS" ] || die "phase 2: $((to_a + to_b)) of $CALLS calls answered"
+grep -q '^SUMMARY ok=2 failed=1 oneway=1' "$WORK/phase1b.out" || die "phase 1b: the consumer with heartbeats did not complete"
+[ "$hb_streams" -ge 2 ] || die "phase 1b: no heartbeat streams seen"
 grep -q '^DENIED: .*denied by MetaProto router (HTTP 403)' "$WORK/phase3.out" || die "phase 3: the consumer did not get the 403 as a Dubbo error"
 [ "$fails_after" = "$fails_before" ] || die "phase 3: a denied fail() reached the provider"
 echo "$routed" | grep -q "\"replies\":$PIPELINED_CALLS,\"unmatched\":0" || die "phase 4: not every pipelined call got its reply"
