@@ -3,11 +3,19 @@
 #   consumer -> [Wasm bridge, side=consumer: Dubbo -> HTTP/2] + HCM (HTTP/2 codec, router)
 #            -> cluster of envoy_internal_address endpoints -> internal listener
 #               [Wasm bridge, side=provider: HTTP/2 -> Dubbo] + tcp_proxy -> Apache Dubbo provider
-# Phase 1: one route to provider A; the Java consumer's whole run (sayHello, fail, oneway, echo).
+# Phase 1: one route to provider A; the Java consumer's whole run (sayHello, fail, oneway, echo);
+#   1b: the same with 1 s heartbeats.
 # Phase 2: weighted_clusters 50/50 over providers A and B; calls on one consumer connection counted
 #          per provider (the provider's reply names its own port).
-#   bash test/router/spike.sh                 # SPIKE_CALLS=200 by default for phase 2
+# Phase 3: HCM's RBAC denies method fail: the consumer gets a Dubbo error and goes on.
+# Phase 4: pipelined calls (100 in flight) on one connection, weighted; Envoy CPU per call.
+# Phase 5: a route timeout to a server that never answers: Dubbo status 31.
+# Phase 6: two endpoints behind ONE internal listener, addressed by endpoint metadata (internal_upstream
+#          + original_dst), round robin.
+# Phase 7: retries away from an endpoint nobody listens on.
+#   bash test/router/spike.sh                   # SPIKE_CALLS=200 (phase 2), SPIKE_PIPELINED_CALLS=2000 (phase 4)
 #   BRIDGE_LOG=debug bash test/router/spike.sh  # the bridge's per-stream lines in Envoy's log
+#   HCM_HPACK_TABLE_SIZE=4096 BRIDGE_HEADER_TABLE_SIZE=4096 ...  # Envoy's encoder then uses its dynamic table
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=router-spike
@@ -22,7 +30,7 @@ log "work dir $WORK"
 
 bash "$REPO/test/dubbo/java/run.sh" build
 PROVIDER_A=$(free_port); PROVIDER_B=$(free_port); ADMIN_PORT=$(free_port); SINGLE_PORT=$(free_port); WEIGHTED_PORT=$(free_port)
-RBAC_PORT=$(free_port); TIMEOUT_PORT=$(free_port); BLACKHOLE=$(free_port)
+RBAC_PORT=$(free_port); TIMEOUT_PORT=$(free_port); BLACKHOLE=$(free_port); ENDPOINTS_PORT=$(free_port); RETRY_PORT=$(free_port); NOBODY=$(free_port)
 PIPELINED_CALLS=${SPIKE_PIPELINED_CALLS:-2000}
 start_child provider-a "$WORK/provider-a.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_A"
 start_child provider-b "$WORK/provider-b.log" bash "$REPO/test/dubbo/java/run.sh" provider "$PROVIDER_B"
@@ -113,6 +121,63 @@ $(bridge_filter provider)
 YAML
 }
 
+# One internal listener for every provider endpoint: the endpoint the router's load balancer picked
+# carries its real address as host metadata, which the internal_upstream transport socket passes into
+# the internal connection, where the original_dst listener filter makes it the local address that an
+# ORIGINAL_DST cluster connects to.
+endpoint_listener() {
+  cat <<YAML
+  - name: bridge_to_endpoint
+    internal_listener: {}
+    listener_filters:
+    - name: envoy.filters.listener.original_dst
+      typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst }
+    filter_chains:
+    - filters:
+$(bridge_filter provider)
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: bridge_to_endpoint
+          cluster: provider_original_dst
+YAML
+}
+
+endpoints_cluster() { # name port...
+  local name=$1 port; shift
+  cat <<YAML
+  - name: $name
+    connect_timeout: 2s
+    lb_policy: ROUND_ROBIN
+    # Envoy allows 3 concurrent retries per cluster by default: one dead HTTP/2 connection fails every stream on it at once.
+    circuit_breakers: { thresholds: [{ max_retries: 1000 }] }
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: { hpack_table_size: ${HCM_HPACK_TABLE_SIZE:-0} } }
+    transport_socket:
+      name: envoy.transport_sockets.internal_upstream
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport
+        passthrough_metadata:
+        - kind: { host: {} }
+          name: envoy.filters.listener.original_dst
+        transport_socket:
+          name: envoy.transport_sockets.raw_buffer
+          typed_config: { "@type": type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer }
+    load_assignment:
+      cluster_name: $name
+      endpoints:
+      - lb_endpoints:
+YAML
+  for port in "$@"; do
+    cat <<YAML
+        - endpoint: { address: { envoy_internal_address: { server_listener_name: bridge_to_endpoint, endpoint_id: "127.0.0.1:$port" } } }
+          metadata: { filter_metadata: { envoy.filters.listener.original_dst: { local: "127.0.0.1:$port" } } }
+YAML
+  done
+}
+
 # The router's upstream: HTTP/2 to an internal listener.
 bridge_cluster() { # name listener
   cat <<YAML
@@ -162,6 +227,13 @@ YAML
   router_listener dubbo_rbac "$RBAC_PORT" "                  cluster: bridge_a" "$(rbac_deny_fail)"
   router_listener dubbo_timeout "$TIMEOUT_PORT" "                  cluster: bridge_blackhole
                   timeout: 0.5s"
+  router_listener dubbo_endpoints "$ENDPOINTS_PORT" "                  cluster: providers_by_endpoint"
+  router_listener dubbo_retries "$RETRY_PORT" "                  cluster: providers_one_dead
+                  retry_policy:
+                    retry_on: reset,connect-failure
+                    num_retries: 3
+                    retry_host_predicate: [{ name: envoy.retry_host_predicates.previous_hosts, typed_config: { \"@type\": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate } }]"
+  endpoint_listener
   provider_listener bridge_to_a provider_a
   provider_listener bridge_to_blackhole blackhole
   provider_listener bridge_to_b provider_b
@@ -169,6 +241,14 @@ YAML
   bridge_cluster bridge_a bridge_to_a
   bridge_cluster bridge_b bridge_to_b
   bridge_cluster bridge_blackhole bridge_to_blackhole
+  endpoints_cluster providers_by_endpoint "$PROVIDER_A" "$PROVIDER_B"
+  endpoints_cluster providers_one_dead "$NOBODY" "$PROVIDER_A"
+  cat <<YAML
+  - name: provider_original_dst
+    type: ORIGINAL_DST
+    lb_policy: CLUSTER_PROVIDED
+    connect_timeout: 2s
+YAML
   provider_cluster provider_a "$PROVIDER_A"
   provider_cluster blackhole "$BLACKHOLE"
   provider_cluster provider_b "$PROVIDER_B"
@@ -255,6 +335,17 @@ echo "$timed_out"
 stats '^http\.dubbo_timeout\.downstream_rq_(total|5xx)$'
 stats '^cluster\.bridge_blackhole\.upstream_rq_timeout$'
 
+log "phase 6: one cluster of two endpoints (round robin) behind ONE internal listener, each endpoint's address passed by internal_upstream metadata"
+by_endpoint=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$ENDPOINTS_PORT" 1000 100 30000 || true)
+echo "$by_endpoint"
+stats '^cluster\.(providers_by_endpoint\.upstream_(rq_total|cx_http2_total)|provider_original_dst\.upstream_cx_total)$'
+stats '^tcp\.bridge_to_endpoint\.downstream_cx_total$'
+
+log "phase 7: endpoints [a port nobody listens on, provider A] with retry_on reset,connect-failure and previous_hosts: every call succeeds"
+with_retries=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$RETRY_PORT" 200 20 30000 || true)
+echo "$with_retries"
+stats '^cluster\.providers_one_dead\.upstream_rq_(total|retry|retry_success|retry_overflow|2xx)$'
+
 sleep 1
 grep -E "bridge (consumer|provider) side: connection done|bridge.*(error|Error|closing)" "$WORK/envoy.log" | sed 's/^.*\] //' || true
 grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$WORK/phase1.out" || die "phase 1: the Java consumer's run did not complete through the bridge"
@@ -265,4 +356,7 @@ grep -q '^DENIED: .*denied by MetaProto router (HTTP 403)' "$WORK/phase3.out" ||
 [ "$fails_after" = "$fails_before" ] || die "phase 3: a denied fail() reached the provider"
 echo "$routed" | grep -q "\"replies\":$PIPELINED_CALLS,\"unmatched\":0" || die "phase 4: not every pipelined call got its reply"
 echo "$timed_out" | grep -q '"statuses":{"31":3}' || die "phase 5: the timeouts did not reach the client as Dubbo status 31"
-log "spike done: phases 1, 3, 4 and 5 complete; phase 2 split A=$to_a B=$to_b (logs in $WORK)"
+echo "$by_endpoint" | grep -q '"replies":1000,"unmatched":0' || die "phase 6: not every call through the endpoint-addressed cluster got its reply"
+echo "$by_endpoint" | grep -q "\"$PROVIDER_A\":500" || die "phase 6: round robin over two endpoints did not give 500 each"
+echo "$with_retries" | grep -q '"replies":200,"unmatched":0,"out_of_order":[0-9]*,"statuses":{"20":200}' || die "phase 7: retries did not save every call"
+log "spike done: phases 1 and 3 to 7 complete; phase 2 split A=$to_a B=$to_b (logs in $WORK)"
