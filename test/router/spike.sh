@@ -12,7 +12,7 @@
 # Phase 5: a route timeout to a server that never answers: Dubbo status 31.
 # Phase 6: two endpoints behind ONE internal listener, addressed by endpoint metadata (internal_upstream
 #          + original_dst), round robin.
-# Phase 7: retries away from an endpoint nobody listens on.
+# Phase 7: retries away from an endpoint nobody listens on; outlier detection ejects it.
 #   bash test/router/spike.sh                   # SPIKE_CALLS=200 (phase 2), SPIKE_PIPELINED_CALLS=2000 (phase 4)
 #   BRIDGE_LOG=debug bash test/router/spike.sh  # the bridge's per-stream lines in Envoy's log
 #   HCM_HPACK_TABLE_SIZE=4096 BRIDGE_HEADER_TABLE_SIZE=4096 ...  # Envoy's encoder then uses its dynamic table
@@ -148,6 +148,7 @@ endpoints_cluster() { # name port...
   cat <<YAML
   - name: $name
     connect_timeout: 2s
+    outlier_detection: { consecutive_5xx: 3, interval: 1s, base_ejection_time: 30s, max_ejection_percent: 50 }
     lb_policy: ROUND_ROBIN
     # Envoy allows 3 concurrent retries per cluster by default: one dead HTTP/2 connection fails every stream on it at once.
     circuit_breakers: { thresholds: [{ max_retries: 1000 }] }
@@ -345,6 +346,7 @@ log "phase 7: endpoints [a port nobody listens on, provider A] with retry_on res
 with_retries=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$RETRY_PORT" 200 20 30000 || true)
 echo "$with_retries"
 stats '^cluster\.providers_one_dead\.upstream_rq_(total|retry|retry_success|retry_overflow|2xx)$'
+stats '^cluster\.providers_one_dead\.outlier_detection\.ejections_(enforced_total|active|detected_consecutive_5xx)$'
 
 sleep 1
 grep -E "bridge (consumer|provider) side: connection done|bridge.*(error|Error|closing)" "$WORK/envoy.log" | sed 's/^.*\] //' || true
