@@ -192,8 +192,8 @@ PY
 
 build_codecs() { # [codec...]: default every codec
   mkdir -p dist/wasm
-  local name started
-  [ $# -gt 0 ] || set -- "${CODECS[@]}"
+  local name started every=0
+  [ $# -gt 0 ] || { every=1; set -- "${CODECS[@]}"; }
   for name in "$@"; do
     [ -f "codecs/$name/main.ts" ] || die "no codec $name (codecs/$name/main.ts is missing)"
     started=$SECONDS
@@ -201,7 +201,9 @@ build_codecs() { # [codec...]: default every codec
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
     log "dist/wasm/$name.wasm: $(wc -c <"dist/wasm/$name.wasm") bytes in $((SECONDS - started))s"
   done
-  # Not a codec: the router-mode bridge of the spike (docs/router-mode-spike.md, test/router/spike.sh).
+  # Not a codec: the router-mode bridge of the spike (docs/router-mode-spike.md, test/router/spike.sh),
+  # built with every codec, not when codecs are named.
+  [ $every -eq 1 ] || return 0
   started=$SECONDS
   log "compiling filters/bridge -> dist/wasm/dubbo_bridge.wasm"
   npx --no-install asc filters/bridge/main.ts --config asconfig.json --target release -o dist/wasm/dubbo_bridge.wasm
