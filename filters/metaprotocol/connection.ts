@@ -139,7 +139,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
           }
           this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         }
-        const evicted = this.pending.add(message.requestId, stats, this.now());
+        const evicted = this.pending.add(message.requestId, stats, this.now(), null);
         if (evicted != null) evicted.countCall("no_response", "evicted");
         break;
       }
@@ -221,7 +221,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       return;
     }
     this.downstreamEditor.replace(frameStart, frameEnd(request, frameStart), probe);
-    this.pending.addLocalReply(probeId, new PendingLocalReply(stats, reply, reason), this.now());
+    this.pending.addLocalReply(probeId, new PendingLocalReply(stats, reply, reason), this.now(), null);
     this.localRepliesPending++;
   }
 
