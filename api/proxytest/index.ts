@@ -19,9 +19,13 @@ export type {
   MemoryFault,
   TrapRecord,
   MetricSnapshot,
+  GrpcCall,
 } from "./types";
+export { grpcServiceCluster } from "./host";
 export { compileAssemblyScript, repoRoot } from "./compile";
 export {
   bytewise, compiledCodec, decodedMessages, feed, memoryCurve, metricName, metricValues, split, startedHost,
 } from "./codec_harness";
 export type { Decoded, Direction } from "./codec_harness";
+export { decodeLogsExport, decodeTraceExport } from "./otlp";
+export type { OtlpLogRecord, OtlpSpan, OtlpValue } from "./otlp";
