@@ -11,6 +11,8 @@ export class CallRecord {
   parentSpanId: u64 = 0;
   /** W3C tracestate (or none) passed on unchanged. */
   traceState: string = "";
+  /** The call's span is exported (sampled); a record may exist for flow logs alone. */
+  sampled: bool = false;
   /** The propagation format the context came in ("" when the trace started here). */
   extractedFrom: string = "";
 
