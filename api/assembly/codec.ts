@@ -78,6 +78,11 @@ export class Message {
    * MySQL error message), when the codec decodes it; "" otherwise. Flow logs' response_exception.
    */
   exception: string = "";
+  /**
+   * For a request to a database: the statement (SQL text), when the codec decodes it and
+   * `attributesWanted` is set; "" otherwise. Spans' db.query.text, flow logs' request_resource.
+   */
+  statement: string = "";
 
   attribute(key: string): string | null {
     for (let i = 0; i < this.attributes.length; i++) {
@@ -108,6 +113,7 @@ export class Message {
     this.frameLength = 0;
     this.truncated = false;
     this.exception = "";
+    this.statement = "";
     this.isReply = false;
     return this;
   }

@@ -1,6 +1,7 @@
 // Spans, trace-context propagation and flow logs, through the compiled Dubbo and Redis modules:
 // what the module sends to the collector is decoded with protobufjs against the OTLP .proto files,
 // what reaches the server is read back with hessian.js.
+import fc from "fast-check";
 import { GrpcCall, ProxyTestHost, decodeLogsExport, decodeTraceExport, feed, split, bytewise } from "../../api/proxytest";
 import { compiledCodec } from "../../api/proxytest/codec_harness";
 import { SERVICE, compiledDubbo, frames, hessianValues, request, response } from "../../codecs/dubbo/test_frames";
@@ -175,6 +176,26 @@ describe("Dubbo spans and W3C propagation", () => {
     expect(span.parentSpanId).toBe("");
     expect(h.traps).toEqual([]);
   });
+});
+
+test("any header values (random text, near-valid ids, bad base64) never trap; each call still gets one valid context", async () => {
+  const h = await host(dubbo, { tracing: tracing({ max_queue: 100000 }) });
+  const c = h.newConnection();
+  const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-Fg-]{${n}}$`));
+  const value = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: "grapheme", maxLength: 40 }),
+    fc.tuple(hex(2), hex(32), hex(16), hex(2)).map((p) => p.join("-")),
+    fc.tuple(fc.constantFrom("0", "1", "2", ""), fc.base64String({ maxLength: 40 }), fc.string({ maxLength: 12 }), fc.nat().map(String)).map((p) => p.join("-")));
+  let id = 1n;
+  await fc.assert(fc.property(fc.dictionary(fc.constantFrom("traceparent", "tracestate", "b3", "sw8", "X-B3-TraceId", "X-B3-SpanId", "x-b3-sampled", "X-B3-Flags"), value), (attachments) => {
+    const requestId = id++;
+    const sent = attachmentsOf(Buffer.from(c.downstream(request({ id: requestId, attachments })).forwarded));
+    c.upstream(response(requestId));
+    expect(h.traps).toEqual([]);
+    expect(sent).toHaveLength(1);
+  }), { numRuns: 300 });
+  const spans = spansOf(flush(h));
+  expect(spans.every((s) => /^[0-9a-f]{32}$/.test(s.traceId) && s.traceId !== "0".repeat(32) && /^[0-9a-f]{16}$/.test(s.spanId))).toBe(true);
+  expect(h.traps).toEqual([]);
 });
 
 describe("B3 and SkyWalking sw8", () => {
@@ -389,6 +410,7 @@ describe("Redis: spans with the database conventions", () => {
     expect(spans[1].attributes["rpc.system.name"]).toBeUndefined();
     expect(spans[2].status.code).toBe(2);
     expect(spans[2].attributes["db.response.status_code"]).toBe("ERR");
+    expect(spans[2].status.message).toBe("ERR unknown command 'NOPE'".substring(0, 32));
     expect(new Set(spans.map((s) => s.traceId)).size).toBe(3);
   });
 });
@@ -425,6 +447,63 @@ describe("flow logs", () => {
     expect(spansOf(calls)).toEqual([]);
   });
 });
+
+describe("MySQL and Thrift spans", () => {
+  let mysql: WebAssembly.Module;
+  let thrift: WebAssembly.Module;
+  beforeAll(async () => {
+    mysql = await compiledCodec("mysql");
+    thrift = await compiledCodec("thrift");
+  }, 240_000);
+
+  const packet = (seq: number, payload: Buffer) => {
+    const h = Buffer.alloc(4);
+    h.writeUIntLE(payload.length, 0, 3);
+    h[3] = seq;
+    return Buffer.concat([h, payload]);
+  };
+
+  test("MySQL (a real mysql2 session): spans carry the query's text (cut), the schema and the server's errors", async () => {
+    const { session, play } = await import("../../codecs/mysql/test_frames");
+    const h = await host(mysql, { tracing: tracing({ max_query_text_length: 20, max_queue: 1000 }) });
+    const recording = session("mysql2");
+    const out = play(h.newConnection(), recording.turns);
+    expect(out.downstream.equals(recording.request)).toBe(true); // MySQL carries no context: bytes untouched
+    const spans = spansOf(flush(h));
+    expect(spans.every((s) => s.attributes["db.system.name"] === "mysql" && s.attributes["db.system"] === "mysql")).toBe(true);
+    const missing = spans.find((s) => s.attributes["db.response.status_code"] === "1146")!;
+    expect(missing.name).toBe("COM_QUERY:SELECT");
+    expect(missing.attributes["db.operation.name"]).toBe("COM_QUERY:SELECT");
+    expect(missing.attributes["db.namespace"]).toBe("metaproto");
+    expect((missing.attributes["db.query.text"] as string).length).toBe(20);
+    expect(missing.attributes["db.statement"]).toBe(missing.attributes["db.query.text"]);
+    expect(missing.status.code).toBe(2);
+    expect(missing.status.message).toMatch(/doesn't exist/);
+    const login = spans.find((s) => s.name === "LOGIN")!;
+    expect(login.attributes["db.query.text"]).toBeUndefined();
+  });
+
+  test("Thrift: an RPC span named service/method, system apache_thrift", async () => {
+    const h = await host(thrift, { tracing: tracing() });
+    const c = h.newConnection();
+    // TBinaryProtocol strict, framed: CALL "Calc:add" seqid 1, empty struct; REPLY with a void success.
+    const name = Buffer.from("Calc:add");
+    const call = Buffer.concat([Buffer.from([0x80, 0x01, 0x00, 0x01]), u32be(name.length), name, u32be(1), Buffer.from([0x00])]);
+    const reply = Buffer.concat([Buffer.from([0x80, 0x01, 0x00, 0x02]), u32be(name.length), name, u32be(1), Buffer.from([0x00])]);
+    const sent = c.downstream(Buffer.concat([u32be(call.length), call])).forwarded;
+    expect(Buffer.from(sent).equals(Buffer.concat([u32be(call.length), call]))).toBe(true); // no THeader: nothing to carry a context
+    c.upstream(Buffer.concat([u32be(reply.length), reply]));
+    const [span] = spansOf(flush(h));
+    expect(span.name).toBe("Calc/add");
+    expect(span.attributes).toMatchObject({ "rpc.system.name": "apache_thrift", "rpc.system": "apache_thrift", "rpc.method": "Calc/add", "rpc.service": "Calc" });
+  });
+});
+
+function u32be(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
 
 function u64le(n: bigint): Uint8Array {
   const b = Buffer.alloc(8);

@@ -87,6 +87,9 @@ function endpointProperty(path: Array<string>): Endpoint {
   return e;
 }
 
+/** Flow logs without tracing keep this much of a statement (request_resource). */
+const DEFAULT_STATEMENT_LENGTH: i32 = 256;
+
 const LISTENER_INBOUND: i64 = 1;
 const LISTENER_OUTBOUND: i64 = 2;
 
@@ -152,6 +155,10 @@ export class CallObserver {
     record.startNanos = now;
     record.requestBytes = message.frameLength;
     record.oneway = oneway;
+    if (message.statement.length > 0) {
+      const limit = tracing != null ? tracing.maxQueryTextLength : DEFAULT_STATEMENT_LENGTH;
+      record.statement = message.statement.length > limit ? message.statement.substring(0, limit) : message.statement;
+    }
     if (tracing != null) {
       const x = attributeIgnoringCase(message, "x-request-id");
       if (x != null) record.xRequestId = x;
@@ -238,9 +245,8 @@ export class CallObserver {
       a.string("db.operation.name", record.method);
       if (record.service.length > 0) a.string("db.namespace", record.service);
       if (record.statement.length > 0) {
-        const text = record.statement.length > tracing.maxQueryTextLength ? record.statement.substring(0, tracing.maxQueryTextLength) : record.statement;
-        a.string("db.query.text", text);
-        a.string("db.statement", text);
+        a.string("db.query.text", record.statement);
+        a.string("db.statement", record.statement);
       }
       if (record.code.length > 0) a.string("db.response.status_code", record.code);
     } else {
