@@ -113,17 +113,20 @@ export class ProtoWriter {
 
   stringField(field: u32, value: string): void {
     if (value.length == 0) return;
-    this.bytesField(field, Uint8Array.wrap(String.UTF8.encode(value)));
+    this.requiredStringField(field, value);
   }
 
-  /** A string field written even when empty (a map entry's or KeyValue's key). */
+  /**
+   * A string field written even when empty (a KeyValue's key, an AnyValue's string). The UTF-8 is
+   * written straight into the buffer: a span has a few dozen strings, none worth an allocation.
+   */
   requiredStringField(field: u32, value: string): void {
-    const bytes = Uint8Array.wrap(String.UTF8.encode(value));
+    const length = String.UTF8.byteLength(value);
     this.key(field, WIRE_LENGTH);
-    this.varint(<u64>bytes.length);
-    this.ensure(bytes.length);
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
+    this.varint(<u64>length);
+    this.ensure(length);
+    String.UTF8.encodeUnsafe(changetype<usize>(value), value.length, this.buffer.dataStart + <usize>this.length);
+    this.length += length;
   }
 
   /** Opens nested message field `field`; end() closes it. */
