@@ -99,7 +99,9 @@ export class MetaProtocolRoot extends RootFilter {
     // connection on.
     publishPolicy(this.key, policy);
     // Attributes are decoded only when something reads them: the debug log or a policy rule.
-    this.codec.attributesWanted = logEnabled(LogLevel.Debug) || (policy != null && policy.readsAttributes) || this.config.tracing != null;
+    // Tracing reads and writes trace context; flow logs report x-request-id and the server's error text.
+    this.codec.attributesWanted = logEnabled(LogLevel.Debug) || (policy != null && policy.readsAttributes) ||
+      this.config.tracing != null || this.config.flowLogs != null;
     return new MetaProtocolConnection(contextId, this.codec, this.config, this.stats, this.key);
   }
 }

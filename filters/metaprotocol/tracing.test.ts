@@ -384,6 +384,23 @@ describe("the export queue", () => {
     expect(h.counterValue("metaproto_spans_exported_total")).toBe(2);
   });
 
+  test("a call whose answer never comes (its root context went away) counts as failed after its deadline: the queue goes on", async () => {
+    const h = await host(dubbo, { tracing: tracing({ export_timeout_ms: 500, max_retries: 1 }) });
+    const c = h.newConnection();
+    oneCall(c, 1);
+    h.advanceTime(150);
+    const [lost] = h.openGrpcCalls();
+    h.advanceTime(1000); // deadline + grace not reached yet: nothing new
+    expect(h.openGrpcCalls()).toHaveLength(1);
+    h.advanceTime(800);
+    const retried = h.openGrpcCalls().filter((g) => g.token !== lost.token);
+    expect(retried).toHaveLength(1);
+    expect(Buffer.from(retried[0].request).equals(Buffer.from(lost.request))).toBe(true);
+    h.grpcRespond(lost.token); // a late answer to the lost call changes nothing
+    h.grpcRespond(retried[0].token);
+    expect(h.counterValue("metaproto_spans_exported_total")).toBe(1);
+  });
+
   test("a collector cluster Envoy does not have: every attempt fails, the spans are counted as failed", async () => {
     const h = await host(dubbo, { tracing: tracing({ collector_cluster: "nowhere", max_retries: 0 }) });
     const c = h.newConnection();
@@ -416,6 +433,18 @@ describe("Redis: spans with the database conventions", () => {
 });
 
 describe("flow logs", () => {
+  test("flow logs alone: the server's error text and x-request-id are read, the request is not touched", async () => {
+    const h = await host(dubbo, { flow_logs: { collector_cluster: "otel", flush_interval_ms: 100 } });
+    const c = h.newConnection();
+    const req = request({ id: 9n, attachments: { "x-request-id": "rq-9" } });
+    expect(Buffer.from(c.downstream(req).forwarded).equals(req)).toBe(true);
+    c.upstream(response(9n, { status: 50, value: "no provider" }));
+    const calls = flush(h);
+    expect(spansOf(calls)).toEqual([]);
+    const [log] = calls.filter((g) => g.serviceName === LOGS_SERVICE).flatMap((g) => decodeLogsExport(g.request));
+    expect(log.attributes).toMatchObject({ x_request_id: "rq-9", response_exception: "no provider", response_code: "50", trace_id: "", span_id: "" });
+  });
+
   test("one record per call with DeepFlow's field names, the 5-tuples and the times", async () => {
     const h = await host(dubbo, { tracing: tracing({ sampling: { percent: 0, parent_based: false } }), flow_logs: { collector_cluster: "otel", flush_interval_ms: 100 } }, {
       properties: { "upstream.address": "10.0.0.9:20880", "upstream.local_address": "10.0.0.1:40001" },

@@ -3,7 +3,8 @@
 # real peers: Java Dubbo consumer -> Envoy A (client-side sidecar) -> Envoy B (server-side sidecar)
 # -> Java Dubbo provider (it prints the attachments it received), both Envoys exporting OTLP over
 # gRPC to a real Jaeger v1.75.0, read back through Jaeger's HTTP query API. Then redis-cli ->
-# Envoy -> redis-server, whose spans carry the database attributes.
+# Envoy -> redis-server, whose spans carry the database attributes, and flow logs of a Redis client's
+# calls (to a small OTLP logs sink) compared with its connections as `ss` shows them.
 #   bash test/tracing/test.sh
 # Needs test/lib/jaeger.sh and the Jaeger binary it builds (./build.sh setup).
 set -euo pipefail
@@ -162,5 +163,53 @@ redis-cli -p "$R_PORT" -n 3 set tracing:k v >/dev/null
 redis-cli -p "$R_PORT" -n 3 get tracing:k >/dev/null
 redis-cli -p "$R_PORT" -n 3 lpush tracing:k x >/dev/null 2>&1 || true  # WRONGTYPE
 python3 "$REPO/test/tracing/check_trace.py" --api "$JAEGER_API" --redis-service redis-sidecar --redis-port "$REDIS_PORT" --wait 20
+
+log "7. flow logs: one record per Redis call with DeepFlow's fields and the 5-tuples of the real connections (ss)"
+SINK_PORT=$(free_port); F_ADMIN=$(free_port); F_PORT=$(free_port)
+start_child flow-log-sink "$WORK/flowlogs.jsonl" node "$REPO/test/tracing/otlp_logs_sink.js" "$SINK_PORT"
+wait_for "flow-log sink :$SINK_PORT" 20 grep -q "SINK READY" "$WORK/flowlogs.jsonl" || die "the flow-log sink did not start"
+{ metaproto_bootstrap "$F_ADMIN" "$F_PORT" "$REDIS_PORT" "$REDIS_WASM" '{"flow_logs": {"collector_cluster": "flowlogs", "flush_interval_ms": 200}}'
+  otlp_cluster_yaml flowlogs "$SINK_PORT"; } >"$WORK/envoy-flowlogs.yaml"
+start_envoy "$WORK/envoy-flowlogs.yaml" "$F_ADMIN" "$WORK/envoy-flowlogs.log"
+FLOW_ENVOY_PID=$ENVOY_PID
+# The client keeps its connection open (stdin from a FIFO this shell holds) while ss looks at it.
+mkfifo "$WORK/hold"
+node "$REPO/test/tracing/held_client.js" "$F_PORT" "SET fl:k v" "GET fl:k" "LPUSH fl:k x" <"$WORK/hold" >"$WORK/held.out" 2>&1 &
+HELD_PID=$!; CHILD_PIDS+=("$HELD_PID")
+exec 7>"$WORK/hold"
+wait_for "held client" 10 grep -q '^LOCAL ' "$WORK/held.out" || { cat "$WORK/held.out" >&2; die "the held client did not connect"; }
+read -r _ client_ip client_port <"$WORK/held.out"
+ss -Htn state established "( sport = :$client_port )" >"$WORK/ss-client.txt"
+ss -Htnp state established "( dport = :$REDIS_PORT )" | grep "pid=$FLOW_ENVOY_PID," >"$WORK/ss-upstream.txt" || true
+grep -q "127.0.0.1:$F_PORT" "$WORK/ss-client.txt" || die "ss does not show the client's connection to Envoy: $(cat "$WORK/ss-client.txt")"
+[ "$(wc -l <"$WORK/ss-upstream.txt")" = 1 ] || die "ss shows $(wc -l <"$WORK/ss-upstream.txt") connections from Envoy to redis-server, expected 1"
+upstream_local=$(awk '{print $3}' "$WORK/ss-upstream.txt")
+python3 - "$WORK/flowlogs.jsonl" "$client_ip" "$client_port" "$F_PORT" "${upstream_local%:*}" "${upstream_local##*:}" "$REDIS_PORT" <<'PY' ||
+import json, sys, time
+path, client_ip, client_port, listen_port, up_ip, up_port, redis_port = sys.argv[1:]
+deadline = time.time() + 20
+while True:
+    records = [json.loads(l) for l in open(path) if l.startswith("{")]
+    if len(records) >= 3 or time.time() > deadline:
+        break
+    time.sleep(0.3)
+by_type = {r["request_type"]: r for r in records}
+assert sorted(by_type) == ["GET", "LPUSH", "SET"], f"records: {records}"
+for name, r in by_type.items():
+    want = {"event_name": "l7_flow_log", "l7_protocol": 80, "l7_protocol_str": "Redis", "type": 2, "protocol": 6,
+            "ip_0": client_ip, "client_port": int(client_port), "ip_1": "127.0.0.1", "server_port": int(listen_port),
+            "upstream.ip_0": up_ip, "upstream.client_port": int(up_port), "upstream.ip_1": "127.0.0.1", "upstream.server_port": int(redis_port),
+            "endpoint": name}
+    wrong = {k: (r.get(k), v) for k, v in want.items() if r.get(k) != v}
+    assert not wrong, f"{name}: (got, want) {wrong}"
+    assert r["end_time"] >= r["start_time"] and r["response_duration"] == r["end_time"] - r["start_time"], r
+    assert r["request_length"] > 0 and r["response_length"] > 0, r
+assert by_type["SET"]["response_code"] == "OK" and by_type["SET"]["response_status"] == "ok"
+assert by_type["LPUSH"]["response_code"] == "WRONGTYPE" and by_type["LPUSH"]["response_exception"].startswith("WRONGTYPE"), by_type["LPUSH"]
+print(f"flow logs: {len(records)} records, 5-tuples match ss (client :{client_port} -> :{listen_port}, envoy {up_ip}:{up_port} -> :{redis_port})")
+PY
+  die "flow logs do not match the connections (records in $WORK/flowlogs.jsonl)"
+exec 7>&-
+wait "$HELD_PID" 2>/dev/null || true
 
 log "PASS: traces in Jaeger match what the provider received, for traceparent, none, sw8 and b3; Redis spans carry db attributes"

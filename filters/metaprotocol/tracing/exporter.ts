@@ -16,6 +16,12 @@ const GRPC_OK: u32 = 0;
 const FIRST_RETRY_MILLIS: u64 = 100;
 const MAX_RETRY_MILLIS: u64 = 5000;
 const NANOS_PER_MILLI: u64 = 1_000_000;
+/**
+ * Envoy ends a call at its deadline with proxy_on_grpc_close. An answer this long past the deadline
+ * will not come (the root context that made the call was destroyed by a configuration change or a VM
+ * reload, and its callbacks with it): the call counts as failed, so the queue does not stall.
+ */
+const LOST_CALL_GRACE_MILLIS: u64 = 1000;
 
 /** Wraps a batch of encoded records into the Export request of its signal. */
 export type Envelope = (records: Array<Uint8Array>, serviceName: string) => Uint8Array;
@@ -28,6 +34,7 @@ export class OtlpExporter {
   private inFlight: Array<Uint8Array> | null = null;
   private inFlightToken: u32 = 0;
   private waitingForAnswer: bool = false;
+  private sentAt: u64 = 0;
   private attempts: i32 = 0;
   private retryAt: u64 = 0;
   private service: Uint8Array = new Uint8Array(0);
@@ -64,7 +71,11 @@ export class OtlpExporter {
 
   /** Called on every root tick. */
   onTick(now: u64): void {
-    if (this.waitingForAnswer) return;
+    if (this.waitingForAnswer) {
+      if (now < this.sentAt + (<u64>this.config.timeoutMillis + LOST_CALL_GRACE_MILLIS) * NANOS_PER_MILLI) return;
+      this.failed(now);
+      return;
+    }
     if (this.inFlight != null) {
       if (now >= this.retryAt) this.send(now);
       return;
@@ -91,6 +102,7 @@ export class OtlpExporter {
     }
     this.inFlightToken = grpcToken;
     this.waitingForAnswer = true;
+    this.sentAt = now;
   }
 
   /** True when `token` is this exporter's call. */

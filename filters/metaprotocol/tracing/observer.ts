@@ -126,12 +126,6 @@ export class CallObserver {
     if (tracing != null) this.sw8Peer.service = tracing.export.serviceName;
   }
 
-  /** True when requests' attributes must be decoded (to find a context, or to write one). */
-  get readsAttributes(): bool {
-    const tracing = this.tracing;
-    return tracing != null;
-  }
-
   /**
    * Decides whether a request is observed and, if so, starts its record; for a sampled call whose
    * protocol carries attributes, the record's `injected` holds the context to write into it.
@@ -159,10 +153,8 @@ export class CallObserver {
       const limit = tracing != null ? tracing.maxQueryTextLength : DEFAULT_STATEMENT_LENGTH;
       record.statement = message.statement.length > limit ? message.statement.substring(0, limit) : message.statement;
     }
-    if (tracing != null) {
-      const x = attributeIgnoringCase(message, "x-request-id");
-      if (x != null) record.xRequestId = x;
-    }
+    const x = attributeIgnoringCase(message, "x-request-id");
+    if (x != null) record.xRequestId = x;
     if (ctx != null) {
       record.traceIdHigh = ctx.traceHigh;
       record.traceIdLow = ctx.traceLow;
