@@ -384,6 +384,36 @@ describe("the export queue", () => {
     expect(h.counterValue("metaproto_spans_exported_total")).toBe(2);
   });
 
+  test("by default a collector outage loses only what overflows the queue: the retried batch and those behind it all arrive", async () => {
+    const h = await host(dubbo, { tracing: tracing({ max_batch: 4, max_queue: 10 }) });
+    const c = h.newConnection();
+    for (let i = 1; i <= 4; i++) oneCall(c, i);
+    // The collector is down for 20 s: every attempt fails, with backoff up to 5 s.
+    let failures = 0;
+    for (let t = 0; t < 20_000; t += 100) {
+      h.advanceTime(100);
+      for (const g of h.openGrpcCalls()) {
+        h.grpcFail(g.token, 14);
+        failures++;
+      }
+      if (t === 5_000) for (let i = 5; i <= 12; i++) oneCall(c, i); // 6 fit behind the batch, 2 do not
+    }
+    expect(failures).toBeGreaterThan(5);
+    expect(h.counterValue("metaproto_spans_dropped_total;reason=queue_full")).toBe(2);
+    expect(h.counterValue("metaproto_spans_dropped_total;reason=export_failed")).toBeUndefined();
+    // Back up: everything queued arrives, in order, exactly once.
+    const names: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      h.advanceTime(5_000);
+      for (const g of h.openGrpcCalls()) {
+        names.push(...decodeTraceExport(g.request).map((s) => Number(s.attributes["metaproto.request_id"])));
+        h.grpcRespond(g.token);
+      }
+    }
+    expect(names).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(h.counterValue("metaproto_spans_exported_total")).toBe(10);
+  });
+
   test("a call whose answer never comes (its root context went away) counts as failed after its deadline: the queue goes on", async () => {
     const h = await host(dubbo, { tracing: tracing({ export_timeout_ms: 500, max_retries: 1 }) });
     const c = h.newConnection();

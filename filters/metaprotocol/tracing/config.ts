@@ -16,8 +16,12 @@ export class ExportConfig {
   flushIntervalMillis: u32 = 1000;
   /** Records waiting or in flight; past it new records are dropped (reason `queue_full`). */
   maxQueue: i32 = 8192;
-  /** Attempts after the first before a batch is dropped (reason `export_failed`). */
-  maxRetries: i32 = 3;
+  /**
+   * Attempts after the first before a batch is dropped (reason `export_failed`); -1 (the default):
+   * retried until it goes, while newer records wait behind it within `maxQueue`, so a collector
+   * outage loses only what overflows the queue.
+   */
+  maxRetries: i32 = -1;
   /** Deadline of one Export call. */
   timeoutMillis: u32 = 5000;
   /** The OTLP resource's service.name. */

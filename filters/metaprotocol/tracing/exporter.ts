@@ -7,7 +7,8 @@
 // Only the root context's tick sends (a call made from a connection's callback would answer to
 // that connection, which may be gone); a full batch goes on the next tick, a partial one once it
 // is flush_interval_ms old. One Export is in flight at a time; a failed one is retried with
-// backoff up to max_retries times, staying within the bound meanwhile, then dropped and counted.
+// backoff (up to max_retries times when set), staying within the bound meanwhile: records that
+// arrive while it waits queue behind it, and those past the bound are dropped and counted.
 import { HostResult, MetricKind, NO_METRIC, defineMetric, grpcCall, grpcToken, incrementMetric } from "../runtime/host";
 import { ExportConfig } from "./config";
 import { ProtoWriter } from "./protobuf";
@@ -139,7 +140,7 @@ export class OtlpExporter {
   private failed(now: u64): void {
     this.waitingForAnswer = false;
     const batch = this.inFlight!;
-    if (this.attempts > this.config.maxRetries) {
+    if (this.config.maxRetries >= 0 && this.attempts > this.config.maxRetries) {
       this.inFlight = null;
       this.dropped("export_failed", batch.length);
       return;
