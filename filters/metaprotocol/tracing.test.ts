@@ -114,7 +114,7 @@ describe("Dubbo spans and W3C propagation", () => {
 
   test("a call without context starts a trace and injects traceparent; the server side reads it back", async () => {
     const client = await host(dubbo, { tracing: tracing({ span_kind: "client" }) });
-    const server = await host(dubbo, { tracing: tracing() }, { properties: { listener_direction: u64le(1n) } });
+    const server = await host(dubbo, { tracing: tracing() }, { properties: { "xds.listener_direction": u64le(1n) } });
     const cc = client.newConnection();
     const toServer = Buffer.from(cc.downstream(request({ id: 1n, attachments: { tenant: "t1" } })).forwarded);
     const [attachments] = attachmentsOf(toServer);

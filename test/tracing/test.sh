@@ -54,9 +54,13 @@ tracing_config() { # span_kind service_name inject_json
   printf '{"tracing": {"collector_cluster": "otlp", "flush_interval_ms": 200, "span_kind": "%s", "service_name": "%s", "propagation": {"inject": %s}}}' "$1" "$2" "$3"
 }
 
+# Envoy B's span kind is left to "auto": its listener is marked inbound, as Istio marks a sidecar's
+# inbound listeners, so its spans must come out as SERVER spans.
 B_ADMIN=$(free_port); B_PORT=$(free_port)
-{ metaproto_bootstrap "$B_ADMIN" "$B_PORT" "$PROVIDER_PORT" "$DUBBO_WASM" "$(tracing_config server sidecar-b '[]')"
+{ metaproto_bootstrap "$B_ADMIN" "$B_PORT" "$PROVIDER_PORT" "$DUBBO_WASM" "$(tracing_config auto sidecar-b '[]')" |
+    sed '0,/^  - name: metaproto$/s//&\n    traffic_direction: INBOUND/'  # the listener, not the cluster of that name
   otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-b.yaml"
+grep -q 'traffic_direction: INBOUND' "$WORK/envoy-b.yaml" || die "could not mark Envoy B's listener inbound"
 start_envoy "$WORK/envoy-b.yaml" "$B_ADMIN" "$WORK/envoy-b.log"
 
 A_ADMIN=$(free_port); A_PORT=$(free_port)

@@ -93,8 +93,14 @@ const DEFAULT_STATEMENT_LENGTH: i32 = 256;
 const LISTENER_INBOUND: i64 = 1;
 const LISTENER_OUTBOUND: i64 = 2;
 
+/**
+ * The listener's traffic_direction. A network filter gets it as `xds.listener_direction` (Envoy
+ * 1.40 answers the older top-level `listener_direction` only in HTTP filters); an int64, 8 bytes
+ * little-endian.
+ */
 function listenerDirection(): i64 {
-  const bytes = getProperty(["listener_direction"]);
+  let bytes = getProperty(["xds", "listener_direction"]);
+  if (bytes == null) bytes = getProperty(["listener_direction"]);
   if (bytes == null || bytes.byteLength < 8) return 0;
   let n: i64 = 0;
   for (let i = 7; i >= 0; i--) n = (n << 8) | <i64>bytes[i];
