@@ -73,6 +73,16 @@ export class Message {
   frameLength: u32 = 0;
   /** True when only a prefix of the frame was decoded (frame larger than the buffer cap). */
   truncated: bool = false;
+  /**
+   * For an error response: the error text the server sent (exception message, Redis error line,
+   * MySQL error message), when the codec decodes it; "" otherwise. Flow logs' response_exception.
+   */
+  exception: string = "";
+  /**
+   * For a request to a database: the statement (SQL text), when the codec decodes it and
+   * `attributesWanted` is set; "" otherwise. Spans' db.query.text, flow logs' request_resource.
+   */
+  statement: string = "";
 
   attribute(key: string): string | null {
     for (let i = 0; i < this.attributes.length; i++) {
@@ -102,6 +112,8 @@ export class Message {
     this.code = "";
     this.frameLength = 0;
     this.truncated = false;
+    this.exception = "";
+    this.statement = "";
     this.isReply = false;
     return this;
   }
@@ -267,6 +279,12 @@ export abstract class Codec {
    * fields fixed; null when the protocol carries no attributes there or the frame cannot be rewritten.
    */
   setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null { return null; }
+
+  /**
+   * True when setAttributes can write attributes into this request (its protocol carries them
+   * there): the tracer then injects trace context. False by default.
+   */
+  attributesWritable(request: Message, state: ConnectionState | null): bool { return false; }
 
   /**
    * A protocol-correct error reply to `request` (decoded just now, on this connection) saying

@@ -17,9 +17,41 @@ import { decodeSetEnvoyFilterStateArguments } from "./filter_state";
 import { SharedData } from "./shared_data";
 import { ENVOY_MAX_VM_MEMORY_BYTES, FilterStatus, LOG_LEVELS, WasmResult } from "./types";
 import type {
-  ConnectionOptions, DataResult, ForeignCall, HostOptions, LogEntry, LogLevelName, MemoryFault, MetricSnapshot, TrapRecord,
+  ConnectionOptions, DataResult, ForeignCall, GrpcCall, HostOptions, LogEntry, LogLevelName, MemoryFault, MetricSnapshot, TrapRecord,
   UnimplementedCall,
 } from "./types";
+
+/**
+ * The cluster of a serialized envoy.config.core.v3.GrpcService whose target is `envoy_grpc`
+ * (field 1, EnvoyGrpc.cluster_name field 1); null when it holds no such thing.
+ */
+export function grpcServiceCluster(bytes: Uint8Array): string | null {
+  let at = 0;
+  const varint = (): number => {
+    let n = 0;
+    let shift = 0;
+    while (at < bytes.length) {
+      const b = bytes[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return n;
+      shift += 7;
+    }
+    return -1;
+  };
+  let cluster: string | null = null;
+  while (at < bytes.length) {
+    const key = varint();
+    if (key < 0 || (key & 7) !== 2) return null; // this reader knows length-delimited fields only
+    const length = varint();
+    if (length < 0 || at + length > bytes.length) return null;
+    const body = bytes.subarray(at, at + length);
+    at += length;
+    if (key >>> 3 !== 1) continue;
+    if (body.length < 2 || body[0] !== 0x0a || body[1] + 2 > body.length) return null;
+    cluster = utf8Decoder.decode(body.subarray(2, 2 + body[1]));
+  }
+  return cluster;
+}
 
 function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
@@ -38,7 +70,6 @@ const UNIMPLEMENTED_ENV = new Set([
   "proxy_set_header_map_pairs",
   "proxy_get_header_map_size",
   "proxy_http_call",
-  "proxy_grpc_call",
   "proxy_grpc_stream",
   "proxy_grpc_close",
   "proxy_grpc_cancel",
@@ -171,6 +202,10 @@ export class ProxyTestHost {
   readonly sharedData: SharedData;
   /** Tick period set by the module with `proxy_set_tick_period_milliseconds` (0 = no timer). */
   tickPeriodMs = 0;
+  /** Every `proxy_grpc_call` the module made, in order; answer them with grpcRespond / grpcFail. */
+  readonly grpcCalls: GrpcCall[] = [];
+  private nextGrpcToken = 1;
+  private grpcReceiveBuffer: Uint8Array | null = null;
 
   private readonly options: HostOptions;
   private readonly module: WebAssembly.Module;
@@ -346,6 +381,46 @@ export class ProxyTestHost {
     });
     this.currentRootId = root;
     return root;
+  }
+
+  /**
+   * Answers gRPC call `token` with a response message (`proxy_on_grpc_receive` on the context that
+   * made the call; the bytes are the gRPC receive buffer during it), as Envoy does for a unary call
+   * that succeeded.
+   */
+  grpcRespond(token: number, response: Uint8Array = new Uint8Array(0)): void {
+    const call = this.openGrpcCall(token);
+    call.outcome = "ok";
+    this.operation(() => {
+      this.grpcReceiveBuffer = response;
+      try {
+        this.invoke("proxy_on_grpc_receive", call.contextId, [call.contextId, token, response.length]);
+      } finally {
+        this.grpcReceiveBuffer = null;
+      }
+    });
+  }
+
+  /** Ends gRPC call `token` with a non-OK status (`proxy_on_grpc_close`), as Envoy does on failure or timeout. */
+  grpcFail(token: number, status: number): void {
+    const call = this.openGrpcCall(token);
+    call.outcome = status;
+    this.operation(() => {
+      this.invoke("proxy_on_grpc_close", call.contextId, [call.contextId, token, status]);
+    });
+  }
+
+  /** gRPC calls not answered yet. */
+  openGrpcCalls(): GrpcCall[] {
+    return this.grpcCalls.filter((c) => c.outcome === null);
+  }
+
+  private openGrpcCall(token: number): GrpcCall {
+    this.assertAlive();
+    const call = this.grpcCalls.find((c) => c.token === token);
+    if (!call) throw new Error(`no gRPC call with token ${token}`);
+    if (call.outcome !== null) throw new Error(`gRPC call ${token} was answered already`);
+    return call;
   }
 
   /** Calls `proxy_on_tick(root)` now, whatever the timer says. */
@@ -824,7 +899,9 @@ export class ProxyTestHost {
         return this.pluginConfigAvailable ? { data: this.pluginConfig } : null;
       case 4: // HttpCallResponseBody: only inside an HTTP callout response
         return null;
-      default: // HTTP bodies, gRPC receive buffer, call data: empty for a network filter
+      case 8: // GrpcReceiveBuffer: the response, inside proxy_on_grpc_receive
+        return { data: this.grpcReceiveBuffer ?? EMPTY };
+      default: // HTTP bodies, call data: empty for a network filter
         return { data: EMPTY };
     }
   }
@@ -948,6 +1025,31 @@ export class ProxyTestHost {
         const conn = this.activeConnection();
         if (!conn) return R.NotFound; // no stream info on a root context
         conn.moduleProperties.set(path, value);
+        return R.Ok;
+      },
+      proxy_grpc_call: (
+        servicePtr: number, serviceSize: number, serviceNamePtr: number, serviceNameSize: number,
+        methodPtr: number, methodSize: number, metadataPtr: number, metadataSize: number,
+        requestPtr: number, requestSize: number, timeoutMs: number, tokenPtr: number,
+      ) => {
+        const service = this.readBytes(servicePtr, serviceSize);
+        const cluster = grpcServiceCluster(service);
+        const known = this.options.grpcClusters;
+        // Envoy refuses a call to a cluster it does not have; the emulator knows only those listed.
+        if (cluster === null || (known !== undefined && !known.includes(cluster))) return R.BadArgument;
+        const token = this.nextGrpcToken++;
+        this.grpcCalls.push({
+          token,
+          contextId: this.activeContextId(),
+          cluster,
+          serviceName: this.readString(serviceNamePtr, serviceNameSize),
+          method: this.readString(methodPtr, methodSize),
+          initialMetadata: this.readBytes(metadataPtr, metadataSize),
+          request: this.readBytes(requestPtr, requestSize),
+          timeoutMs: timeoutMs >>> 0,
+          outcome: null,
+        });
+        this.writeU32(tokenPtr, token);
         return R.Ok;
       },
       proxy_get_buffer_bytes: (type: number, start: number, length: number, ptrPtr: number, sizePtr: number) => {

@@ -19,7 +19,9 @@ export type {
   MemoryFault,
   TrapRecord,
   MetricSnapshot,
+  GrpcCall,
 } from "./types";
+export { grpcServiceCluster } from "./host";
 export { compileAssemblyScript, repoRoot } from "./compile";
 export {
   bytewise, compiledCodec, decodedMessages, feed, memoryCurve, metricName, metricValues, split, startedHost,
@@ -29,3 +31,5 @@ export { testChunkings } from "./chunkings";
 export type { SessionCheck } from "./chunkings";
 export { testNeverTraps } from "./never_traps";
 export type { CapturedSession, NeverTrapsOptions, Turn } from "./never_traps";
+export { decodeLogsExport, decodeTraceExport } from "./otlp";
+export type { OtlpLogRecord, OtlpSpan, OtlpValue } from "./otlp";

@@ -85,6 +85,24 @@ export interface MetricSnapshot {
   samples?: number[];
 }
 
+/** A `proxy_grpc_call` the module made. */
+export interface GrpcCall {
+  token: number;
+  /** The context that made it (and gets its answer). */
+  contextId: number;
+  /** `envoy_grpc.cluster_name` of the GrpcService the module passed. */
+  cluster: string;
+  /** e.g. `opentelemetry.proto.collector.trace.v1.TraceService`. */
+  serviceName: string;
+  method: string;
+  initialMetadata: Uint8Array;
+  /** The serialized request message. */
+  request: Uint8Array;
+  timeoutMs: number;
+  /** null while open; "ok" after grpcRespond; the status after grpcFail. */
+  outcome: null | "ok" | number;
+}
+
 /** Options for {@link ProxyTestHost.load}. */
 export interface HostOptions {
   /** Plugin configuration (`PluginConfig.configuration`), read by the module in `proxy_on_configure`. */
@@ -117,6 +135,11 @@ export interface HostOptions {
    * module's allocation would fail in Envoy. Default {@link ENVOY_MAX_VM_MEMORY_BYTES}.
    */
   maxMemoryBytes?: number;
+  /**
+   * Clusters a `proxy_grpc_call` may target (others get BadArgument, as Envoy refuses an unknown
+   * cluster). Default: any.
+   */
+  grpcClusters?: string[];
   /** Print every kept log line to the console as it happens (also enabled by env `PROXYTEST_ECHO_LOGS=1`). */
   echoLogs?: boolean;
 }

@@ -3,7 +3,7 @@
 // and how it was all measured.
 import type { MachineFacts } from "./machine";
 import type { Pinning } from "./pinning";
-import { POLICY_TARGET } from "./runner";
+import { POLICY_TARGET, TRACING_TARGETS } from "./runner";
 import type { ProtocolReport } from "./runner";
 import { Aggregate, aggregate } from "./aggregate";
 
@@ -88,6 +88,15 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
     return [s.id, m && q ? ratio(q.throughput, m.throughput) : targetCell(p, q ? "metaproto" : POLICY_TARGET),
       m && q ? cpuDelta(q.envoyCpuMsPer1k, m.envoyCpuMsPer1k) : "–"];
   }) : [];
+  const tracing = TRACING_TARGETS.filter((t) => p.targets.some((x) => x.name === t.name && x.status === "ok"));
+  const vsTracing = tracing.length > 0 ? p.shapes.map((s) => {
+    const row = agg.get(s.id)!;
+    const m = row.get("metaproto");
+    return [s.id, ...tracing.flatMap((t) => {
+      const q = row.get(t.name);
+      return [m && q ? ratio(q.throughput, m.throughput) : targetCell(p, q ? "metaproto" : t.name), m && q ? cpuDelta(q.envoyCpuMsPer1k, m.envoyCpuMsPer1k) : "–"];
+    })];
+  }) : [];
   return [
     "Throughput relative to tcp_proxy (median of rounds; closed-loop shapes measure capacity, the open-loop shape runs at a fixed offered rate so ≈1.00× is expected):",
     "",
@@ -115,6 +124,8 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor"], vsFloor)] : []),
     ...(hasPolicy ? ["", "What a policy costs: `metaproto_policy` is the same module with a policy that runs every stage per call and lets it through (an authz rule that never matches, a token bucket in Envoy's shared data that never runs dry). Envoy CPU per request:", "",
       table(["shape", "throughput metaproto_policy/metaproto", "metaproto_policy − metaproto"], vsPolicy)] : []),
+    ...(tracing.length > 0 ? ["", "What tracing costs: the same module with `tracing` at 100 % and 1 % sampling (spans built, encoded and queued; the benchmark bootstrap has no collector yet, so the Export calls themselves are not measured). Envoy CPU per request:", "",
+      table(["shape", ...tracing.flatMap((t) => [`throughput ${t.name}/metaproto`, `${t.name} − metaproto`])], vsTracing)] : []),
     ...(nativeName ? ["", `MetaProto against Envoy's native filter (${nativeName}): throughput ratio, p50 difference, Envoy CPU per request ratio:`, "",
       table(["shape", `throughput metaproto/${nativeName}`, "p50 difference", "Envoy CPU per request"], vsNative)] : []),
   ].join("\n");

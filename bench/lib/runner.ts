@@ -34,6 +34,27 @@ export function withPassingPolicy(pluginConfig: string): string {
   return JSON.stringify(config);
 }
 
+/** MetaProto targets with tracing on: every call sampled, and 1 % of them. */
+export const TRACING_TARGETS: ReadonlyArray<{ name: string; percent: number }> = [
+  { name: "metaproto_tracing_100", percent: 100 },
+  { name: "metaproto_tracing_1", percent: 1 },
+];
+
+/**
+ * The cluster the tracing targets export spans to (OTLP over gRPC). The benchmark's bootstrap does
+ * not define one yet: every Export then fails at once, so these targets measure the span work in the
+ * filter (sampling, ids, context injection, encoding, queueing) but not the gRPC send, and
+ * metaproto_spans_dropped_total counts the spans.
+ */
+export const BENCH_COLLECTOR_CLUSTER = "metaproto_bench_otlp";
+
+/** The plugin configuration plus tracing at `percent` sampling (contexts the load carries are ignored). */
+export function withTracing(pluginConfig: string, percent: number): string {
+  const config = pluginConfig.trim().length > 0 ? JSON.parse(pluginConfig) : {};
+  config.tracing = { collector_cluster: BENCH_COLLECTOR_CLUSTER, sampling: { percent, parent_based: false } };
+  return JSON.stringify(config);
+}
+
 export interface TargetInfo {
   name: string;
   kind: TargetKind;
@@ -191,7 +212,16 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     }
     const metaSpec = { name: "metaproto", filters: metaprotoChain(wasm, protocol.pluginConfig) };
     const policySpec = { name: POLICY_TARGET, filters: metaprotoChain(wasm, withPassingPolicy(protocol.pluginConfig)) };
-    for (const [spec, note] of [[metaSpec, "tcp_proxy"], [policySpec, "tcp_proxy, with a policy that lets every call through (authz rule that never matches, a rate limit that never runs dry)"]] as const) {
+    const tracingSpecs = TRACING_TARGETS.map((t) => ({
+      spec: { name: t.name, filters: metaprotoChain(wasm, withTracing(protocol.pluginConfig, t.percent)) },
+      note: `tcp_proxy, with tracing: ${t.percent} % of calls sampled, spans encoded and queued for export`,
+    }));
+    const metaprotoVariants = [
+      { spec: metaSpec, note: "tcp_proxy" },
+      { spec: policySpec, note: "tcp_proxy, with a policy that lets every call through (authz rule that never matches, a rate limit that never runs dry)" },
+      ...tracingSpecs,
+    ];
+    for (const { spec, note } of metaprotoVariants) {
       if (built && (!env.onlyTargets || env.onlyTargets.includes(spec.name))) {
         listeners.push({ ...spec, port: await freePort() });
         targets.push({ name: spec.name, kind: "metaproto", status: "ok", note: `Wasm (${report.wasm}) + ${note}` });
@@ -285,7 +315,8 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
 
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
-      const spec = t.kind === "tcp_proxy" ? tcpSpec : t.name === POLICY_TARGET ? policySpec : t.kind === "metaproto" ? metaSpec : t.kind === "wasm_floor" ? floorSpec
+      const variant = metaprotoVariants.find((v) => v.spec.name === t.name);
+      const spec = t.kind === "tcp_proxy" ? tcpSpec : variant ? variant.spec : t.kind === "wasm_floor" ? floorSpec
         : { name: t.name, filters: nativeChain(protocol.nativeFilters.find((n) => n.name === t.name)!) };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {

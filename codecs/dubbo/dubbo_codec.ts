@@ -38,6 +38,12 @@ export function statusOf(status: u8): ResponseStatus {
 }
 
 const STATUS_TEXT = new Array<string>(256);
+/** An error text from the server is kept up to this many characters. */
+const MAX_EXCEPTION_LENGTH = 256;
+
+function cutException(text: string): string {
+  return text.length > MAX_EXCEPTION_LENGTH ? text.substring(0, MAX_EXCEPTION_LENGTH) : text;
+}
 
 /** The header status as text, made once per value: it labels every response. */
 function statusText(status: u8): string {
@@ -94,6 +100,10 @@ export class DubboCodec extends Codec {
   }
 
   /** Attachments rewritten in place; hessian2 requests only, whole frames only. */
+  attributesWritable(request: Message, state: ConnectionState | null): bool {
+    return this.attributesWanted;
+  }
+
   setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null {
     if (this.lastSerialization != SERIALIZATION_HESSIAN2 || request.truncated) return null;
     return withAttachments(frame, set, remove);
@@ -148,6 +158,10 @@ export class DubboCodec extends Codec {
         if (hessian && unchecked(bytes[3]) == STATUS_OK) {
           const failure = this.decodeOkResponseBody(body, message);
           if (failure != null) return DecodeResult.error(failure);
+        } else if (hessian && this.attributesWanted) {
+          // Other statuses carry the error message as a string; a body that is not one is no error.
+          const text = body.readString();
+          if (text != null) message.exception = cutException(text);
         }
       }
     }
@@ -189,6 +203,16 @@ export class DubboCodec extends Codec {
     if (flag == RESPONSE_WITH_EXCEPTION || flag == RESPONSE_WITH_EXCEPTION_WITH_ATTACHMENTS) {
       // The call reached the service and the service threw: a server-side error.
       message.status = ResponseStatus.ServerError;
+      // The Throwable's class name, from the class definition ('C') that opens the object; its
+      // message is a field deeper inside, not read here.
+      if (this.attributesWanted && body.peek() == 0x43) {
+        const start = body.pos;
+        body.pos++;
+        const type = body.readString();
+        if (type != null) message.exception = cutException(type);
+        body.pos = start;
+        body.failure = HessianFailure.None;
+      }
     } else if (flag < 0 || flag > RESPONSE_NULL_VALUE_WITH_ATTACHMENTS) {
       return "bad_response_flag";
     }

@@ -126,7 +126,10 @@ export class CommandDecoder {
         // reply tells its parameter count: only its text is known.
         if (id == LAST_PREPARED_STATEMENT) {
           if (state.lastPrepareKeyword.length > 0) m.method = this.executeMethods.of(state.lastPrepareKeyword);
-          if (state.lastPrepareQuery.length > 0) m.attributes.push(new Attribute("query", state.lastPrepareQuery));
+          if (state.lastPrepareQuery.length > 0) {
+            m.attributes.push(new Attribute("query", state.lastPrepareQuery));
+            m.statement = state.lastPrepareQuery;
+          }
           break;
         }
         // A client learns a statement id from the PREPARE reply, so that reply was decoded already.
@@ -135,6 +138,7 @@ export class CommandDecoder {
         if (statement != null) {
           m.method = this.executeMethods.of(statement.keyword);
           m.attributes.push(new Attribute("query", statement.query));
+          m.statement = statement.query;
           // flags(1) iteration-count(4), then a NULL bitmap and the new-params-bound flag.
           const needed = 1 + 4 + 1 + 4 + (statement.params > 0 ? (<i32>statement.params + 7) / 8 + 1 : 0);
           if (end - HEADER_LENGTH < needed && wholePacket) return DecodeResult.error("bad_execute");
@@ -177,7 +181,10 @@ export class CommandDecoder {
         forgetsStatements = true;
         break;
     }
-    if (query.length > 0) m.attributes.push(new Attribute("query", query));
+    if (query.length > 0) {
+      m.attributes.push(new Attribute("query", query));
+      m.statement = query;
+    }
     if (m.kind == MessageKind.Request) {
       // The reply's first sequence id is known once the command's last packet is through.
       const command = this.pending.reset(shape, m.method, m.service, 1);

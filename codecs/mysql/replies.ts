@@ -258,6 +258,7 @@ function failed(bytes: Uint8Array, end: i32, outcome: Outcome): Step {
   const code = errorMessage(outcome.message, bytes, end);
   if (code == PROGRESS_REPORT_CODE) {
     outcome.message.attributes = [];
+    outcome.message.exception = "";
     return Step.More;
   }
   outcome.status = errorStatus(code);
@@ -331,7 +332,9 @@ export function errorMessage(m: Message, bytes: Uint8Array, end: i32): u16 {
     r.skip(1);
     m.attributes.push(new Attribute("sql_state", r.fixedString(5, 5)));
   }
-  m.attributes.push(new Attribute("error", r.restString(MAX_TEXT_BYTES)));
+  const text = r.restString(MAX_TEXT_BYTES);
+  m.attributes.push(new Attribute("error", text));
+  m.exception = text;
   m.status = errorStatus(code);
   m.code = code.toString();
   return code;

@@ -46,6 +46,11 @@ export class Capture {
   }
 
   /** The text uppercased (ASCII), or "" when it is not a short printable ASCII word. */
+  /** The kept bytes as text (at most CAPTURE_BYTES of the element). */
+  asText(): string {
+    return String.UTF8.decode(this.bytes.buffer.slice(0, this.length));
+  }
+
   upperWord(): string {
     if (!this.isString || this.overflow || this.length == 0) return "";
     // Built in a scratch buffer and made a string once: this runs for every command.

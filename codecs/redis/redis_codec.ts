@@ -337,6 +337,8 @@ export class RedisCodec extends Codec {
       const label = errorLabel(scanner.text.leadingCapitals());
       message.status = label.status;
       message.code = label.code;
+      // The error's first bytes (the scanner keeps no more of any element): flow logs' response_exception.
+      if (this.attributesWanted) message.exception = scanner.text.asText();
     } else {
       message.status = ResponseStatus.Ok;
       message.code = top == T_SIMPLE && scanner.text.equals("QUEUED") ? CODE_QUEUED : (scanner.topNull ? CODE_NULL : CODE_OK);

@@ -65,6 +65,27 @@ const cases: [string, unknown][] = [
   ["policy: a mutation that changes nothing", { policy: { mutations: [{ set: {} }] } }],
   ["policy: a route without a cluster", { policy: { routes: [{ match: {} }] } }],
   ["policy: an unknown stage", { policy: { mirror: {} } }],
+  ["tracing: a collector alone", { tracing: { collector_cluster: "otel" } }],
+  ["tracing: every field", { tracing: {
+    collector_cluster: "otel", max_batch: 100, flush_interval_ms: 500, max_queue: 1000, max_retries: 2, export_timeout_ms: 2000,
+    service_name: "edge", span_kind: "server", max_query_text_length: 128,
+    sampling: { percent: 12.5, parent_based: false, rules: [{ match: { method: { exact: "GET" } }, percent: 100 }] },
+    propagation: { extract: ["w3c", "sw8", "b3", "b3multi"], inject: ["w3c"] },
+  } }],
+  ["tracing: a small queue with the default batch", { tracing: { collector_cluster: "otel", max_queue: 10 } }],
+  ["tracing: without a collector", { tracing: { sampling: { percent: 1 } } }],
+  ["tracing: an empty collector", { tracing: { collector_cluster: "" } }],
+  ["tracing: a batch larger than the queue", { tracing: { collector_cluster: "otel", max_batch: 20, max_queue: 10 } }],
+  ["tracing: a percent over 100", { tracing: { collector_cluster: "otel", sampling: { percent: 100.5 } } }],
+  ["tracing: a rule without a percent", { tracing: { collector_cluster: "otel", sampling: { rules: [{ match: {} }] } } }],
+  ["tracing: an unknown format", { tracing: { collector_cluster: "otel", propagation: { extract: ["jaeger"] } } }],
+  ["tracing: a format twice", { tracing: { collector_cluster: "otel", propagation: { inject: ["sw8", "sw8"] } } }],
+  ["tracing: an unknown span kind", { tracing: { collector_cluster: "otel", span_kind: "producer" } }],
+  ["tracing: a flush interval under 10 ms", { tracing: { collector_cluster: "otel", flush_interval_ms: 5 } }],
+  ["tracing: an unknown field", { tracing: { collector_cluster: "otel", sample_rate: 1 } }],
+  ["flow_logs: a collector and batching", { flow_logs: { collector_cluster: "otel", max_batch: 50, flush_interval_ms: 250 } }],
+  ["flow_logs: sampling is not theirs", { flow_logs: { collector_cluster: "otel", sampling: { percent: 1 } } }],
+  ["flow_logs: negative retries", { flow_logs: { collector_cluster: "otel", max_retries: -1 } }],
 ];
 
 describe("codec options: the model's schema and the filter agree", () => {
@@ -72,9 +93,9 @@ describe("codec options: the model's schema and the filter agree", () => {
     expect(codecOptions.safeParse(config).success).toBe(await filterAccepts(config));
   });
 
-  test("the filter rejects the 37 bad cases (bounds, fractions, strings, unknown values and fields, bad policies)", async () => {
+  test("the filter rejects the 49 bad cases (bounds, fractions, strings, unknown values and fields, bad policies and tracing)", async () => {
     const rejected = [];
     for (const [name, config] of cases) if (!(await filterAccepts(config))) rejected.push(name);
-    expect(rejected).toHaveLength(37);
+    expect(rejected).toHaveLength(49);
   });
 });

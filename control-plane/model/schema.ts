@@ -80,6 +80,36 @@ export const policy = z.strictObject({
   routes: z.array(z.strictObject({ match: callMatch.optional(), cluster: z.string().min(1, { error: "must name a cluster" }) })).optional(),
 });
 
+/** How the filter exports one telemetry signal (README "Tracing"): collector cluster, batching, bounds. */
+const exportFields = {
+  collector_cluster: z.string().min(1, { error: "must not be empty" }),
+  max_batch: whole(1, 65536).optional(),
+  flush_interval_ms: whole(10, 600000).optional(),
+  max_queue: whole(1, 1048576).optional(),
+  max_retries: whole(0, 100).optional(),
+  export_timeout_ms: whole(10, 600000).optional(),
+  service_name: z.string().optional(),
+};
+const batchFitsQueue = (e: { max_batch?: number; max_queue?: number }) => e.max_batch === undefined || e.max_batch <= (e.max_queue ?? 8192);
+const propagationFormats = z.array(z.enum(["w3c", "b3", "b3multi", "sw8"]))
+  .refine((formats) => new Set(formats).size === formats.length, { error: "lists a format twice" });
+
+/** The filter's `tracing` section: spans of sampled calls and trace-context propagation. */
+export const tracing = z.strictObject({
+  ...exportFields,
+  sampling: z.strictObject({
+    percent: percentage.optional(),
+    parent_based: z.boolean().optional(),
+    rules: z.array(z.strictObject({ match: callMatch.optional(), percent: percentage })).optional(),
+  }).optional(),
+  propagation: z.strictObject({ extract: propagationFormats.optional(), inject: propagationFormats.optional() }).optional(),
+  span_kind: z.enum(["auto", "client", "server"]).optional(),
+  max_query_text_length: whole(0, 65536).optional(),
+}).refine(batchFitsQueue, { error: "max_batch must not exceed max_queue", path: ["max_batch"] });
+
+/** The filter's `flow_logs` section: one OTLP log record per call. */
+export const flowLogs = z.strictObject(exportFields).refine(batchFitsQueue, { error: "max_batch must not exceed max_queue", path: ["max_batch"] });
+
 export const codecOptions = z.strictObject({
   max_buffered_bytes: whole(256, 1073741824).optional(),
   max_pending_calls: whole(1, 1048576).optional(),
@@ -90,6 +120,8 @@ export const codecOptions = z.strictObject({
   policy: policy.optional(),
   /** Set by `metaproto serve` (see translate.ts); ignored by the filter. */
   revision: z.string().optional(),
+  tracing: tracing.optional(),
+  flow_logs: flowLogs.optional(),
 });
 
 const endpoint = z.strictObject({

@@ -3,6 +3,7 @@ import { JsonKind, parseJson } from "./runtime/json";
 import { LabelLimits } from "./stats";
 import { PolicyChain, readPolicy } from "./policy/chain";
 import { ConfigReader } from "./policy/config_reader";
+import { FlowLogConfig, TracingConfig, readFlowLogs, readTracing } from "./tracing/config";
 
 export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }
 
@@ -20,6 +21,10 @@ export class FilterConfig {
   onDecodeError: DecodeErrorPolicy = DecodeErrorPolicy.PassThrough;
   /** The policy stages requests go through; null: none, every request passes. */
   policy: PolicyChain | null = null;
+  /** Spans of sampled calls and trace-context propagation; null: none (no per-call work). */
+  tracing: TracingConfig | null = null;
+  /** One OTLP log record per call; null: none. */
+  flowLogs: FlowLogConfig | null = null;
 }
 
 export class ConfigResult {
@@ -29,14 +34,14 @@ export class ConfigResult {
 
 const KNOWN_FIELDS = [
   "max_buffered_bytes", "max_pending_calls", "max_label_pairs", "max_response_codes", "max_series", "on_decode_error",
-  "policy", "revision",
+  "policy", "revision", "tracing", "flow_logs",
 ];
 
 /**
  * Parses the configuration; an empty string means all defaults. `scope` names this plugin's
  * shared state (rate-limit buckets).
  */
-export function parseConfig(text: string, scope: string = ""): ConfigResult {
+export function parseConfig(text: string, scope: string = "", protocol: string = ""): ConfigResult {
   const result = new ConfigResult();
   if (text.trim().length == 0) return result;
   const parsed = parseJson(text);
@@ -80,6 +85,10 @@ export function parseConfig(text: string, scope: string = ""): ConfigResult {
   if (v != null) reader.string(v, "revision");
   v = root.get("policy");
   if (v != null && !reader.failed) config.policy = readPolicy(reader, v, scope);
+  v = root.get("tracing");
+  if (v != null && !reader.failed) config.tracing = readTracing(reader, v, protocol);
+  v = root.get("flow_logs");
+  if (v != null && !reader.failed) config.flowLogs = readFlowLogs(reader, v, protocol);
   result.error = reader.error;
   return result;
 }

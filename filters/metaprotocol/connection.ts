@@ -17,6 +17,9 @@ import { PendingById } from "./pending_by_id";
 import { PendingCalls, PendingLocalReply, defaultPendingCalls } from "./pending_calls";
 import { PendingInOrder } from "./pending_in_order";
 import { CallStats, ProtocolStats, responseStatusLabel } from "./stats";
+import { CallRecord } from "./call_record";
+import { CallObserver } from "./tracing/observer";
+import { ResponseStatus } from "../../api/assembly/codec";
 
 const NANOS_PER_MICRO: u64 = 1_000;
 /** Ids of probes, for protocols paired by id: far from the small counters clients use. */
@@ -43,6 +46,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   private closing: bool = false;
   /** Bytes Envoy holds for us while the downstream side is paused by a delay. */
   private pausedLength: u32 = 0;
+  /** Spans and flow logs of this connection's calls; null when neither is configured (no per-call work). */
+  private observer: CallObserver | null = null;
+  /** Requests are held back until whole so trace context can be written into them. */
+  private holdRequests: bool = false;
 
   constructor(contextId: u32, private codec: Codec, private config: FilterConfig, private stats: ProtocolStats, policyKey: string) {
     super(contextId);
@@ -54,6 +61,10 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     this.pending = newPendingCalls(codec.pairing(), capacity, stats);
     this.maxLocalReplies = capacity;
     this.policy = new RequestPolicy(policyKey, codec, stats);
+    if (config.tracing != null || config.flowLogs != null) {
+      this.observer = new CallObserver(config.tracing, config.flowLogs, codec, stats.protocol);
+      this.holdRequests = config.tracing != null;
+    }
   }
 
   /**
@@ -72,7 +83,7 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     if (this.pausedLength > 0 && isHeld(this.contextId)) front = min(this.pausedLength, length);
     this.pausedLength = 0;
     // Under a policy, requests are held back until whole, so a refused one can still be dropped.
-    const kept = this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy.chain != null, front);
+    const kept = this.read(this.downstream, this.downstreamEditor, BufferKind.Downstream, length, this.policy.chain != null || this.holdRequests, front);
     const releaseAt = this.policy.releaseAt;
     if (releaseAt != 0 && releaseAt > this.now()) {
       holdUntil(this.contextId, releaseAt);
@@ -130,34 +141,50 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
       case MessageKind.Request: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
-        // Without a policy (the common case) nothing of it runs per call.
+        // Without tracing, flow logs or a policy (the common case) nothing of them runs per call.
+        let record: CallRecord | null = null;
+        const observer = this.observer;
+        if (observer != null) record = observer.onRequest(message, this.now(), this.policy.peerAddress(), false, this.state);
         if (this.policy.chain != null) {
           const verdict = this.policy.decide(message, this.now());
           if (verdict.kind == VerdictKind.Reply) {
-            this.answerLocally(message, frameStart, verdict, stats);
+            this.answerLocally(message, frameStart, verdict, stats, record);
             break;
           }
-          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
         }
-        const evicted = this.pending.add(message.requestId, stats, this.now());
-        if (evicted != null) evicted.countCall("no_response", "evicted");
+        if (this.policy.chain != null || (record != null && record.injected != null)) {
+          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state, record != null ? record.injected : null);
+        }
+        const evicted = this.pending.add(message.requestId, stats, this.now(), record);
+        if (evicted != null) {
+          evicted.countCall("no_response", "evicted");
+          this.unanswered(this.pending.evictedRecord, "evicted");
+        }
         break;
       }
       case MessageKind.Oneway: {
         const stats = this.stats.forCall(message.service, message.method);
         stats.addRequestBytes(message.frameLength);
+        let record: CallRecord | null = null;
+        const observer = this.observer;
+        if (observer != null) record = observer.onRequest(message, this.now(), this.policy.peerAddress(), true, this.state);
         if (this.policy.chain != null) {
           const verdict = this.policy.decide(message, this.now());
           if (verdict.kind == VerdictKind.Reply && this.downstreamEditor.canEdit(frameStart)) {
             // The client expects no answer: the call is just not sent.
             this.downstreamEditor.replace(frameStart, frameEnd(message, frameStart), null);
             stats.countCall("no_response", localReplyReason(verdict.reply));
+            if (record != null) record.localReply = localReplyReason(verdict.reply);
+            this.unanswered(record, localReplyReason(verdict.reply));
             break;
           }
-          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state);
+        }
+        if (this.policy.chain != null || (record != null && record.injected != null)) {
+          this.policy.mutate(message, frameStart, frameEnd(message, frameStart), this.downstreamEditor, this.state, record != null ? record.injected : null);
         }
         // No response will come: the call is complete once sent.
         stats.countCall("no_response", "oneway");
+        this.unanswered(record, "oneway");
         break;
       }
       case MessageKind.Response: {
@@ -184,10 +211,12 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     const start = this.pending.takenStartNanos;
     const local = this.pending.takenLocalReply;
     const now = this.now();
+    const record = this.pending.takenRecord;
     stats.recordDurationMicros(now > start ? (now - start) / NANOS_PER_MICRO : 0);
     if (local == null) {
       stats.addResponseBytes(message.frameLength);
       stats.countCall(responseStatusLabel(message.status), message.code);
+      if (record != null) this.observed(record, message.status, message.code, message.exception, message.frameLength);
       return;
     }
     this.localRepliesPending--;
@@ -195,6 +224,29 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     stats.addResponseBytes(<u32>local.reply.bytes.byteLength);
     stats.countCall(responseStatusLabel(local.reply.status), local.reply.code);
     this.stats.localReply(local.reason);
+    if (record != null) {
+      record.localReply = local.reason;
+      this.observed(record, local.reply.status, local.reply.code, "", <u32>local.reply.bytes.byteLength);
+    }
+  }
+
+  /** Ends an observed call that was answered. */
+  private observed(record: CallRecord, status: ResponseStatus, code: string, exception: string, responseBytes: u32): void {
+    record.answered = true;
+    record.status = status;
+    record.code = code;
+    record.exception = exception;
+    record.responseBytes = responseBytes;
+    record.endNanos = this.now();
+    this.observer!.finish(record);
+  }
+
+  /** Ends an observed call that gets no response (`why`: oneway, evicted, closed, a local reply's reason). */
+  private unanswered(record: CallRecord | null, why: string): void {
+    if (record == null) return;
+    record.code = why;
+    record.endNanos = this.now();
+    this.observer!.finish(record);
   }
 
   /**
@@ -202,14 +254,16 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
    * error reply. Where that cannot be done, closes the connection rather than let client and
    * server disagree on what was asked.
    */
-  private answerLocally(request: Message, frameStart: u64, verdict: Verdict, stats: CallStats): void {
+  private answerLocally(request: Message, frameStart: u64, verdict: Verdict, stats: CallStats, record: CallRecord | null): void {
     const reason = localReplyReason(verdict.reply);
     if (!this.downstreamEditor.canEdit(frameStart)) {
       this.closeForPolicy(frameStart, "request_already_forwarded", stats);
+      this.unanswered(record, "closed");
       return;
     }
     if (this.localRepliesPending >= this.maxLocalReplies) {
       this.closeForPolicy(frameStart, "too_many_local_replies", stats);
+      this.unanswered(record, "closed");
       return;
     }
     const reply = this.codec.encodeLocalReply(request, verdict.reply, verdict.text, this.state);
@@ -218,10 +272,11 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
     if (reply != null) probe = this.codec.probeRequest(request, probeId, this.state);
     if (reply == null || probe == null) {
       this.closeForPolicy(frameStart, "no_probe", stats);
+      this.unanswered(record, "closed");
       return;
     }
     this.downstreamEditor.replace(frameStart, frameEnd(request, frameStart), probe);
-    this.pending.addLocalReply(probeId, new PendingLocalReply(stats, reply, reason), this.now());
+    this.pending.addLocalReply(probeId, new PendingLocalReply(stats, reply, reason), this.now(), record);
     this.localRepliesPending++;
   }
 
@@ -276,9 +331,15 @@ export class MetaProtocolConnection extends ConnectionFilter implements MessageS
   }
 
   onDone(): void {
+    this.readNanos = 0;
     forget(this.contextId);
     const left = this.pending.drain();
     for (let i = 0; i < left.length; i++) unchecked(left[i]).countCall("no_response", "closed");
+    if (this.observer != null) {
+      const records = this.pending.drainedRecords;
+      for (let i = 0; i < records.length; i++) this.unanswered(unchecked(records[i]), "closed");
+      records.length = 0;
+    }
     this.stats.flush();
   }
 }

@@ -12,6 +12,14 @@ class Held {
 
 const held: Array<Held> = [];
 let ticking = false;
+/** The period the timer keeps when no connection is held (the telemetry exporters' tick), 0: none. */
+let idleTickMillis: u32 = 0;
+
+/** Sets the period the root's timer keeps between delays. */
+export function setIdleTick(millis: u32): void {
+  idleTickMillis = millis;
+  if (!ticking) setTickPeriod(millis);
+}
 
 /**
  * Holds connection `connectionId` until `releaseAt` (nanoseconds, the host clock); later calls
@@ -60,7 +68,7 @@ export function releaseDue(): void {
     resumeDownstream(h.connectionId);
   }
   if (held.length == 0 && ticking) {
-    setTickPeriod(0);
+    setTickPeriod(idleTickMillis);
     ticking = false;
   }
 }

@@ -1,9 +1,11 @@
 // Pending calls of a protocol whose responses carry the request id (Dubbo): a map by id.
 import { PendingCalls, PendingLocalReply } from "./pending_calls";
 import { CallStats } from "./stats";
+import { CallRecord } from "./call_record";
 
 class PendingCall {
   localReply: PendingLocalReply | null = null;
+  record: CallRecord | null = null;
   constructor(public id: u64, public stats: CallStats, public startNanos: u64) {}
 }
 
@@ -12,9 +14,14 @@ class PendingCall {
 const spareCalls: Array<PendingCall> = [];
 const MAX_SPARE_CALLS = 1024;
 
-function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall {
-  if (spareCalls.length == 0) return new PendingCall(id, stats, startNanos);
+function newPendingCall(id: u64, stats: CallStats, startNanos: u64, record: CallRecord | null): PendingCall {
+  if (spareCalls.length == 0) {
+    const fresh = new PendingCall(id, stats, startNanos);
+    fresh.record = record;
+    return fresh;
+  }
   const call = spareCalls.pop();
+  call.record = record;
   call.id = id;
   call.stats = stats;
   call.startNanos = startNanos;
@@ -23,6 +30,7 @@ function newPendingCall(id: u64, stats: CallStats, startNanos: u64): PendingCall
 }
 
 function recycle(call: PendingCall): void {
+  call.record = null;
   if (spareCalls.length < MAX_SPARE_CALLS) spareCalls.push(call);
 }
 
@@ -37,15 +45,16 @@ export class PendingById extends PendingCalls {
     return this.byId.size;
   }
 
-  add(id: u64, stats: CallStats, startNanos: u64): CallStats | null {
+  add(id: u64, stats: CallStats, startNanos: u64, record: CallRecord | null): CallStats | null {
     let evicted: CallStats | null = null;
+    this.evictedRecord = null;
     if (this.byId.size >= this.capacity) evicted = this.removeOldest();
-    this.byId.set(id, newPendingCall(id, stats, startNanos));
+    this.byId.set(id, newPendingCall(id, stats, startNanos, record));
     return evicted;
   }
 
-  addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64): void {
-    const call = newPendingCall(id, reply.stats, startNanos);
+  addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64, record: CallRecord | null): void {
+    const call = newPendingCall(id, reply.stats, startNanos, record);
     call.localReply = reply;
     // A probe is never given up for capacity: its answer must be replaced when it comes.
     this.byId.set(id, call);
@@ -58,6 +67,7 @@ export class PendingById extends PendingCalls {
     this.takenStats = call.stats;
     this.takenStartNanos = call.startNanos;
     this.takenLocalReply = call.localReply;
+    this.takenRecord = call.record;
     recycle(call);
     return true;
   }
@@ -66,7 +76,12 @@ export class PendingById extends PendingCalls {
     const calls = this.byId.values();
     this.byId.clear();
     const left = new Array<CallStats>(calls.length);
-    for (let i = 0; i < calls.length; i++) unchecked(left[i] = calls[i].stats);
+    const records = this.drainedRecords;
+    records.length = 0;
+    for (let i = 0; i < calls.length; i++) {
+      unchecked(left[i] = calls[i].stats);
+      records.push(calls[i].record);
+    }
     return left;
   }
 
@@ -81,7 +96,9 @@ export class PendingById extends PendingCalls {
     }
     if (oldest == null) return null;
     this.byId.delete(oldest.id);
+    this.evictedRecord = oldest.record;
+    const stats = oldest.stats;
     recycle(oldest);
-    return oldest.stats;
+    return stats;
   }
 }

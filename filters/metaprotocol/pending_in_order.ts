@@ -5,6 +5,7 @@
 import { PendingCalls, PendingLocalReply } from "./pending_calls";
 import { Ring } from "./ring";
 import { CallStats, ProtocolStats } from "./stats";
+import { CallRecord } from "./call_record";
 
 /** In `pairs`, the place of a probe: its answer goes to the oldest of `localReplies`. */
 const LOCAL_REPLY = -1;
@@ -15,6 +16,11 @@ export class PendingInOrder extends PendingCalls {
   private startNanos: Ring<u64> = new Ring<u64>();
   /** Calls in each start-time run. */
   private runLengths: Ring<u32> = new Ring<u32>();
+  /**
+   * Observers' records, parallel to `pairs`; created with the first call that has one, so a
+   * connection nobody observes keeps its 4 bytes per call.
+   */
+  private records: Ring<CallRecord | null> | null = null;
 
   constructor(private capacity: i32, private stats: ProtocolStats) {
     super();
@@ -24,19 +30,27 @@ export class PendingInOrder extends PendingCalls {
     return this.pairs.length;
   }
 
-  add(id: u64, stats: CallStats, startNanos: u64): CallStats | null {
+  add(id: u64, stats: CallStats, startNanos: u64, record: CallRecord | null): CallStats | null {
     // The oldest is given up unless it is a probe, whose answer must still be replaced.
     const evicted = this.pairs.length >= this.capacity && this.pairs.first() != LOCAL_REPLY && this.take(0) ? this.takenStats : null;
-    this.push(stats.index, startNanos);
+    this.evictedRecord = evicted != null ? this.takenRecord : null;
+    this.push(stats.index, startNanos, record);
     return evicted;
   }
 
-  addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64): void {
+  addLocalReply(id: u64, reply: PendingLocalReply, startNanos: u64, record: CallRecord | null): void {
     this.localReplies.push(reply);
-    this.push(LOCAL_REPLY, startNanos);
+    this.push(LOCAL_REPLY, startNanos, record);
   }
 
-  private push(pair: i32, startNanos: u64): void {
+  private push(pair: i32, startNanos: u64, record: CallRecord | null): void {
+    let records = this.records;
+    if (record != null && records == null) {
+      records = new Ring<CallRecord | null>();
+      for (let i = 0; i < this.pairs.length; i++) records.push(null);
+      this.records = records;
+    }
+    if (records != null) records.push(record);
     this.pairs.push(pair);
     if (this.startNanos.length > 0 && this.startNanos.last() == startNanos) {
       this.runLengths.setLast(this.runLengths.last() + 1);
@@ -49,6 +63,8 @@ export class PendingInOrder extends PendingCalls {
   take(responseId: u64): bool {
     if (this.pairs.length == 0) return false;
     const pair = this.pairs.shift();
+    const records = this.records;
+    this.takenRecord = records != null ? records.shift() : null;
     if (pair == LOCAL_REPLY) {
       const local = this.localReplies.shift();
       this.takenLocalReply = local;
@@ -70,11 +86,16 @@ export class PendingInOrder extends PendingCalls {
 
   drain(): Array<CallStats> {
     const left = new Array<CallStats>(this.pairs.length);
+    const drained = this.drainedRecords;
+    drained.length = 0;
+    const records = this.records;
     let local = 0;
     for (let i = 0; i < this.pairs.length; i++) {
       const pair = this.pairs.at(i);
       unchecked(left[i] = pair == LOCAL_REPLY ? this.localReplies[local++].stats : this.stats.pair(pair));
+      drained.push(records != null ? records.at(i) : null);
     }
+    if (records != null) records.clear();
     this.pairs.clear();
     this.localReplies.length = 0;
     this.startNanos.clear();

@@ -1,7 +1,7 @@
 // What the plugin's policy does to one connection's requests: the verdict (a delay moves the
 // connection's release time), attribute changes, and the cluster the first request chooses. Local
 // replies are the connection's own business: they span both directions.
-import { Codec, ConnectionState, Message } from "../../api/assembly/codec";
+import { Attribute, Codec, ConnectionState, Message } from "../../api/assembly/codec";
 import { HostResult, getProperty, setFilterState } from "./runtime/host";
 import { PolicyChain, livePolicy, policyGeneration } from "./policy/chain";
 import { Peer, parseIpv4 } from "./policy/match";
@@ -11,6 +11,8 @@ import { StreamEditor } from "./stream_editor";
 
 /** The filter state tcp_proxy reads its cluster from. */
 const TCP_PROXY_CLUSTER = "envoy.tcp_proxy.cluster";
+const NOTHING_TO_SET = new Array<Attribute>();
+const NOTHING_TO_REMOVE = new Array<string>();
 
 export class RequestPolicy {
   /** The policy in force for the read being handled, looked up again when it changed. */
@@ -60,15 +62,29 @@ export class RequestPolicy {
     return verdict;
   }
 
-  /** Rewrites the request's attributes in `editor` as the policy says, if it says anything. */
-  mutate(message: Message, frameStart: u64, frameEnd: u64, editor: StreamEditor, state: ConnectionState | null): void {
+  /**
+   * Rewrites the request's attributes in `editor` as the policy says, if it says anything, and
+   * writes `traceContext` (attributes the tracer injects; they win over the policy's for the same key).
+   */
+  mutate(message: Message, frameStart: u64, frameEnd: u64, editor: StreamEditor, state: ConnectionState | null, traceContext: Array<Attribute> | null = null): void {
     const chain = this.chain;
-    if (chain == null) return;
-    const mutations = chain.mutations;
-    if (mutations == null || !mutations.collect(message, this.peerAddress())) return;
+    let toSet: Array<Attribute> | null = null;
+    let toRemove: Array<string> = NOTHING_TO_REMOVE;
+    if (chain != null) {
+      const mutations = chain.mutations;
+      if (mutations != null && mutations.collect(message, this.peerAddress())) {
+        toSet = mutations.toSet;
+        toRemove = mutations.toRemove;
+      }
+    }
+    if (traceContext != null) toSet = toSet == null ? traceContext : toSet.concat(traceContext);
+    if (toSet == null) {
+      if (toRemove.length == 0) return;
+      toSet = NOTHING_TO_SET;
+    }
     const frame = editor.bytes(frameStart, frameEnd);
     let rewritten: Uint8Array | null = null;
-    if (frame != null) rewritten = this.codec.setAttributes(message, frame, mutations.toSet, mutations.toRemove, state);
+    if (frame != null) rewritten = this.codec.setAttributes(message, frame, toSet, toRemove, state);
     if (rewritten == null) {
       this.stats.mutation(frame == null ? "request_already_forwarded" : "unsupported");
       return;
@@ -96,7 +112,8 @@ export class RequestPolicy {
     else this.stats.connectionRoute(setFilterState(TCP_PROXY_CLUSTER, cluster) == HostResult.Ok ? "routed" : "refused");
   }
 
-  private peerAddress(): Peer {
+  /** The client's address and certificate, read once per connection. */
+  peerAddress(): Peer {
     let peer = this.peer;
     if (peer == null) {
       peer = new Peer();

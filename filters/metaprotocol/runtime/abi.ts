@@ -2,7 +2,8 @@
 // We dispatch ourselves rather than through the SDK's Context map because SDK 1.2.3 builds
 // debug strings over every live context on each new connection and traps in proxy_on_done
 // for contexts it never registered. The host import declarations are the SDK's.
-import { BufferKind, LogLevel, getBufferBytes, log } from "./host";
+import { BufferKind, LogLevel, getBufferBytes, log, nowNanos } from "./host";
+import { grpcClosed, grpcReceived } from "../tracing/observer";
 export { malloc } from "./host";
 import { ConnectionFilter, RootFilter, createRootFilter } from "./filter";
 
@@ -87,6 +88,19 @@ export function proxy_on_done(contextId: u32): u32 {
 }
 
 export function proxy_on_log(contextId: u32): void {}
+
+// gRPC callouts (the telemetry exporters' Export calls, made from a root context's tick).
+export function proxy_on_grpc_receive_initial_metadata(contextId: u32, token: u32, headers: u32): void {}
+
+export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, token: u32, trailers: u32): void {}
+
+export function proxy_on_grpc_receive(contextId: u32, token: u32, responseSize: u32): void {
+  grpcReceived(token);
+}
+
+export function proxy_on_grpc_close(contextId: u32, token: u32, statusCode: u32): void {
+  grpcClosed(token, statusCode, nowNanos());
+}
 
 export function proxy_on_delete(contextId: u32): void {
   if (connections.has(contextId)) connections.delete(contextId);

@@ -231,3 +231,30 @@ function writeVarint(out: Uint8Array, at: i32, n: i32): i32 {
   out[at++] = <u8>n;
   return at;
 }
+
+// proxy_grpc_call as ABI 0.2.1 defines it (the SDK's declaration lacks the initial-metadata pair,
+// which Envoy's import signature has).
+// @ts-ignore: decorator
+@external("env", "proxy_grpc_call")
+declare function proxy_grpc_call(
+  servicePtr: usize, serviceSize: usize, serviceNamePtr: usize, serviceNameSize: usize,
+  methodNamePtr: usize, methodNameSize: usize, initialMetadataPtr: usize, initialMetadataSize: usize,
+  requestPtr: usize, requestSize: usize, timeoutMilliseconds: u32, tokenPtr: usize): u32;
+
+/** The token of the last grpcCall that returned Ok. */
+export let grpcToken: u32 = 0;
+
+/**
+ * Starts a unary gRPC call from the current (root) context. `service` is a serialized
+ * envoy.config.core.v3.GrpcService; the answer comes to proxy_on_grpc_receive or
+ * proxy_on_grpc_close with grpcToken.
+ */
+export function grpcCall(service: Uint8Array, serviceName: string, method: string, request: Uint8Array, timeoutMillis: u32): HostResult {
+  const name = String.UTF8.encode(serviceName);
+  const methodBytes = String.UTF8.encode(method);
+  const tokenPtr = memory.data(4);
+  const result = proxy_grpc_call(service.dataStart, service.byteLength, changetype<usize>(name), name.byteLength,
+    changetype<usize>(methodBytes), methodBytes.byteLength, 0, 0, request.dataStart, request.byteLength, timeoutMillis, tokenPtr);
+  if (result == HostResult.Ok) grpcToken = load<u32>(tokenPtr);
+  return result as HostResult;
+}
