@@ -170,8 +170,11 @@ python3 "$REPO/test/tracing/check_trace.py" --api "$JAEGER_API" --redis-service 
 
 log "7. flow logs: one record per Redis call with DeepFlow's fields and the 5-tuples of the real connections (ss)"
 SINK_PORT=$(free_port); F_ADMIN=$(free_port); F_PORT=$(free_port)
-start_child flow-log-sink "$WORK/flowlogs.jsonl" node "$REPO/test/tracing/otlp_logs_sink.js" "$SINK_PORT"
-wait_for "flow-log sink :$SINK_PORT" 20 grep -q "SINK READY" "$WORK/flowlogs.jsonl" || die "the flow-log sink did not start"
+# The flow logs go to MetaProto's own telemetry receiver (Jaeger takes traces only), which writes
+# every record it gets to a JSON lines file.
+start_child "metaproto receiver" "$WORK/receiver.log" node "$REPO/control-plane/bin/metaproto.js" receiver \
+  --grpc-listen "127.0.0.1:$SINK_PORT" --http-listen off --jsonl "$WORK/flowlogs.jsonl" --batch-delay 200ms
+wait_for "metaproto receiver :$SINK_PORT" 20 grep -q "telemetry receiver listening" "$WORK/receiver.log" || die "the telemetry receiver did not start"
 { metaproto_bootstrap "$F_ADMIN" "$F_PORT" "$REDIS_PORT" "$REDIS_WASM" '{"flow_logs": {"collector_cluster": "flowlogs", "flush_interval_ms": 200}}'
   otlp_cluster_yaml flowlogs "$SINK_PORT"; } >"$WORK/envoy-flowlogs.yaml"
 start_envoy "$WORK/envoy-flowlogs.yaml" "$F_ADMIN" "$WORK/envoy-flowlogs.log"
@@ -189,11 +192,12 @@ grep -q "127.0.0.1:$F_PORT" "$WORK/ss-client.txt" || die "ss does not show the c
 [ "$(wc -l <"$WORK/ss-upstream.txt")" = 1 ] || die "ss shows $(wc -l <"$WORK/ss-upstream.txt") connections from Envoy to redis-server, expected 1"
 upstream_local=$(awk '{print $3}' "$WORK/ss-upstream.txt")
 python3 - "$WORK/flowlogs.jsonl" "$client_ip" "$client_port" "$F_PORT" "${upstream_local%:*}" "${upstream_local##*:}" "$REDIS_PORT" <<'PY' ||
-import json, sys, time
+import json, os, sys, time
 path, client_ip, client_port, listen_port, up_ip, up_port, redis_port = sys.argv[1:]
 deadline = time.time() + 20
 while True:
-    records = [json.loads(l) for l in open(path) if l.startswith("{")]
+    lines = [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+    records = [dict(event_name=r.get("event_name"), **r["attributes"]) for r in lines if r.get("signal") == "logs"]
     if len(records) >= 3 or time.time() > deadline:
         break
     time.sleep(0.3)
