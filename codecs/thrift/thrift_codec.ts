@@ -369,6 +369,12 @@ export class ThriftCodec extends Codec {
    * THeader info headers set and removed in the call's frame (README "Mutation"). Other transports
    * carry no headers; a frame decoded from its prefix is already on its way.
    */
+  /** THeader calls carry info headers: the tracer can write its trace context there. */
+  attributesWritable(request: Message, state: ConnectionState | null): bool {
+    return this.attributesWanted && !request.truncated && state instanceof ThriftConnectionState &&
+      (<ThriftConnectionState>state).transport == Transport.Header;
+  }
+
   setAttributes(request: Message, frame: Uint8Array, set: Array<Attribute>, remove: Array<string>, state: ConnectionState | null): Uint8Array | null {
     if (request.truncated || !(state instanceof ThriftConnectionState)) return null;
     if ((<ThriftConnectionState>state).transport != Transport.Header) return null;

@@ -558,6 +558,41 @@ describe("MySQL and Thrift spans", () => {
   });
 });
 
+describe("Thrift THeader carries the trace context in its info headers", () => {
+  let thrift: WebAssembly.Module;
+  beforeAll(async () => {
+    thrift = await compiledCodec("thrift");
+  }, 240_000);
+
+  /** Sends a THeader call (sayHello, seqid 7) and its reply; returns what the server got. */
+  const callAndReply = async (h: ProxyTestHost, headers: Record<string, string>) => {
+    const { call, reply, theaderFrame } = await import("../../codecs/thrift/test_frames");
+    const c = h.newConnection();
+    const forwarded = Buffer.from(c.downstream(theaderFrame(call("binary", "buffered", "sayHello", 7), { seqid: 7, headers })).forwarded);
+    c.upstream(theaderFrame(reply("binary", "buffered", "sayHello", null, 7), { seqid: 7 }));
+    return forwarded;
+  };
+
+  test("a call carrying traceparent is the parent of the span; the server gets the span as its parent", async () => {
+    const h = await host(thrift, { tracing: tracing() });
+    const forwarded = await callAndReply(h, { traceparent: TRACEPARENT, tenant: "t1" });
+    const [span] = spansOf(flush(h));
+    expect(span.traceId).toBe(TRACEPARENT.split("-")[1]);
+    expect(span.parentSpanId).toBe(TRACEPARENT.split("-")[2]);
+    expect(forwarded.includes(Buffer.from(`00-${span.traceId}-${span.spanId}-01`))).toBe(true);
+    expect(forwarded.includes(Buffer.from("tenant"))).toBe(true);
+  });
+
+  test("a call without one starts a trace and the server gets it", async () => {
+    const h = await host(thrift, { tracing: tracing() });
+    const forwarded = await callAndReply(h, {});
+    const [span] = spansOf(flush(h));
+    expect(span.parentSpanId).toBe("");
+    expect(forwarded.includes(Buffer.from(`traceparent`))).toBe(true);
+    expect(forwarded.includes(Buffer.from(`00-${span.traceId}-${span.spanId}-01`))).toBe(true);
+  });
+});
+
 function u32be(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
