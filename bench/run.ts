@@ -2,7 +2,7 @@
 // See bench/README.md. Writes docs/benchmarks.md + docs/benchmarks.png (build/bench/ with --smoke).
 import { Command } from "commander";
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { compileAssemblyScript, repoRoot } from "../api/proxytest";
@@ -13,6 +13,7 @@ import { choosePinning } from "./lib/pinning";
 import { killAllChildrenNow, stopAllChildren } from "./lib/processes";
 import { RunInfo, plotData, renderMarkdown } from "./lib/report";
 import { ProtocolReport, benchProtocol } from "./lib/runner";
+import { sectionOf } from "./control_plane/report";
 
 function parseRates(spec: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -122,7 +123,9 @@ function writeOutputs(repo: string, outDir: string, info: RunInfo, reports: Prot
   const plotFile = path.join(buildDir, "plot-data.json");
   writeFileSync(plotFile, JSON.stringify(plotData(reports), null, 2));
   const md = path.join(outDir, "benchmarks.md");
-  writeFileSync(md, renderMarkdown(reports, info));
+  // The control-plane benchmark's section (bench/control_plane/) is its own run's: keep it.
+  const controlPlane = existsSync(md) ? sectionOf(readFileSync(md, "utf8")) : "";
+  writeFileSync(md, renderMarkdown(reports, info) + (controlPlane ? `\n${controlPlane}\n` : ""));
   const png = path.join(outDir, "benchmarks.png");
   const python = path.join(repo, ".venv/bin/python");
   execFileSync(python, [path.join(repo, "bench/lib/plot.py"), plotFile, png], { stdio: "inherit" });
