@@ -74,10 +74,11 @@ const defaultWasmDir = () => path.join(repoRoot(), "dist", "wasm");
 interface BootstrapCommandOptions {
   node?: string; nodeCluster: string; xds: { address: string; port: number }; adminPort: number; adminAddress: string;
   delta?: boolean; static?: boolean; wasmDir: string; listener?: ProxyListener[]; module?: string; pluginConfig?: string;
-  connectOnData?: boolean; cluster?: { name: string; port: number }[]; statsFlushInterval: string; format: string; output?: string;
+  connectOnData?: boolean; cluster?: { name: string; port: number }[]; grpcCluster?: { name: string; port: number }[];
+  statsFlushInterval: string; format: string; output?: string;
 }
 
-const PROXY_LISTENER_OPTIONS = ["--listener", "--module", "--plugin-config", "--connect-on-data", "--cluster"];
+const PROXY_LISTENER_OPTIONS = ["--listener", "--module", "--plugin-config", "--connect-on-data", "--cluster", "--grpc-cluster"];
 
 function adsBootstrapOf(files: string[], options: BootstrapCommandOptions): Record<string, unknown> {
   if (!options.node) throw new Error("--node <id> is required (the Envoy's node id), unless --static");
@@ -94,7 +95,7 @@ function adsBootstrapOf(files: string[], options: BootstrapCommandOptions): Reco
 }
 
 function proxyListenerOptionsGiven(options: BootstrapCommandOptions): string[] {
-  const values = [options.listener, options.module, options.pluginConfig, options.connectOnData, options.cluster];
+  const values = [options.listener, options.module, options.pluginConfig, options.connectOnData, options.cluster, options.grpcCluster];
   return PROXY_LISTENER_OPTIONS.filter((_, i) => values[i] !== undefined);
 }
 
@@ -117,7 +118,7 @@ function staticBootstrapOf(files: string[], options: BootstrapCommandOptions): R
   if (moduleFile !== undefined && !fs.existsSync(moduleFile)) throw new Error(`--module ${options.module}: no such file (./build.sh build compiles the codecs into dist/wasm/)`);
   return proxyListenersBootstrap({
     ...frame, listeners: options.listener ?? [], moduleFile, pluginConfig: options.pluginConfig,
-    connectOnData: options.connectOnData, clusters: options.cluster,
+    connectOnData: options.connectOnData, clusters: options.cluster, grpcClusters: options.grpcCluster,
   });
 }
 
@@ -160,6 +161,7 @@ export function program(): Command {
     .option("--plugin-config <json>", "with --module: the plugin's configuration, passed as given (default {})")
     .option("--connect-on-data", "with --listener: tcp_proxy connects once the first data has passed the Wasm filter, so the filter's connection routes choose the cluster")
     .option("--cluster <name:port>", "with --static, beside --listener: one more cluster, at 127.0.0.1:PORT, for connection routes to name; repeat for more", extraClusters)
+    .option("--grpc-cluster <name:port>", "with --static, beside --listener: a gRPC (HTTP/2) cluster at 127.0.0.1:PORT, e.g. the OTLP collector of tracing.collector_cluster; repeatable", extraClusters)
     .option("--stats-flush-interval <duration>", "how often Envoy flushes stats (histograms appear after a flush)", "5s")
     .addOption(new Option("--format <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .option("-o, --output <file>", "write to this file instead of standard output")

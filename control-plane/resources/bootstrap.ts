@@ -1,6 +1,6 @@
 // Envoy bootstraps: one that takes everything else over ADS from the control plane, and static ones
 // that need no control plane (the model's resources inlined, or plain proxy listeners for rigs).
-import { BootstrapFrame, bootstrapFrame, listener, staticCluster, staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter } from "./pieces";
+import { BootstrapFrame, bootstrapFrame, grpcCluster, http2ProtocolOptions, listener, staticCluster, staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter } from "./pieces";
 import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
@@ -42,12 +42,7 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
         ...staticCluster(XDS_CLUSTER, [{ address: options.xdsAddress, port: options.xdsPort }], "1s"),
         // A host name resolves: the control plane may run elsewhere.
         type: "STRICT_DNS",
-        typed_extension_protocol_options: {
-          "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            explicit_http_config: { http2_protocol_options: {} },
-          },
-        },
+        typed_extension_protocol_options: http2ProtocolOptions(),
       }],
     },
   };
@@ -115,6 +110,8 @@ export interface ProxyBootstrapOptions extends StaticBootstrapOptions {
   connectOnData?: boolean;
   /** More clusters, on 127.0.0.1, for connection routes to send connections to. */
   clusters?: { name: string; port: number }[];
+  /** gRPC (HTTP/2) clusters on 127.0.0.1: collectors the filter exports spans and flow logs to. */
+  grpcClusters?: { name: string; port: number }[];
 }
 
 /**
@@ -122,7 +119,7 @@ export interface ProxyBootstrapOptions extends StaticBootstrapOptions {
  * STATIC cluster. No model, no control plane: what the rigs (test/lib/envoy.sh) run Envoy with.
  */
 export function proxyListenersBootstrap(options: ProxyBootstrapOptions): Record<string, unknown> {
-  const names = [...options.listeners.map((l) => l.name), ...(options.clusters ?? []).map((c) => c.name)];
+  const names = [...options.listeners.map((l) => l.name), ...[...(options.clusters ?? []), ...(options.grpcClusters ?? [])].map((c) => c.name)];
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
   if (repeated !== undefined) throw new Error(`cluster ${repeated} is named twice: each listener has its own cluster, named as the listener`);
   if (options.pluginConfig !== undefined && options.moduleFile === undefined) throw new Error("a plugin configuration needs a Wasm module to configure");
@@ -134,5 +131,6 @@ export function proxyListenersBootstrap(options: ProxyBootstrapOptions): Record<
     ...options.listeners.map(({ name, upstreamPort }) => ({ name, port: upstreamPort })),
     ...(options.clusters ?? []),
   ].map(({ name, port }) => staticCluster(name, [{ address: "127.0.0.1", port }]));
+  clusters.push(...(options.grpcClusters ?? []).map(({ name, port }) => grpcCluster(name, [{ address: "127.0.0.1", port }])));
   return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
 }

@@ -142,6 +142,21 @@ export function staticCluster(name: string, endpoints: Endpoint[], connectTimeou
   };
 }
 
+/** A cluster's protocol options for gRPC (HTTP/2 upstream): the ADS cluster, OTLP collectors. */
+export function http2ProtocolOptions(): Record<string, unknown> {
+  return {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+      "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  };
+}
+
+/** A STATIC cluster Envoy speaks gRPC to (the filter's span and flow-log exports go to one). */
+export function grpcCluster(name: string, endpoints: Endpoint[], connectTimeout = "2s"): Record<string, unknown> {
+  return { ...staticCluster(name, endpoints, connectTimeout), typed_extension_protocol_options: http2ProtocolOptions() };
+}
+
 export interface BootstrapFrame {
   adminPort: number;
   adminAddress?: string;

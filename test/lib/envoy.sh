@@ -91,6 +91,12 @@ metaproto_cluster_yaml() { # name port
     | python3 -c 'import json, sys; print("  - " + json.dumps(json.load(sys.stdin)["static_resources"]["clusters"][0]))'
 }
 
+# The same for a gRPC (HTTP/2) cluster: the OTLP collector tracing and flow logs export to.
+metaproto_grpc_cluster_yaml() { # name port
+  metaproto_cli bootstrap --static --grpc-cluster "$1:$2" --format json \
+    | python3 -c 'import json, sys; print("  - " + json.dumps(json.load(sys.stdin)["static_resources"]["clusters"][0]))'
+}
+
 # A bootstrap with one listener per NAME on 127.0.0.1:LISTEN_PORT: the Wasm MetaProtocol filter running
 # wasm_file with plugin_config_json (passed as given), then tcp_proxy to its own cluster NAME at
 # 127.0.0.1:UPSTREAM_PORT. tcp_proxy's stat_prefix is NAME, so tcp.NAME.downstream_cx_rx_bytes_total

@@ -31,24 +31,6 @@ start_child provider "$WORK/provider.log" bash "$REPO/test/dubbo/java/run.sh" pr
 wait_for "Dubbo provider :$PROVIDER_PORT" 60 grep -q "PROVIDER READY" "$WORK/provider.log" \
   || { cat "$WORK/provider.log" >&2; die "the provider did not start"; }
 
-# The collector cluster: OTLP/gRPC needs HTTP/2 upstream (test/lib/envoy.sh has STATIC HTTP/1 clusters only).
-otlp_cluster_yaml() { # name port
-  cat <<YAML
-  - name: $1
-    type: STATIC
-    connect_timeout: 2s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: $1
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
-YAML
-}
-
 # tracing config: span kind, service name, inject formats (JSON array), for one sidecar.
 tracing_config() { # span_kind service_name inject_json
   printf '{"tracing": {"collector_cluster": "otlp", "flush_interval_ms": 200, "span_kind": "%s", "service_name": "%s", "propagation": {"inject": %s}}}' "$1" "$2" "$3"
@@ -59,19 +41,19 @@ tracing_config() { # span_kind service_name inject_json
 B_ADMIN=$(free_port); B_PORT=$(free_port)
 { metaproto_bootstrap "$B_ADMIN" "$B_PORT" "$PROVIDER_PORT" "$DUBBO_WASM" "$(tracing_config auto sidecar-b '[]')" |
     sed '0,/^  - name: metaproto$/s//&\n    traffic_direction: INBOUND/'  # the listener, not the cluster of that name
-  otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-b.yaml"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-b.yaml"
 grep -q 'traffic_direction: INBOUND' "$WORK/envoy-b.yaml" || die "could not mark Envoy B's listener inbound"
 start_envoy "$WORK/envoy-b.yaml" "$B_ADMIN" "$WORK/envoy-b.log"
 
 A_ADMIN=$(free_port); A_PORT=$(free_port)
 { metaproto_bootstrap "$A_ADMIN" "$A_PORT" "$B_PORT" "$DUBBO_WASM" "$(tracing_config client sidecar-a '[]')"
-  otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-a.yaml"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-a.yaml"
 start_envoy "$WORK/envoy-a.yaml" "$A_ADMIN" "$WORK/envoy-a.log"
 
 # A second client-side sidecar that starts traces in SkyWalking and B3 formats.
 A2_ADMIN=$(free_port); A2_PORT=$(free_port)
 { metaproto_bootstrap "$A2_ADMIN" "$A2_PORT" "$B_PORT" "$DUBBO_WASM" "$(tracing_config client sidecar-a2 '["sw8", "b3"]')"
-  otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-a2.yaml"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-a2.yaml"
 start_envoy "$WORK/envoy-a2.yaml" "$A2_ADMIN" "$WORK/envoy-a2.log"
 
 # consumer NAME PORT --attach...: one sayHello, fail, notifyOneway and echo; prints the provider lines
@@ -161,7 +143,7 @@ REDIS_PORT=$(free_port); R_ADMIN=$(free_port); R_PORT=$(free_port)
 start_child redis-server "$WORK/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
 wait_for "redis-server :$REDIS_PORT" 10 redis-cli -p "$REDIS_PORT" ping || die "redis-server did not start"
 { metaproto_bootstrap "$R_ADMIN" "$R_PORT" "$REDIS_PORT" "$REDIS_WASM" "$(tracing_config client redis-sidecar '[]')"
-  otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-redis.yaml"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-redis.yaml"
 start_envoy "$WORK/envoy-redis.yaml" "$R_ADMIN" "$WORK/envoy-redis.log"
 redis-cli -p "$R_PORT" -n 3 set tracing:k v >/dev/null
 redis-cli -p "$R_PORT" -n 3 get tracing:k >/dev/null
@@ -176,7 +158,7 @@ start_child "metaproto receiver" "$WORK/receiver.log" node "$REPO/control-plane/
   --grpc-listen "127.0.0.1:$SINK_PORT" --http-listen off --jsonl "$WORK/flowlogs.jsonl" --batch-delay 200ms
 wait_for "metaproto receiver :$SINK_PORT" 20 grep -q "telemetry receiver listening" "$WORK/receiver.log" || die "the telemetry receiver did not start"
 { metaproto_bootstrap "$F_ADMIN" "$F_PORT" "$REDIS_PORT" "$REDIS_WASM" '{"flow_logs": {"collector_cluster": "flowlogs", "flush_interval_ms": 200}}'
-  otlp_cluster_yaml flowlogs "$SINK_PORT"; } >"$WORK/envoy-flowlogs.yaml"
+  metaproto_grpc_cluster_yaml flowlogs "$SINK_PORT"; } >"$WORK/envoy-flowlogs.yaml"
 start_envoy "$WORK/envoy-flowlogs.yaml" "$F_ADMIN" "$WORK/envoy-flowlogs.log"
 FLOW_ENVOY_PID=$ENVOY_PID
 # The client keeps its connection open (stdin from a FIFO this shell holds) while ss looks at it.
@@ -225,7 +207,7 @@ QUEUE=300
 O_ADMIN=$(free_port); O_PORT=$(free_port)
 { metaproto_bootstrap "$O_ADMIN" "$O_PORT" "$REDIS_PORT" "$REDIS_WASM" \
     '{"tracing": {"collector_cluster": "otlp", "flush_interval_ms": 200, "span_kind": "client", "service_name": "redis-outage", "max_queue": '"$QUEUE"', "max_batch": 100}}'
-  otlp_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-outage.yaml"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-outage.yaml"
 start_envoy "$WORK/envoy-outage.yaml" "$O_ADMIN" "$WORK/envoy-outage.log"
 outage_admin_sum() { # metric-name regex: the sum of its series in Envoy's Prometheus output
   curl -sf "http://127.0.0.1:$O_ADMIN/stats/prometheus" | awk -v re="^$1" '$1 ~ re {s += $2} END {print s + 0}'
