@@ -10,7 +10,7 @@ import { envoyBinary, envoyVersion } from "./lib/envoy";
 import { log } from "./lib/log";
 import { machineFacts } from "./lib/machine";
 import { choosePinning } from "./lib/pinning";
-import { killAllChildrenNow, stopAllChildren } from "./lib/processes";
+import { runMain, stopAllChildren } from "./lib/processes";
 import { RunInfo, plotData, renderMarkdown } from "./lib/report";
 import { ProtocolReport, benchProtocol } from "./lib/runner";
 import { sectionOf } from "./control_plane/report";
@@ -132,22 +132,4 @@ function writeOutputs(repo: string, outDir: string, info: RunInfo, reports: Prot
   log(`wrote ${path.relative(repo, md)} and ${path.relative(repo, png)} (raw results: build/bench/results.json)`);
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping children`);
-    killAllChildrenNow();
-    process.exit(130);
-  });
-}
-
-main().then(
-  async (code) => {
-    await stopAllChildren();
-    process.exit(code);
-  },
-  async (err) => {
-    log(`ERROR ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    await stopAllChildren();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,7 +10,7 @@ import { envoyBinary, envoyVersion } from "../lib/envoy";
 import { log } from "../lib/log";
 import { machineFacts } from "../lib/machine";
 import { CpuWindow, cpuSeconds, rssBytes } from "../lib/proc_stats";
-import { freePort, killAllChildrenNow, runToCompletion, sleep, startChild, stopAllChildren, stopChild, tail } from "../lib/processes";
+import { freePort, runMain, runToCompletion, sleep, startChild, stopChild, tail } from "../lib/processes";
 import { openNodes, Variant } from "./ads_nodes";
 import { CHANGE_KINDS, ChangeKind, ConfigShape, changed, freePortRange, renderConfig, saveConfig } from "./config";
 import { measureReloadPhases } from "./reload_phases";
@@ -274,22 +274,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping children`);
-    killAllChildrenNow();
-    process.exit(130);
-  });
-}
-
-main().then(
-  async (code) => {
-    await stopAllChildren();
-    process.exit(code);
-  },
-  async (err) => {
-    log(`ERROR ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    await stopAllChildren();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -155,3 +155,28 @@ export function portOpen(port: number): Promise<boolean> {
     s.once("error", () => resolve(false));
   });
 }
+
+/**
+ * Runs a benchmark's `main` as the process: its children are stopped on every way out (its end, an
+ * error, Ctrl-C or SIGTERM), and the exit code is main's.
+ */
+export function runMain(main: () => Promise<number>): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      log(`${signal}: stopping children`);
+      killAllChildrenNow();
+      process.exit(130);
+    });
+  }
+  main().then(
+    async (code) => {
+      await stopAllChildren();
+      process.exit(code);
+    },
+    async (err) => {
+      log(`ERROR ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      await stopAllChildren();
+      process.exit(1);
+    },
+  );
+}
