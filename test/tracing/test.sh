@@ -3,21 +3,22 @@
 # real peers: Java Dubbo consumer -> Envoy A (client-side sidecar) -> Envoy B (server-side sidecar)
 # -> Java Dubbo provider (it prints the attachments it received), both Envoys exporting OTLP over
 # gRPC to a real Jaeger v1.75.0, read back through Jaeger's HTTP query API. Then redis-cli ->
-# Envoy -> redis-server, whose spans carry the database attributes, and flow logs of a Redis client's
-# calls (to a small OTLP logs sink) compared with its connections as `ss` shows them.
+# Envoy -> redis-server, whose spans carry the database attributes; a python3-thrift THeader client
+# and server, whose info headers carry the context; flow logs of a Redis client's calls (through
+# metaproto receiver) compared with its connections as `ss` shows them; and a Jaeger outage.
 #   bash test/tracing/test.sh
 # Needs test/lib/jaeger.sh and the Jaeger binary it builds (./build.sh setup).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=tracing
 . "$REPO/test/lib/envoy.sh"
-[ -f "$REPO/test/lib/jaeger.sh" ] || die "test/lib/jaeger.sh is missing (it comes with the telemetry receiver)"
 . "$REPO/test/lib/jaeger.sh"
 trap stop_children EXIT
 
 DUBBO_WASM="$REPO/dist/wasm/dubbo.wasm"
 REDIS_WASM="$REPO/dist/wasm/redis.wasm"
-for wasm in "$DUBBO_WASM" "$REDIS_WASM"; do [ -f "$wasm" ] || die "$wasm is missing: run ./build.sh first"; done
+THRIFT_WASM="$REPO/dist/wasm/thrift.wasm"
+for wasm in "$DUBBO_WASM" "$REDIS_WASM" "$THRIFT_WASM"; do [ -f "$wasm" ] || die "$wasm is missing: run ./build.sh first"; done
 WORK=$(mktemp -d)
 log "work dir $WORK"
 
@@ -149,6 +150,47 @@ redis-cli -p "$R_PORT" -n 3 set tracing:k v >/dev/null
 redis-cli -p "$R_PORT" -n 3 get tracing:k >/dev/null
 redis-cli -p "$R_PORT" -n 3 lpush tracing:k x >/dev/null 2>&1 || true  # WRONGTYPE
 python3 "$REPO/test/tracing/check_trace.py" --api "$JAEGER_API" --redis-service redis-sidecar --redis-port "$REDIS_PORT" --wait 20
+
+log "6b. Thrift THeader (python3-thrift client and server): the call's traceparent is the span's parent,"
+log "    and the server gets the span's context in its info headers"
+thrift --gen py -out "$WORK" "$REPO/test/thrift/demo.thrift" 2>/dev/null
+TH_SERVER=$(free_port); TH_ADMIN=$(free_port); TH_PORT=$(free_port)
+start_child "python3-thrift server (THeader)" "$WORK/thrift-server.log" /usr/bin/python3 "$REPO/test/thrift/py-peer.py" server \
+  --gen "$WORK" --protocol header --port "$TH_SERVER"
+wait_for "python3-thrift server :$TH_SERVER" 20 grep -q "SERVER READY" "$WORK/thrift-server.log" || die "the Thrift server did not start"
+{ metaproto_bootstrap "$TH_ADMIN" "$TH_PORT" "$TH_SERVER" "$THRIFT_WASM" "$(tracing_config client thrift-sidecar '["w3c"]')"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-thrift.yaml"
+start_envoy "$WORK/envoy-thrift.yaml" "$TH_ADMIN" "$WORK/envoy-thrift.log"
+TH_TRACE=$(python3 -c 'import secrets; print(secrets.token_hex(16))'); TH_PARENT=$(python3 -c 'import secrets; print(secrets.token_hex(8))')
+/usr/bin/python3 "$REPO/test/thrift/py-peer.py" client --gen "$WORK" --protocol header --port "$TH_PORT" --calls 2 \
+  --header "traceparent=00-$TH_TRACE-$TH_PARENT-01" --header tenant=t1 >"$WORK/thrift-client.out" 2>&1 \
+  || { cat "$WORK/thrift-client.out" >&2; die "the Thrift client failed through the tracing sidecar"; }
+python3 - "$JAEGER_API" "$TH_TRACE" "$TH_PARENT" "$WORK/thrift-server.log" <<'PY' || die "the Thrift trace does not match what the server received"
+import json, re, sys, time, urllib.request
+api, trace, parent, server_log = sys.argv[1:]
+# Every request the server processed carries our trace id and, as parent, a span of the sidecar.
+received = [re.search(r"traceparent=00-([0-9a-f]{32})-([0-9a-f]{16})-01", line) for line in open(server_log) if line.startswith("HEADERS ")]
+assert received and all(received), f"a request reached the server without a traceparent: {open(server_log).read()}"
+assert {m.group(1) for m in received} == {trace}, f"the server got other trace ids: {[m.group(1) for m in received]}"
+server_parents = {m.group(2) for m in received}
+assert parent not in server_parents, "the server got the client's own span as its parent: the sidecar did not inject its span"
+deadline = time.time() + 20
+while True:
+    try:
+        spans = json.load(urllib.request.urlopen(f"{api}/traces/{trace}", timeout=5))["data"][0]["spans"]
+    except Exception:
+        spans = []
+    ids = {s["spanID"] for s in spans}
+    if server_parents <= ids or time.time() > deadline:
+        break
+    time.sleep(0.5)
+assert server_parents <= ids, f"Jaeger has spans {sorted(ids)}, the server got parents {sorted(server_parents)}"
+for s in spans:
+    if s["spanID"] in server_parents:
+        refs = [r["spanID"] for r in s.get("references", []) if r["refType"] == "CHILD_OF"]
+        assert refs == [parent], f"span {s['spanID']} ({s['operationName']}) has parents {refs}, expected the client's {parent}"
+print(f"thrift: {len(received)} THeader requests, each with its sidecar span ({len(server_parents)} spans in trace {trace}) as parent")
+PY
 
 log "7. flow logs: one record per Redis call with DeepFlow's fields and the 5-tuples of the real connections (ss)"
 SINK_PORT=$(free_port); F_ADMIN=$(free_port); F_PORT=$(free_port)
