@@ -3,7 +3,8 @@
 # real peers: Java Dubbo consumer -> Envoy A (client-side sidecar) -> Envoy B (server-side sidecar)
 # -> Java Dubbo provider (it prints the attachments it received), both Envoys exporting OTLP over
 # gRPC to a real Jaeger v1.75.0, read back through Jaeger's HTTP query API. Then redis-cli ->
-# Envoy -> redis-server, whose spans carry the database attributes; a python3-thrift THeader client
+# Envoy -> redis-server and the mariadb CLI -> Envoy -> MariaDB, whose spans carry the database
+# attributes; a python3-thrift THeader client
 # and server, whose info headers carry the context; flow logs of a Redis client's calls (through
 # metaproto receiver) compared with its connections as `ss` shows them; and a Jaeger outage.
 #   bash test/tracing/test.sh
@@ -192,6 +193,40 @@ for s in spans:
 print(f"thrift: {len(received)} THeader requests, each with its sidecar span ({len(server_parents)} spans in trace {trace}) as parent")
 PY
 
+log "6c. MySQL (the mariadb CLI against a real MariaDB): spans carry the statement, the schema and the server's errors"
+. "$REPO/test/mysql/server.sh"
+start_mariadb "$WORK"
+M_ADMIN=$(free_port); M_PORT=$(free_port)
+{ metaproto_bootstrap "$M_ADMIN" "$M_PORT" "$MYSQL_PORT" "$REPO/dist/wasm/mysql.wasm" "$(tracing_config client mysql-sidecar '[]')"
+  metaproto_grpc_cluster_yaml otlp "$JAEGER_OTLP_GRPC_PORT"; } >"$WORK/envoy-mysql.yaml"
+start_envoy "$WORK/envoy-mysql.yaml" "$M_ADMIN" "$WORK/envoy-mysql.log"
+printf 'SELECT 42;\nSELECT * FROM no_such_table;\n' | mariadb --no-defaults -h 127.0.0.1 -P "$M_PORT" -u "$MYSQL_USER" "-p$MYSQL_PASSWORD" \
+  --ssl=0 --force -N -B "$MYSQL_DATABASE" >"$WORK/mysql-cli.out" 2>&1 || true
+grep -q "^42$" "$WORK/mysql-cli.out" && grep -q "ERROR 1146" "$WORK/mysql-cli.out" || { cat "$WORK/mysql-cli.out" >&2; die "the mariadb CLI did not get its answers through the tracing sidecar"; }
+python3 - "$JAEGER_API" "$MYSQL_DATABASE" <<'PY' || die "MySQL spans in Jaeger lack the database attributes"
+import json, sys, time, urllib.request
+api, schema = sys.argv[1:]
+deadline = time.time() + 20
+while True:
+    try:
+        traces = json.load(urllib.request.urlopen(f"{api}/traces?service=mysql-sidecar&limit=50", timeout=5))["data"] or []
+    except Exception:
+        traces = []
+    spans = [s for t in traces for s in t["spans"]]
+    tags = [{t["key"]: t["value"] for t in s["tags"]} for s in spans]
+    by_text = {t.get("db.query.text"): t for t in tags}
+    if {"SELECT 42", "SELECT * FROM no_such_table"} <= set(by_text) or time.time() > deadline:
+        break
+    time.sleep(0.5)
+ok, missing = by_text.get("SELECT 42"), by_text.get("SELECT * FROM no_such_table")
+assert ok and missing, f"spans: {[t.get('db.query.text') for t in tags]}"
+for t in (ok, missing):
+    assert t["db.system.name"] == "mysql" and t["db.system"] == "mysql" and t["db.namespace"] == schema, t
+    assert t["db.operation.name"] == "COM_QUERY:SELECT" and t["db.statement"] == t["db.query.text"], t
+assert missing["db.response.status_code"] == "1146" and missing.get("otel.status_code") == "ERROR", missing
+print(f"mysql: {len(spans)} spans; SELECT 42 ok, the missing table's SELECT an error 1146, schema {schema}")
+PY
+
 log "7. flow logs: one record per Redis call with DeepFlow's fields and the 5-tuples of the real connections (ss)"
 SINK_PORT=$(free_port); F_ADMIN=$(free_port); F_PORT=$(free_port)
 # The flow logs go to MetaProto's own telemetry receiver (Jaeger takes traces only), which writes
@@ -280,4 +315,4 @@ done
 [ "$in_jaeger" = "$QUEUE" ] || die "Jaeger holds $in_jaeger spans of the outage, expected $QUEUE"
 log "outage: $calls calls, $QUEUE spans queued and delivered after the restart, $dropped counted as queue_full"
 
-log "PASS: traces in Jaeger match what the provider received (traceparent, none, sw8, b3); Redis spans carry db attributes; flow logs match ss; a Jaeger outage loses only the counted overflow"
+log "PASS: traces in Jaeger match what the provider received (traceparent, none, sw8, b3) and the THeader server received; Redis and MySQL spans carry db attributes; flow logs match ss; a Jaeger outage loses only the counted overflow"
