@@ -7,7 +7,7 @@ import { writeFileSync } from "fs";
 import * as http from "http";
 import * as path from "path";
 import * as YAML from "yaml";
-import { listener, NetworkFilter, staticCluster, staticResourcesBootstrap, tcpProxyFilter, wasmFilter } from "../../control-plane/resources/pieces";
+import { grpcCluster, listener, NetworkFilter, staticCluster, staticResourcesBootstrap, tcpProxyFilter, wasmFilter } from "../../control-plane/resources/pieces";
 import { Child, freePort, startChild, stopChild, tail, waitFor } from "./processes";
 import type { NativeFilter } from "./protocol";
 
@@ -44,12 +44,16 @@ export interface ListenerSpec {
   filters: FilterChain;
 }
 
-export function bootstrapYaml(adminPort: number, backendPort: number, listeners: ListenerSpec[]): string {
+export function bootstrapYaml(adminPort: number, backendPort: number, listeners: ListenerSpec[],
+  grpcClusters: { name: string; port: number }[] = []): string {
   const backend = (l: ListenerSpec) => `backend_${l.name}`;
   return YAML.stringify(staticResourcesBootstrap(
     { adminPort },
     listeners.map((l) => listener(l.name, "127.0.0.1", l.port, l.filters(backend(l), `bench_${l.name}`))),
-    listeners.map((l) => staticCluster(backend(l), [{ address: "127.0.0.1", port: backendPort }])),
+    [
+      ...listeners.map((l) => staticCluster(backend(l), [{ address: "127.0.0.1", port: backendPort }])),
+      ...grpcClusters.map(({ name, port }) => grpcCluster(name, [{ address: "127.0.0.1", port }])),
+    ],
   ));
 }
 

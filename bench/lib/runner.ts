@@ -11,7 +11,7 @@ import { EnvoyIdleMemory, envoyIdleMemory } from "./envoy_idle";
 import { log } from "./log";
 import type { Pinning } from "./pinning";
 import { rssBytes } from "./proc_stats";
-import { freePort, logContains, runToCompletion, startChild, stopChild, waitFor } from "./processes";
+import { Child, freePort, logContains, portOpen, runToCompletion, startChild, stopChild, waitFor } from "./processes";
 import type { Backend, BenchOptions, ProtocolBench, RunResult, Shape } from "./protocol";
 import { DecodeRate, IdleMemory, decodeRate, idleMemory } from "./wasm_bench";
 
@@ -41,14 +41,23 @@ export const TRACING_TARGETS: ReadonlyArray<{ name: string; percent: number }> =
 ];
 
 /**
- * The cluster the tracing targets export spans to (OTLP over gRPC). The benchmark's bootstrap does
- * not define one yet: every Export then fails at once, so these targets measure the span work in the
- * filter (sampling, ids, context injection, encoding, queueing) but not the gRPC send, and
- * metaproto_spans_dropped_total counts the spans.
+ * The cluster the tracing targets export spans to (OTLP over gRPC): a `metaproto receiver` child
+ * writing to /dev/null, pinned with the backend, so Envoy's CPU per call includes the gRPC send.
  */
 export const BENCH_COLLECTOR_CLUSTER = "metaproto_bench_otlp";
 
 /** The plugin configuration plus tracing at `percent` sampling (contexts the load carries are ignored). */
+/** The OTLP collector of the tracing targets: `metaproto receiver`, records to /dev/null. */
+async function startCollector(env: RunnerEnv, protocol: string): Promise<{ child: Child; port: number }> {
+  const port = await freePort();
+  const child = startChild(`${protocol} OTLP collector`, env.pin.backend, process.execPath,
+    [path.join(env.repo, "control-plane/bin/metaproto.js"), "--log-level", "warn", "receiver", "--grpc-listen", `127.0.0.1:${port}`,
+      "--http-listen", "off", "--jsonl", "/dev/null"],
+    path.join(env.workDir, `${protocol}-collector.log`));
+  if (!(await waitFor(async () => await portOpen(port), 20_000))) throw new Error(`the OTLP collector (metaproto receiver) did not listen on :${port}`);
+  return { child, port };
+}
+
 export function withTracing(pluginConfig: string, percent: number): string {
   const config = pluginConfig.trim().length > 0 ? JSON.parse(pluginConfig) : {};
   config.tracing = { collector_cluster: BENCH_COLLECTOR_CLUSTER, sampling: { percent, parent_based: false } };
@@ -198,6 +207,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
   const backend: Backend = await protocol.startBackend(env.workDir, env.pin);
   report.backend = backend.description;
   let envoy: Envoy | null = null;
+  let collector: { child: Child; port: number } | null = null;
   try {
     if (protocol.prepare) await protocol.prepare(backend.port);
     const listeners: ListenerSpec[] = [];
@@ -240,7 +250,10 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     report.targets = targets;
 
     const adminPort = await freePort();
-    envoy = await startEnvoy(env.envoyBinary, bootstrapYaml(adminPort, backend.port, listeners), env.workDir, protocol.name, env.pin.envoy, adminPort);
+    const tracing = listeners.some((l) => TRACING_TARGETS.some((t) => t.name === l.name));
+    if (tracing) collector = await startCollector(env, protocol.name);
+    envoy = await startEnvoy(env.envoyBinary, bootstrapYaml(adminPort, backend.port, listeners,
+      collector ? [{ name: BENCH_COLLECTOR_CLUSTER, port: collector.port }] : []), env.workDir, protocol.name, env.pin.envoy, adminPort);
     const runEnvoy = envoy;
 
     // 4. Every target must answer one call, or it is reported as failed and skipped.
@@ -310,6 +323,12 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
       report.metaprotoCheck = { counted, replies: metaprotoReplies, decodeErrors, passThrough };
       log(`[${name}] MetaProto counted ${fmt(counted)} ok calls for ${fmt(metaprotoReplies)} replies the load saw; decode errors ${decodeErrors}`);
     }
+    if (collector) {
+      const exported = await runEnvoy.prometheusSum(/^metaproto_spans_exported_total\b/);
+      const dropped = await runEnvoy.prometheusSum(/^metaproto_spans_dropped_total\{/);
+      log(`[${name}] tracing targets: ${fmt(exported)} spans exported to the collector, ${fmt(dropped)} dropped`);
+      if (exported === 0) report.problems.push("the tracing targets exported no span to the collector");
+    }
     await envoy.stop();
     envoy = null;
 
@@ -330,6 +349,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     }
   } finally {
     if (envoy) await envoy.stop();
+    if (collector) await stopChild(collector.child);
     await stopChild(backend.child);
   }
   return report;
