@@ -2,7 +2,8 @@
 // weights add up, and nothing asks for what the data plane cannot do yet (each says why).
 import { RE2JS } from "re2js";
 import type { FieldPath, Model } from "./load";
-import { Kind, sinkName } from "./schema";
+import { BRIDGE_MODULES, bridgedProtocols, isBridgedAttachmentKey } from "./router_mode";
+import { Kind, MetaRoute, sinkName } from "./schema";
 
 /**
  * Protocols whose server speaks first (its codec's serverFirst()): the filter never holds their
@@ -26,6 +27,14 @@ export function crossCheck(model: Model): Finding[] {
       address === spec.address || address === "0.0.0.0" || spec.address === "0.0.0.0" || address === "::" || spec.address === "::");
     if (clash) findings.push([["spec", "port"], `port ${spec.port} is already the listener of Service ${clash[1]}: give each Service its own port`, "Service", name]);
     onPort.set(spec.address, name);
+    if (spec.mode === "router") {
+      if (!BRIDGE_MODULES[spec.protocol]) {
+        findings.push([["spec", "mode"], `router mode needs a bridge from ${spec.protocol} to HTTP/2, and there is none yet (bridges exist for: ${bridgedProtocols().join(", ")}): use mode: sidecar`, "Service", name]);
+      }
+      if (Object.keys(spec.codec).length > 0) {
+        findings.push([["spec", "codec"], "router mode does not run the MetaProto filter (the bridge and Envoy's HTTP router take its place), so its codec options would do nothing: remove them, or use mode: sidecar", "Service", name]);
+      }
+    }
     const subsetNames = new Set<string>();
     spec.subsets.forEach((subset, i) => {
       if (subsetNames.has(subset.name)) findings.push([["spec", "subsets", i, "name"], `subset "${subset.name}" is defined twice: rename one`, "Service", name]);
@@ -36,6 +45,10 @@ export function crossCheck(model: Model): Finding[] {
   const routedHosts = new Map<string, string>();
   for (const [name, { value }] of model.routers) {
     const at = (fieldPath: FieldPath, message: string) => findings.push([["spec", ...fieldPath], message, "MetaRouter", name]);
+    const modeOf = (host: string) => model.services.get(host)?.value.spec.mode;
+    const hostModes = new Set(value.spec.hosts.map(modeOf).filter(Boolean));
+    if (hostModes.size > 1) at(["hosts"], `routes both sidecar-mode and router-mode Services (${value.spec.hosts.map((h) => `${h}: ${modeOf(h) ?? "?"}`).join(", ")}): one MetaRouter routes Services of one mode`);
+    const routerMode = hostModes.has("router");
     value.spec.hosts.forEach((host, i) => {
       const service = model.services.get(host);
       if (!service) at(["hosts", i], `no Service named "${host}": define it or fix the name (Services: ${[...model.services.keys()].join(", ") || "none"})`);
@@ -66,6 +79,9 @@ export function crossCheck(model: Model): Finding[] {
         if (hostProtocols.size && !hostProtocols.has(service.value.spec.protocol)) {
           routeAt(["route", d, "destination", "host"], `Service "${destination.host}" speaks ${service.value.spec.protocol}, not ${[...hostProtocols].join("/")}: route to a Service of the same protocol`);
         }
+        if (routerMode && service.value.spec.mode !== "router") {
+          routeAt(["route", d, "destination", "host"], `Service "${destination.host}" is in sidecar mode: a router-mode route sends requests over HTTP/2 to Services behind a bridge, so give it mode: router`);
+        }
         const subsets = service.value.spec.subsets;
         const subset = destination.subset === undefined ? undefined : subsets.find((s) => s.name === destination.subset);
         if (destination.subset !== undefined && !subset) {
@@ -85,13 +101,27 @@ export function crossCheck(model: Model): Finding[] {
       }
       if (route.route.length === 1 && route.route[0].weight === 0) routeAt(["route", 0, "weight"], "the only destination has weight 0: give it 100 or add another destination");
 
-      const routerOnly = "only router mode can honour it, and router mode does not exist yet: remove it (sidecar mode routes whole connections)";
-      if (route.weightsPer === "request") routeAt(["weightsPer"], `per-request weights on one connection: ${routerOnly}`);
-      if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
-      if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
-      if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}`);
-      const notYet = "the MetaProto filter does not apply it yet: remove it for now";
-      if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
+      if (routerMode) checkRouterModeRoute(route, routeAt);
+      else {
+        const routerOnly = `only router mode can honour it: remove it, or give the Service mode: router (protocols with a bridge: ${bridgedProtocols().join(", ")}); sidecar mode routes whole connections`;
+        if (route.weightsPer === "request") routeAt(["weightsPer"], `per-request weights on one connection: ${routerOnly}`);
+        if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
+        if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
+        if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}, and even there it is not built yet`);
+        const notYet = "the MetaProto filter does not apply it yet: remove it for now";
+        if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
+      }
+      if (route.mirror) {
+        const shadow = model.services.get(route.mirror.host);
+        if (!shadow) routeAt(["mirror", "host"], `no Service named "${route.mirror.host}": define it or fix the name`);
+        else if (route.mirror.subset !== undefined && !shadow.value.spec.subsets.some((s) => s.name === route.mirror!.subset)) {
+          routeAt(["mirror", "subset"], `Service "${route.mirror.host}" has no subset "${route.mirror.subset}" (it has: ${shadow.value.spec.subsets.map((s) => s.name).join(", ")})`);
+        } else if (routerMode && shadow.value.spec.mode !== "router") {
+          routeAt(["mirror", "host"], `Service "${route.mirror.host}" is in sidecar mode: mirrored requests go over HTTP/2 to Services behind a bridge, so give it mode: router`);
+        } else if (route.mirror.port !== undefined) {
+          routeAt(["mirror", "port"], "a mirror goes to a subset's endpoints: leave port out");
+        }
+      }
       const serverFirst = value.spec.hosts.filter((h) => SERVER_FIRST_PROTOCOLS.has(model.services.get(h)?.value.spec.protocol ?? ""));
       if (route.match && serverFirst.length) {
         routeAt(["match"], `${serverFirst.join(", ")} speaks ${model.services.get(serverFirst[0])!.value.spec.protocol}, whose server speaks first: tcp_proxy connects before the first request, so a connection cannot be routed by it; remove the match (weights still choose a destination per new connection)`);
@@ -99,9 +129,10 @@ export function crossCheck(model: Model): Finding[] {
     });
     // Sidecar mode routes whole connections: the first request's match picks a route, and a route
     // without a match takes the connections no earlier route matched, so it must come last.
+    // Router mode is the same with requests: Envoy's routes are tried in order, the first match wins.
     const catchAll = value.spec.routes.findIndex((route) => !route.match);
     if (catchAll >= 0 && catchAll < value.spec.routes.length - 1) {
-      at(["routes", catchAll + 1], `never chosen: route ${catchAll} has no match and takes every connection; move the route without a match to the end`);
+      at(["routes", catchAll + 1], `never chosen: route ${catchAll} has no match and takes every ${routerMode ? "request" : "connection"}; move the route without a match to the end`);
     }
   }
   const telemetryNames = [...model.telemetry.keys()];
@@ -117,4 +148,26 @@ export function crossCheck(model: Model): Finding[] {
     });
   }
   return findings;
+}
+
+
+/**
+ * What a router-mode route can ask for today: weights per request, matches on service, method and
+ * attachments (as the bridge's headers), mirroring. The rest says it is not built yet.
+ */
+function checkRouterModeRoute(route: MetaRoute, routeAt: (fieldPath: FieldPath, message: string) => void): void {
+  if (route.weightsPer === "connection") {
+    routeAt(["weightsPer"], "router mode routes each request, so its weights are per request: leave weightsPer out or set it to request");
+  }
+  for (const attribute of Object.keys(route.match?.attributes ?? {})) {
+    if (attribute !== "service" && attribute !== "method" && !isBridgedAttachmentKey(attribute)) {
+      routeAt(["match", "attributes", attribute], "the bridge passes on attachments whose keys are letters, digits, '-', '_' and '.' only, so this one can never match: rename the attachment");
+    }
+  }
+  if (route.mirrorPercentage && !route.mirror) routeAt(["mirrorPercentage"], "says how many requests to mirror, but the route has no mirror: add mirror or remove it");
+  const notBuilt = "not built in router mode yet: remove it for now (sidecar mode applies it through the MetaProto filter)";
+  if (route.requestMutation) routeAt(["requestMutation"], `request mutation: ${notBuilt}`);
+  if (route.localRateLimit) routeAt(["localRateLimit"], `local rate limit: ${notBuilt}`);
+  if (route.globalRateLimit) routeAt(["globalRateLimit"], "global rate limit: not built in router mode yet (Envoy's HTTP ratelimit filter could do it): remove it for now");
+  if (route.responseMutation) routeAt(["responseMutation"], "response mutation: not built in router mode yet: remove it for now");
 }

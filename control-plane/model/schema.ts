@@ -144,6 +144,11 @@ export const serviceSpec = z.strictObject({
   failurePolicy: z.enum(["FAIL_CLOSED", "FAIL_OPEN", "FAIL_RELOAD"], { error: "must be FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD" }).default("FAIL_RELOAD"),
   connectTimeout: z.string().regex(/^\d+(\.\d+)?(ms|s)$/, { error: 'must be a duration such as "2s" or "500ms"' }).default("2s"),
   subsets: z.array(subset).min(1, { error: "needs at least one subset (name, labels, endpoints)" }),
+  /**
+   * sidecar: the MetaProto filter before tcp_proxy, routing whole connections. router: a bridge
+   * (protocol ⇄ HTTP/2) before Envoy's HTTP connection manager, routing each request (README "Router mode").
+   */
+  mode: z.enum(["sidecar", "router"], { error: 'must be "sidecar" or "router"' }).default("sidecar"),
 });
 
 const stringMatch = z.union([
@@ -171,8 +176,11 @@ const route = z.strictObject({
   match: z.strictObject({ attributes: z.record(z.string(), stringMatch) }).optional(),
   route: z.array(z.strictObject({ destination, weight: whole(0, 100).optional() }))
     .min(1, { error: "needs at least one destination" }),
-  /** Sidecar mode picks a destination per new connection; per request only in router mode. */
-  weightsPer: z.enum(["connection", "request"]).default("connection"),
+  /**
+   * Sidecar mode picks a destination per new connection, router mode per request; left out, each
+   * mode's own. Only said to reject what a mode cannot do.
+   */
+  weightsPer: z.enum(["connection", "request"]).optional(),
   mirror: destination.optional(),
   mirrorPercentage: z.strictObject({ value: z.number().min(0).max(100) }).optional(),
   requestMutation: mutation.optional(),

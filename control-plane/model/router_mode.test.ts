@@ -1,0 +1,104 @@
+import { formatError, loadSources } from "./load";
+import { attributeHeader, isBridgedAttachmentKey } from "./router_mode";
+
+const service = (name: string, port: number, { protocol = "dubbo", mode = "router", extra = "" } = {}) => `apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: ${name} }
+spec:
+  protocol: ${protocol}
+  mode: ${mode}
+  port: ${port}
+  subsets:
+  - { name: v1, endpoints: [{ address: 127.0.0.1, port: 20881 }] }
+  - { name: v2, endpoints: [{ address: 127.0.0.1, port: 20882 }] }
+${extra}`;
+
+const router = (routes: string, hosts = "[greeter]") => `apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: greeter }
+spec:
+  hosts: ${hosts}
+  routes:
+${routes}`;
+
+const load = (...texts: string[]) => loadSources(texts.map((text, i) => ({ file: `f${i}.yaml`, text })));
+const messages = (...texts: string[]) => load(...texts).errors.map(formatError);
+
+describe("router mode in the model", () => {
+  test("mode defaults to sidecar; router mode with per-request weights, matches and a mirror is accepted", () => {
+    const sidecar = load(service("greeter", 20880).replace("  mode: router\n", ""));
+    expect(sidecar.model!.services.get("greeter")!.value.spec.mode).toBe("sidecar");
+    const routes = `  - match: { attributes: { method: { exact: fail }, tenant: { prefix: t }, service: { regex: "io\\\\..*" } } }
+    route: [{ destination: { host: greeter, subset: v2 } }]
+  - route:
+    - { destination: { host: greeter, subset: v1 }, weight: 90 }
+    - { destination: { host: greeter, subset: v2 }, weight: 10 }
+    weightsPer: request
+    mirror: { host: greeter, subset: v2 }
+    mirrorPercentage: { value: 5 }`;
+    expect(messages(service("greeter", 20880), router(routes))).toEqual([]);
+  });
+
+  test("router mode only for protocols with a bridge, and without the MetaProto filter's codec options", () => {
+    expect(messages(service("cache", 6380, { protocol: "redis" }))).toEqual([
+      expect.stringContaining("spec.mode: router mode needs a bridge from redis to HTTP/2, and there is none yet (bridges exist for: dubbo): use mode: sidecar"),
+    ]);
+    expect(messages(service("greeter", 20880).replace("  port: 20880", "  port: 20880\n  codec: { max_pending_calls: 8 }"))).toEqual([
+      expect.stringContaining("spec.codec: router mode does not run the MetaProto filter"),
+    ]);
+    expect(messages(service("greeter", 20880).replace("mode: router", "mode: mesh"))).toEqual([
+      expect.stringContaining('spec.mode: must be "sidecar" or "router"'),
+    ]);
+  });
+
+  test("what router mode does not build yet is rejected and says so", () => {
+    const routes = `  - route: [{ destination: { host: greeter, subset: v1 } }]
+    weightsPer: connection
+    mirrorPercentage: { value: 5 }
+    requestMutation: [{ key: k, value: v }]
+    localRateLimit: { tokenBucket: { maxTokens: 1, fillInterval: 1s } }
+    globalRateLimit: { domain: d, rateLimitService: rls }
+    responseMutation: [{ key: k, value: v }]`;
+    expect(messages(service("greeter", 20880), router(routes))).toEqual([
+      expect.stringContaining("spec.routes[0].weightsPer: router mode routes each request, so its weights are per request"),
+      expect.stringContaining("spec.routes[0].mirrorPercentage: says how many requests to mirror, but the route has no mirror"),
+      expect.stringContaining("spec.routes[0].requestMutation: request mutation: not built in router mode yet"),
+      expect.stringContaining("spec.routes[0].localRateLimit: local rate limit: not built in router mode yet"),
+      expect.stringContaining("spec.routes[0].globalRateLimit: global rate limit: not built in router mode yet"),
+      expect.stringContaining("spec.routes[0].responseMutation: response mutation: not built in router mode yet"),
+    ]);
+  });
+
+  test("a router-mode route's destinations, mirror and hosts are router-mode Services; attachment keys the bridge passes on", () => {
+    const legacy = service("legacy", 20990, { mode: "sidecar" });
+    const routes = `  - match: { attributes: { "bad key": { exact: x } } }
+    route: [{ destination: { host: legacy, subset: v1 } }]
+    mirror: { host: legacy, subset: v3 }
+  - route: [{ destination: { host: greeter } }]
+    mirror: { host: legacy }`;
+    expect(messages(service("greeter", 20880), legacy, router(routes))).toEqual([
+      expect.stringContaining('spec.routes[0].route[0].destination.host: Service "legacy" is in sidecar mode'),
+      expect.stringContaining("spec.routes[0].match.attributes.bad key: the bridge passes on attachments whose keys are letters, digits"),
+      expect.stringContaining('spec.routes[0].mirror.subset: Service "legacy" has no subset "v3"'),
+      expect.stringContaining('spec.routes[1].mirror.host: Service "legacy" is in sidecar mode'),
+    ]);
+    expect(messages(service("greeter", 20880), legacy, router("  - route: [{ destination: { host: greeter } }]", "[greeter, legacy]"))).toEqual([
+      expect.stringContaining("spec.hosts: routes both sidecar-mode and router-mode Services (greeter: router, legacy: sidecar)"),
+    ]);
+  });
+
+  test("a route without a match takes every request: it must come last", () => {
+    const routes = `  - route: [{ destination: { host: greeter, subset: v1 } }]
+  - match: { attributes: { method: { exact: fail } } }
+    route: [{ destination: { host: greeter, subset: v2 } }]`;
+    expect(messages(service("greeter", 20880), router(routes))).toEqual([
+      expect.stringContaining("spec.routes[1]: never chosen: route 0 has no match and takes every request"),
+    ]);
+  });
+
+  test("match attributes are the bridge's headers", () => {
+    expect(["service", "method", "Tenant", "trace.id"].map(attributeHeader))
+      .toEqual(["x-dubbo-service", "x-dubbo-method", "x-dubbo-attachment-tenant", "x-dubbo-attachment-trace.id"]);
+    expect(["tenant", "Trace_ID", "a b", "é", ""].map(isBridgedAttachmentKey)).toEqual([true, true, false, false, false]);
+  });
+});
