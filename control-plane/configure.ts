@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, formatError, loadFiles, Model } from "./model/load";
+import { BRIDGE_MODULES } from "./model/router_mode";
 import { translate, TranslateOptions } from "./resources/translate";
 import type { ResourceSet } from "./resources/types";
 import { Snapshot } from "./xds/cache";
@@ -17,10 +18,13 @@ export function compileConfig(files: string[], options: TranslateOptions & { che
   const missing: ConfigError[] = [];
   if (options.checkWasmFiles !== false) {
     for (const { file, document, value } of model.services.values()) {
-      const wasm = path.join(options.wasmDir, `${value.spec.protocol}.wasm`);
+      // A router-mode Service runs its protocol's bridge instead of the codec's filter.
+      const bridge = value.spec.mode === "router" ? BRIDGE_MODULES[value.spec.protocol] : undefined;
+      const wasm = path.join(options.wasmDir, `${bridge ?? value.spec.protocol}.wasm`);
       if (!fs.existsSync(wasm)) {
-        missing.push({ file, document, kind: value.kind, name: value.metadata.name, path: ["spec", "protocol"],
-          message: `no codec module ${wasm}: build it (./build.sh build compiles codecs/${value.spec.protocol}/), or point --wasm-dir at its folder` });
+        missing.push({ file, document, kind: value.kind, name: value.metadata.name, path: bridge ? ["spec", "mode"] : ["spec", "protocol"],
+          message: bridge ? `no bridge module ${wasm}: build it (./build.sh build compiles filters/bridge/), or point --wasm-dir at its folder`
+            : `no codec module ${wasm}: build it (./build.sh build compiles codecs/${value.spec.protocol}/), or point --wasm-dir at its folder` });
       }
     }
   }

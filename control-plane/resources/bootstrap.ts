@@ -1,6 +1,9 @@
 // Envoy bootstraps: one that takes everything else over ADS from the control plane, and static ones
 // that need no control plane (the model's resources inlined, or plain proxy listeners for rigs).
-import { BootstrapFrame, bootstrapFrame, grpcCluster, http2ProtocolOptions, listener, staticCluster, staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter } from "./pieces";
+import {
+  BootstrapFrame, bootstrapFrame, grpcCluster, http2ProtocolOptions, INTERNAL_LISTENER_BOOTSTRAP_EXTENSION, listener, staticCluster,
+  staticResourcesBootstrap, tcpProxyFilter, WASM_FILTER_NAME, wasmFilter,
+} from "./pieces";
 import { ResourceSet, TYPE_URLS } from "./types";
 
 export interface BootstrapOptions {
@@ -27,6 +30,8 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
       node: { id: options.nodeId, cluster: options.nodeCluster }, adminPort: options.adminPort, adminAddress: options.adminAddress,
       statsFlushInterval: options.statsFlushInterval ?? "5s",
     }),
+    // Router-mode Services (internal listeners) may arrive over LDS at any time.
+    bootstrap_extensions: [INTERNAL_LISTENER_BOOTSTRAP_EXTENSION],
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",
@@ -56,12 +61,21 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
 export function staticBootstrap(resources: ResourceSet, options: StaticBootstrapOptions): Record<string, unknown> {
   const extensions = resources.get(TYPE_URLS.extensionConfig) ?? new Map();
   const endpoints = resources.get(TYPE_URLS.endpoint) ?? new Map();
+  const routeConfigs = resources.get(TYPE_URLS.route) ?? new Map();
+  // HCM's routes inline in place of their RDS reference.
+  const inlineRoutes = (listenerName: string, filter: Record<string, unknown>) => {
+    const { rds, ...config } = filter.typed_config as { rds?: { route_config_name: string } };
+    if (!rds) return filter;
+    const routes = routeConfigs.get(rds.route_config_name);
+    if (!routes) throw new Error(`listener ${listenerName} needs route configuration ${rds.route_config_name}, which is missing`);
+    return { ...filter, typed_config: { ...config, route_config: routes.value } };
+  };
   const listeners = [...(resources.get(TYPE_URLS.listener)?.values() ?? [])].map(({ value }) => ({
     ...value,
     filter_chains: (value.filter_chains as { filters: Record<string, unknown>[] }[]).map((chain) => ({
       ...chain,
       filters: chain.filters.map((filter) => {
-        if (!filter.config_discovery) return filter;
+        if (!filter.config_discovery) return inlineRoutes(value.name as string, filter);
         const extension = extensions.get(filter.name as string);
         if (!extension) throw new Error(`listener ${value.name} needs filter config ${filter.name as string}, which is missing`);
         return { name: WASM_FILTER_NAME, typed_config: (extension.value as { typed_config: unknown }).typed_config };
@@ -73,7 +87,11 @@ export function staticBootstrap(resources: ResourceSet, options: StaticBootstrap
     const { eds_cluster_config: _eds, ...rest } = value;
     return { ...rest, type: "STATIC", load_assignment: endpoints.get(name)?.value ?? { cluster_name: name } };
   });
-  return staticResourcesBootstrap(staticFrame(options), listeners, clusters);
+  const bootstrapValue = staticResourcesBootstrap(staticFrame(options), listeners, clusters);
+  if (!listeners.some((l) => (l as Record<string, unknown>).internal_listener !== undefined)) return bootstrapValue;
+  const { static_resources: staticResources, ...frame } = bootstrapValue;
+  // Internal listeners need the extension; the YAML still ends with the static clusters.
+  return { ...frame, bootstrap_extensions: [INTERNAL_LISTENER_BOOTSTRAP_EXTENSION], static_resources: staticResources };
 }
 
 export interface StaticBootstrapOptions {

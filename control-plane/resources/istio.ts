@@ -41,6 +41,9 @@ export function istioManifests(model: Model, options: IstioOptions): Record<stri
   for (const { value: service } of model.services.values()) {
     const name = service.metadata.name;
     const router = routerOf.get(name);
+    if (service.spec.mode === "router") {
+      throw new Error(`Service ${name} is in router mode, which needs the HTTP connection manager, internal listeners and clusters metaproto serve defines: a WasmPlugin cannot add them to an Istio sidecar, so use mode: sidecar here`);
+    }
     // Matched routes send connections to clusters `metaproto serve` defines; a sidecar has Istio's.
     if (routesConnections(router?.value)) {
       throw new Error(`MetaRouter ${router!.value.metadata.name} chooses connections' clusters by match, which needs the clusters metaproto serve defines: in Istio route TCP connections with a VirtualService, and remove the match`);

@@ -183,3 +183,110 @@ export function bootstrapFrame(options: BootstrapFrame): Record<string, unknown>
 export function staticResourcesBootstrap(frame: BootstrapFrame, listeners: Record<string, unknown>[], clusters: Record<string, unknown>[]): Record<string, unknown> {
   return { ...bootstrapFrame(frame), static_resources: { listeners, clusters } };
 }
+
+// Router mode (docs/router-mode-spike.md): [bridge, consumer side] + HCM → router → HTTP/2 clusters
+// of internal-address endpoints → one internal listener per Service: [bridge, provider side] +
+// tcp_proxy to an ORIGINAL_DST cluster, the endpoint's real address riding on host metadata.
+
+export const HTTP_CONNECTION_MANAGER_FILTER_NAME = "envoy.filters.network.http_connection_manager";
+export const HTTP_CONNECTION_MANAGER_TYPE_URL = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+export const ORIGINAL_DST_LISTENER_FILTER = "envoy.filters.listener.original_dst";
+
+/**
+ * The HPACK dynamic table size both ends of the bridge advertise: 0 keeps Envoy's encoders off the
+ * dynamic table (the bridge's decoder handles one, but a table per stream direction costs memory).
+ * HCM, the bridged clusters and the bridge's own configuration all take it from here.
+ */
+export const BRIDGE_HPACK_TABLE_SIZE = 0;
+
+/** The bridge's plugin configuration (filters/bridge/config.ts): which peer the filter faces. */
+export function bridgeConfiguration(side: "consumer" | "provider"): string {
+  return JSON.stringify({ side, header_table_size: BRIDGE_HPACK_TABLE_SIZE });
+}
+
+/** Envoy runs internal listeners only with this bootstrap extension. */
+export const INTERNAL_LISTENER_BOOTSTRAP_EXTENSION = {
+  name: "envoy.bootstrap.internal_listener",
+  typed_config: { "@type": "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener" },
+};
+
+export interface HttpConnectionManagerOptions {
+  /** Its stats are http.<statPrefix>.*. */
+  statPrefix: string;
+  /** The RouteConfiguration: by name over RDS (ADS), or inline (a static bootstrap). */
+  rds?: { routeConfigName: string; configSource: Record<string, unknown> };
+  routeConfig?: Record<string, unknown>;
+}
+
+/**
+ * HCM facing the bridge's consumer side: HTTP/2 only. No connection keepalive: its PINGs could be
+ * answered only when the consumer next sends bytes (the bridge speaks only when bytes pass).
+ */
+export function httpConnectionManagerFilter(options: HttpConnectionManagerOptions): NetworkFilter {
+  return {
+    name: HTTP_CONNECTION_MANAGER_FILTER_NAME,
+    typed_config: {
+      "@type": HTTP_CONNECTION_MANAGER_TYPE_URL,
+      stat_prefix: options.statPrefix,
+      codec_type: "HTTP2",
+      http2_protocol_options: { hpack_table_size: { value: BRIDGE_HPACK_TABLE_SIZE } },
+      ...(options.rds ? { rds: { config_source: options.rds.configSource, route_config_name: options.rds.routeConfigName } } : {}),
+      ...(options.routeConfig ? { route_config: options.routeConfig } : {}),
+      http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+    },
+  };
+}
+
+/** A listener other listeners' clusters reach in-process (envoy_internal_address), with no socket. */
+export function internalListener(name: string, listenerFilters: Record<string, unknown>[], filters: Record<string, unknown>[]): Record<string, unknown> {
+  return { name, internal_listener: {}, ...(listenerFilters.length ? { listener_filters: listenerFilters } : {}), filter_chains: [{ filters }] };
+}
+
+/** Restores an internal connection's local address from the endpoint metadata internal_upstream passed in. */
+export function originalDstListenerFilter(): Record<string, unknown> {
+  return { name: ORIGINAL_DST_LISTENER_FILTER, typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst" } };
+}
+
+/** "ip:port", "[v6]:port": how original_dst reads an address from metadata. */
+export const addressText = (address: string, port: number) => (address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`);
+
+/**
+ * An endpoint of a bridged cluster: the internal listener, told apart by the real address
+ * (endpoint_id), which host metadata carries to the internal listener's original_dst filter.
+ */
+export function internalLbEndpoint(listenerName: string, endpoint: Endpoint): Record<string, unknown> {
+  const real = addressText(endpoint.address, endpoint.port);
+  return {
+    endpoint: { address: { envoy_internal_address: { server_listener_name: listenerName, endpoint_id: real } } },
+    metadata: { filter_metadata: { [ORIGINAL_DST_LISTENER_FILTER]: { local: real } } },
+    ...(endpoint.weight ? { load_balancing_weight: { value: endpoint.weight } } : {}),
+  };
+}
+
+/**
+ * What makes a cluster a bridged one: HTTP/2 to its endpoints, over internal_upstream passing the
+ * host metadata (the real address) into the internal connection.
+ */
+export function bridgedClusterOptions(): Record<string, unknown> {
+  return {
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        explicit_http_config: { http2_protocol_options: { hpack_table_size: { value: BRIDGE_HPACK_TABLE_SIZE } } },
+      },
+    },
+    transport_socket: {
+      name: "envoy.transport_sockets.internal_upstream",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport",
+        passthrough_metadata: [{ kind: { host: {} }, name: ORIGINAL_DST_LISTENER_FILTER }],
+        transport_socket: { name: "envoy.transport_sockets.raw_buffer", typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" } },
+      },
+    },
+  };
+}
+
+/** The cluster an internal listener's tcp_proxy connects through: to the address original_dst restored. */
+export function originalDstCluster(name: string, connectTimeout = "2s"): Record<string, unknown> {
+  return { name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: duration(connectTimeout) };
+}

@@ -1,12 +1,17 @@
-// Model → Envoy resources: for each Service a listener whose MetaProto Wasm filter comes through ECDS
-// (config_discovery) followed by tcp_proxy, EDS clusters for the Service, each subset and its route,
-// their endpoints, and the filter's TypedExtensionConfig, built from the pieces in pieces.ts.
+// Model → Envoy resources, built from the pieces in pieces.ts. A sidecar-mode Service: a listener whose
+// MetaProto Wasm filter comes through ECDS (config_discovery) followed by tcp_proxy, EDS clusters for
+// the Service, each subset and its route, their endpoints, and the filter's TypedExtensionConfig.
+// A router-mode Service (routerModeResources): the bridge (through ECDS) and HCM with routes over RDS.
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { CodecOptions, MetaRouterDocument, ServiceDocument } from "../model/schema";
-import { duration, lbEndpoint, listener, tcpProxyFilter, wasmFilterConfig } from "./pieces";
+import { attributeHeader, BRIDGE_MODULES, HEARTBEAT_PATH } from "../model/router_mode";
+import {
+  bridgeConfiguration, bridgedClusterOptions, duration, httpConnectionManagerFilter, internalLbEndpoint, internalListener, lbEndpoint,
+  listener, originalDstCluster, originalDstListenerFilter, tcpProxyFilter, wasmFilterConfig,
+} from "./pieces";
 import { Resource, ResourceSet, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
 
 export interface TranslateOptions {
@@ -162,6 +167,7 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
 
   for (const located of model.services.values()) {
     const service = located.value;
+    if (service.spec.mode === "router") continue;
     addCluster(clusterName(service.metadata.name), located, service.spec.connectTimeout, [{ lb_endpoints: endpointsOf(service) }], false);
     for (const subset of service.spec.subsets) {
       addCluster(clusterName(service.metadata.name, subset.name), located, service.spec.connectTimeout, [{ lb_endpoints: endpointsOf(service, subset.name) }], false);
@@ -174,6 +180,10 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
   for (const located of model.services.values()) {
     const service = located.value;
     const name = service.metadata.name;
+    if (service.spec.mode === "router") {
+      routerModeResources(model, located, routerOf.get(name), options, add, origin);
+      continue;
+    }
     // Sidecar mode routes whole connections. A routed Service's tcp_proxy goes to one cluster whose
     // localities are the route's destinations, weighted: a weight change is then an EDS update only.
     // Changing tcp_proxy itself would be an LDS update, and Envoy closes the connections of a replaced
@@ -202,4 +212,113 @@ export function translate(model: Model, options: TranslateOptions): ResourceSet 
     });
   }
   return set;
+}
+
+/** The internal listener of a router-mode Service (provider side of its bridge), and its tcp_proxy's ORIGINAL_DST cluster. */
+export const bridgeListenerName = (service: string) => `bridge|${service}`;
+/** The RouteConfiguration of a router-mode Service's HCM. */
+export const routeConfigName = (service: string) => service;
+/** The ECDS name of the bridge's provider side on a router-mode Service's internal listener. */
+export const providerSideConfigName = (service: string) => `${extensionConfigName(service)}.provider_side`;
+
+type HeaderMatch = { name: string; string_match: { exact: string } | { prefix: string } | { safe_regex: { regex: string } } };
+
+/** A MetaRouter match as HCM header matchers on the bridge's headers. */
+function headerMatchers(attributes: AttributeMatches | undefined): HeaderMatch[] {
+  return Object.entries(attributes ?? {}).map(([attribute, m]) => ({
+    name: attributeHeader(attribute),
+    string_match: "regex" in m ? { safe_regex: { regex: m.regex } } : m,
+  }));
+}
+
+/** A percentage (0 to 100, fractions allowed) as a runtime fraction in millionths. */
+const fractionOf = (percent: number) => ({ default_value: { numerator: Math.round(percent * 10_000), denominator: "MILLION" } });
+
+/**
+ * A router-mode Service: its listener ([bridge consumer side] + HCM, routes over RDS), its internal
+ * listener ([bridge provider side] + tcp_proxy to ORIGINAL_DST), bridged clusters for the Service
+ * and each subset (EDS; endpoints addressed through the internal listener), and its RouteConfiguration:
+ * heartbeats to any endpoint, then the MetaRouter's routes in order (weighted_clusters per request,
+ * header matches, mirrors); without a MetaRouter every request goes to the whole Service.
+ */
+function routerModeResources(model: Model, located: Located<ServiceDocument>, router: Located<MetaRouterDocument> | undefined,
+  options: TranslateOptions, add: (typeUrl: TypeUrl, resource: Resource) => void,
+  origin: (located: Located<{ kind: string; metadata: { name: string } }>) => string): void {
+  const service = located.value;
+  const name = service.metadata.name;
+  const bridgeModule = BRIDGE_MODULES[service.spec.protocol];
+  if (!bridgeModule) throw new Error(`Service ${name}: router mode has no bridge for ${service.spec.protocol}`);
+  const moduleFile = options.moduleFile?.(bridgeModule) ?? path.join(options.wasmDir, `${bridgeModule}.wasm`);
+  const bridgeFilter = (configName: string, side: "consumer" | "provider") => add(TYPE_URLS.extensionConfig, {
+    name: configName, origin: origin(located),
+    value: {
+      name: configName,
+      typed_config: wasmFilterConfig({ name: `${name}.${side}_side`, moduleFile, configuration: bridgeConfiguration(side), failurePolicy: service.spec.failurePolicy }),
+    },
+  });
+  const discovered = (configName: string) => ({ name: configName, config_discovery: { config_source: ADS_SOURCE, type_urls: [WASM_FILTER_TYPE_URL] } });
+
+  // Bridged clusters: a destination's own Service (router mode too, cross_check.ts makes sure) owns them.
+  const addBridgedCluster = (owner: Located<ServiceDocument>, subset?: string, port?: number) => {
+    const cluster = clusterName(owner.value.metadata.name, subset, port);
+    const endpoints = owner.value.spec.subsets.filter((s) => subset === undefined || s.name === subset)
+      .flatMap((s) => s.endpoints).filter((e) => port === undefined || e.port === port)
+      .map((e) => internalLbEndpoint(bridgeListenerName(owner.value.metadata.name), e));
+    add(TYPE_URLS.cluster, {
+      name: cluster, origin: origin(owner),
+      value: { name: cluster, type: "EDS", connect_timeout: duration(owner.value.spec.connectTimeout), eds_cluster_config: { eds_config: ADS_SOURCE }, ...bridgedClusterOptions() },
+    });
+    add(TYPE_URLS.endpoint, { name: cluster, origin: origin(owner), value: { cluster_name: cluster, endpoints: [{ lb_endpoints: endpoints }] } });
+    return cluster;
+  };
+  const whole = addBridgedCluster(located);
+  for (const subset of service.spec.subsets) addBridgedCluster(located, subset.name);
+
+  const routes: Record<string, unknown>[] = [
+    // Heartbeats (and other Dubbo events) keep the consumer's connection alive: any endpoint answers them.
+    { name: "heartbeat", match: { path: HEARTBEAT_PATH }, route: { cluster: whole } },
+  ];
+  router?.value.spec.routes.forEach((route, i) => {
+    const destinations = route.route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
+      name: addBridgedCluster(model.services.get(destination.host)!, destination.subset, destination.port),
+      weight: { value: weight ?? 100 },
+    }));
+    const mirror = route.mirror ? addBridgedCluster(model.services.get(route.mirror.host)!, route.mirror.subset) : undefined;
+    const headers = headerMatchers(route.match?.attributes);
+    routes.push({
+      name: routeKey(route, i),
+      match: { prefix: "/", ...(headers.length ? { headers } : {}) },
+      route: {
+        // One destination left (the others weighted 0): a plain cluster, as Envoy shows it simplest.
+        ...(destinations.length === 1 ? { cluster: destinations[0].name } : { weighted_clusters: { clusters: destinations } }),
+        ...(mirror ? {
+          request_mirror_policies: [{ cluster: mirror, ...(route.mirrorPercentage ? { runtime_fraction: fractionOf(route.mirrorPercentage.value) } : {}) }],
+        } : {}),
+      },
+    });
+  });
+  if (!router) routes.push({ name: "all", match: { prefix: "/" }, route: { cluster: whole } });
+  add(TYPE_URLS.route, {
+    name: routeConfigName(name), origin: origin(router ?? located),
+    value: { name: routeConfigName(name), virtual_hosts: [{ name, domains: ["*"], routes }] },
+  });
+
+  bridgeFilter(extensionConfigName(name), "consumer");
+  bridgeFilter(providerSideConfigName(name), "provider");
+  add(TYPE_URLS.listener, {
+    name, origin: origin(located),
+    value: listener(name, service.spec.address, service.spec.port, [
+      discovered(extensionConfigName(name)),
+      httpConnectionManagerFilter({ statPrefix: name, rds: { routeConfigName: routeConfigName(name), configSource: ADS_SOURCE } }),
+    ]),
+  });
+  const bridgeListener = bridgeListenerName(name);
+  add(TYPE_URLS.listener, {
+    name: bridgeListener, origin: origin(located),
+    value: internalListener(bridgeListener, [originalDstListenerFilter()], [
+      discovered(providerSideConfigName(name)),
+      tcpProxyFilter({ statPrefix: `bridge.${name}`, cluster: bridgeListener }),
+    ]),
+  });
+  add(TYPE_URLS.cluster, { name: bridgeListener, origin: origin(located), value: originalDstCluster(bridgeListener, service.spec.connectTimeout) });
 }

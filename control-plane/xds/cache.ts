@@ -70,6 +70,8 @@ export class Snapshot {
       for (const filter of chains.flatMap((chain) => chain.filters ?? [])) {
         if (filter.config_discovery && !has(TYPE_URLS.extensionConfig, filter.name)) errors.push(`listener ${listener.name} needs filter config ${filter.name}, which is missing`);
         const config = filter.typed_config;
+        const routeConfig = config?.rds?.route_config_name;
+        if (routeConfig !== undefined && !has(TYPE_URLS.route, routeConfig)) errors.push(`listener ${listener.name} needs route configuration ${routeConfig}, which is missing`);
         if (config?.["@type"] !== TCP_PROXY_TYPE_URL) continue;
         const clusters: string[] = config.cluster ? [config.cluster] : (config.weighted_clusters?.clusters ?? []).map((c: { name: string }) => c.name);
         for (const name of clusters) if (!has(TYPE_URLS.cluster, name)) errors.push(`listener ${listener.name} routes to cluster ${name}, which is missing`);

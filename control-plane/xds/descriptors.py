@@ -20,6 +20,13 @@ MODULES = [
     "envoy.extensions.filters.network.tcp_proxy.v3.tcp_proxy_pb2",
     "envoy.extensions.wasm.v3.wasm_pb2",
     "envoy.extensions.upstreams.http.v3.http_protocol_options_pb2",
+    # Router mode: HCM and its router, internal listeners and what addresses their endpoints.
+    "envoy.extensions.filters.network.http_connection_manager.v3.http_connection_manager_pb2",
+    "envoy.extensions.filters.http.router.v3.router_pb2",
+    "envoy.extensions.bootstrap.internal_listener.v3.internal_listener_pb2",
+    "envoy.extensions.transport_sockets.internal_upstream.v3.internal_upstream_pb2",
+    "envoy.extensions.transport_sockets.raw_buffer.v3.raw_buffer_pb2",
+    "envoy.extensions.filters.listener.original_dst.v3.original_dst_pb2",
     "envoy.service.discovery.v3.ads_pb2",
     "envoy.service.discovery.v3.discovery_pb2",
     "google.protobuf.wrappers_pb2",

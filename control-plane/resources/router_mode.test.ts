@@ -1,0 +1,226 @@
+import { loadSources } from "../model/load";
+import { Snapshot } from "../xds/cache";
+import { encodeMessage } from "../xds/api";
+import { bootstrap, staticBootstrap } from "./bootstrap";
+import { istioManifests } from "./istio";
+import { bridgeListenerName, providerSideConfigName, translate } from "./translate";
+import { TYPE_URLS } from "./types";
+
+const config = (weights: [number, number], routerExtra = "") => `apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: greeter }
+spec:
+  protocol: dubbo
+  mode: router
+  port: 20880
+  connectTimeout: 500ms
+  subsets:
+  - name: v1
+    endpoints: [{ address: 127.0.0.1, port: 20881 }, { address: "::1", port: 20883, weight: 3 }]
+  - name: v2
+    endpoints: [{ address: 127.0.0.1, port: 20882 }]
+---
+apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: greeter }
+spec:
+  hosts: [greeter]
+  routes:
+  - name: fail-to-v2
+    match: { attributes: { method: { exact: fail }, tenant: { regex: "t[0-9]+" } } }
+    route: [{ destination: { host: greeter, subset: v2 } }]
+  - route:
+    - { destination: { host: greeter, subset: v1 }, weight: ${weights[0]} }
+    - { destination: { host: greeter, subset: v2 }, weight: ${weights[1]} }
+${routerExtra}`;
+
+const resources = (weights: [number, number] = [90, 10], routerExtra = "") => {
+  const { model, errors } = loadSources([{ file: "r.yaml", text: config(weights, routerExtra) }]);
+  expect(errors).toEqual([]);
+  return translate(model!, { wasmDir: "/opt/metaproto/wasm" });
+};
+const valueOf = (set: ReturnType<typeof resources>, kind: keyof typeof TYPE_URLS, name: string): any => set.get(TYPE_URLS[kind])!.get(name)!.value;
+
+const INTERNAL_UPSTREAM = {
+  name: "envoy.transport_sockets.internal_upstream",
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.internal_upstream.v3.InternalUpstreamTransport",
+    passthrough_metadata: [{ kind: { host: {} }, name: "envoy.filters.listener.original_dst" }],
+    transport_socket: { name: "envoy.transport_sockets.raw_buffer", typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer" } },
+  },
+};
+const ADS = { ads: {}, resource_api_version: "V3" };
+
+describe("router mode translation", () => {
+  test("every resource is a valid message of its type, and the set is consistent", () => {
+    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }");
+    for (const [typeUrl, byName] of set) {
+      for (const resource of byName.values()) expect(() => encodeMessage(typeUrl, resource.value)).not.toThrow();
+    }
+    expect(Snapshot.consistencyErrors(set)).toEqual([]);
+    expect([...set.get(TYPE_URLS.listener)!.keys()]).toEqual(["greeter", "bridge|greeter"]);
+    expect([...set.get(TYPE_URLS.cluster)!.keys()]).toEqual(["greeter", "greeter.v1", "greeter.v2", "bridge|greeter"]);
+    expect([...set.get(TYPE_URLS.route)!.keys()]).toEqual(["greeter"]);
+    expect([...set.get(TYPE_URLS.extensionConfig)!.keys()]).toEqual(["metaproto.greeter", "metaproto.greeter.provider_side"]);
+  });
+
+  test("the listener: the bridge's consumer side through ECDS, then HCM speaking HTTP/2 with routes over RDS", () => {
+    const listener = valueOf(resources(), "listener", "greeter");
+    expect(listener.address).toEqual({ socket_address: { address: "127.0.0.1", port_value: 20880 } });
+    expect(listener.filter_chains).toEqual([{
+      filters: [
+        { name: "metaproto.greeter", config_discovery: { config_source: ADS, type_urls: ["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"] } },
+        {
+          name: "envoy.filters.network.http_connection_manager",
+          typed_config: {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            stat_prefix: "greeter",
+            codec_type: "HTTP2",
+            http2_protocol_options: { hpack_table_size: { value: 0 } },
+            rds: { config_source: ADS, route_config_name: "greeter" },
+            http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+          },
+        },
+      ],
+    }]);
+  });
+
+  test("the bridge's two sides: one module, the side in the plugin configuration", () => {
+    const set = resources();
+    const side = (name: string) => valueOf(set, "extensionConfig", name).typed_config.config;
+    expect(side("metaproto.greeter")).toEqual({
+      name: "greeter.consumer_side", root_id: "metaproto", failure_policy: "FAIL_RELOAD",
+      configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: '{"side":"consumer","header_table_size":0}' },
+      vm_config: { runtime: "envoy.wasm.runtime.v8", code: { local: { filename: "/opt/metaproto/wasm/dubbo_bridge.wasm" } } },
+    });
+    expect(side(providerSideConfigName("greeter")).configuration.value).toBe('{"side":"provider","header_table_size":0}');
+    expect(side(providerSideConfigName("greeter")).vm_config.code.local.filename).toBe("/opt/metaproto/wasm/dubbo_bridge.wasm");
+  });
+
+  test("the route configuration: heartbeats to any endpoint, then the MetaRouter's routes in order", () => {
+    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }");
+    expect(valueOf(set, "route", "greeter")).toEqual({
+      name: "greeter",
+      virtual_hosts: [{
+        name: "greeter", domains: ["*"],
+        routes: [
+          { name: "heartbeat", match: { path: "/_dubbo/heartbeat" }, route: { cluster: "greeter" } },
+          {
+            name: "fail-to-v2",
+            match: {
+              prefix: "/",
+              headers: [
+                { name: "x-dubbo-method", string_match: { exact: "fail" } },
+                { name: "x-dubbo-attachment-tenant", string_match: { safe_regex: { regex: "t[0-9]+" } } },
+              ],
+            },
+            route: { cluster: "greeter.v2" },
+          },
+          {
+            name: "1",
+            match: { prefix: "/" },
+            route: {
+              weighted_clusters: { clusters: [{ name: "greeter.v1", weight: { value: 90 } }, { name: "greeter.v2", weight: { value: 10 } }] },
+              request_mirror_policies: [{ cluster: "greeter.v1", runtime_fraction: { default_value: { numerator: 25000, denominator: "MILLION" } } }],
+            },
+          },
+        ],
+      }],
+    });
+    expect(set.get(TYPE_URLS.route)!.get("greeter")!.origin).toBe("r.yaml document 2 (MetaRouter greeter)");
+  });
+
+  test("a weight change is an RDS update only; a destination weighted 0 leaves the route", () => {
+    const before = resources([90, 10]);
+    const after = resources([0, 100]);
+    for (const kind of ["cluster", "endpoint", "listener", "extensionConfig"] as const) {
+      expect([...after.get(TYPE_URLS[kind])!.values()].map((r) => r.value)).toEqual([...before.get(TYPE_URLS[kind])!.values()].map((r) => r.value));
+    }
+    expect(valueOf(after, "route", "greeter").virtual_hosts[0].routes[2].route).toEqual({ cluster: "greeter.v2" });
+  });
+
+  test("bridged clusters: HTTP/2 over internal_upstream to endpoints addressed through the internal listener", () => {
+    const set = resources();
+    expect(valueOf(set, "cluster", "greeter.v1")).toEqual({
+      name: "greeter.v1", type: "EDS", connect_timeout: { seconds: 0, nanos: 500000000 }, eds_cluster_config: { eds_config: ADS },
+      typed_extension_protocol_options: {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+          "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+          explicit_http_config: { http2_protocol_options: { hpack_table_size: { value: 0 } } },
+        },
+      },
+      transport_socket: INTERNAL_UPSTREAM,
+    });
+    expect(valueOf(set, "endpoint", "greeter.v1")).toEqual({
+      cluster_name: "greeter.v1",
+      endpoints: [{
+        lb_endpoints: [
+          {
+            endpoint: { address: { envoy_internal_address: { server_listener_name: "bridge|greeter", endpoint_id: "127.0.0.1:20881" } } },
+            metadata: { filter_metadata: { "envoy.filters.listener.original_dst": { local: "127.0.0.1:20881" } } },
+          },
+          {
+            endpoint: { address: { envoy_internal_address: { server_listener_name: "bridge|greeter", endpoint_id: "[::1]:20883" } } },
+            metadata: { filter_metadata: { "envoy.filters.listener.original_dst": { local: "[::1]:20883" } } },
+            load_balancing_weight: { value: 3 },
+          },
+        ],
+      }],
+    });
+    expect(valueOf(set, "endpoint", "greeter").endpoints[0].lb_endpoints).toHaveLength(3);
+  });
+
+  test("the internal listener: original_dst restores the endpoint's address, the provider side, tcp_proxy to ORIGINAL_DST", () => {
+    const set = resources();
+    const name = bridgeListenerName("greeter");
+    expect(valueOf(set, "listener", name)).toEqual({
+      name, internal_listener: {},
+      listener_filters: [{ name: "envoy.filters.listener.original_dst", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst" } }],
+      filter_chains: [{
+        filters: [
+          { name: "metaproto.greeter.provider_side", config_discovery: { config_source: ADS, type_urls: ["type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"] } },
+          { name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: "bridge.greeter", cluster: name } },
+        ],
+      }],
+    });
+    expect(valueOf(set, "cluster", name)).toEqual({ name, type: "ORIGINAL_DST", lb_policy: "CLUSTER_PROVIDED", connect_timeout: { seconds: 0, nanos: 500000000 } });
+  });
+
+  test("a router-mode Service without a MetaRouter sends every request to all its endpoints", () => {
+    const { model } = loadSources([{ file: "r.yaml", text: config([90, 10]).split("---")[0] }]);
+    const set = translate(model!, { wasmDir: "/w" });
+    expect(valueOf(set, "route", "greeter").virtual_hosts[0].routes.map((r: any) => [r.name, r.route.cluster]))
+      .toEqual([["heartbeat", "greeter"], ["all", "greeter"]]);
+  });
+
+  test("bootstraps: ADS ones always carry the internal listener extension; a static one inlines the routes", () => {
+    const ads: any = bootstrap({ nodeId: "n", nodeCluster: "c", adminPort: 9901, xdsAddress: "127.0.0.1", xdsPort: 18000 });
+    expect(ads.bootstrap_extensions).toEqual([{ name: "envoy.bootstrap.internal_listener", typed_config: { "@type": "type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener" } }]);
+    expect(() => encodeMessage("envoy.config.bootstrap.v3.Bootstrap", ads)).not.toThrow();
+    const set = resources();
+    const value: any = staticBootstrap(set, { adminPort: 9901 });
+    expect(() => encodeMessage("envoy.config.bootstrap.v3.Bootstrap", value)).not.toThrow();
+    expect(value.bootstrap_extensions).toEqual(ads.bootstrap_extensions);
+    expect(Object.keys(value).slice(-1)).toEqual(["static_resources"]);
+    const [bridge, hcm] = value.static_resources.listeners[0].filter_chains[0].filters;
+    expect(bridge.typed_config.config.configuration.value).toBe('{"side":"consumer","header_table_size":0}');
+    expect(hcm.typed_config.rds).toBeUndefined();
+    expect(hcm.typed_config.route_config).toEqual(valueOf(set, "route", "greeter"));
+    const internal = value.static_resources.listeners[1];
+    expect(internal.filter_chains[0].filters[0].typed_config.config.configuration.value).toBe('{"side":"provider","header_table_size":0}');
+    const clusters = new Map(value.static_resources.clusters.map((c: any) => [c.name, c]));
+    expect(clusters.get("greeter.v2")).toMatchObject({ type: "STATIC", transport_socket: INTERNAL_UPSTREAM, load_assignment: valueOf(set, "endpoint", "greeter.v2") });
+    expect((clusters.get("bridge|greeter") as any).type).toBe("ORIGINAL_DST");
+  });
+
+  test("a listener whose route configuration is missing is an inconsistency", () => {
+    const set = resources();
+    set.get(TYPE_URLS.route)!.clear();
+    expect(Snapshot.consistencyErrors(set)).toEqual(["listener greeter needs route configuration greeter, which is missing"]);
+  });
+
+  test("Istio manifests refuse a router-mode Service", () => {
+    const { model } = loadSources([{ file: "r.yaml", text: config([90, 10]) }]);
+    expect(() => istioManifests(model!, { namespace: "ns", moduleUrl: "http://m", wasmDir: "/w" })).toThrow("Service greeter is in router mode");
+  });
+});
