@@ -61,6 +61,18 @@ describe("Envoy API descriptors from xds-protos", () => {
     expect((deltaResponse.toObject(deltaResponse.decode(deltaBytes)) as { removed_resources: string[] }).removed_resources).toEqual(["b"]);
   });
 
+  test("a Struct in Envoy's YAML form (a plain object: endpoint metadata) is encoded, not dropped", () => {
+    const endpoints = {
+      cluster_name: "c",
+      endpoints: [{ lb_endpoints: [{ metadata: { filter_metadata: { "envoy.filters.listener.original_dst": { local: "127.0.0.1:20880", n: 1, on: true, list: ["a"], nested: { x: null } } } } }] }],
+    };
+    const decoded: any = decodeMessage("envoy.config.endpoint.v3.ClusterLoadAssignment", encodeMessage("envoy.config.endpoint.v3.ClusterLoadAssignment", endpoints));
+    expect(decoded.endpoints[0].lb_endpoints[0].metadata.filter_metadata["envoy.filters.listener.original_dst"].fields).toEqual({
+      local: { string_value: "127.0.0.1:20880" }, n: { number_value: 1 }, on: { bool_value: true },
+      list: { list_value: { values: [{ string_value: "a" }] } }, nested: { struct_value: { fields: { x: { null_value: "NULL_VALUE" } } } },
+    });
+  });
+
   test("a field the API does not have is an error naming its path, not a silent default", () => {
     expect(() => encodeMessage("envoy.config.cluster.v3.Cluster", { name: "x", connect_timeout: { seconds: 1 }, load_assignment: { cluster_nme: "x" } }))
       .toThrow("load_assignment.cluster_nme: no such field in envoy.config.endpoint.v3.ClusterLoadAssignment");

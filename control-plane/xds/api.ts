@@ -56,7 +56,50 @@ export function encodeMessage(typeName: string, value: object): Uint8Array {
   const type = messageType(typeName);
   const problem = verifyDeep(type, value, "");
   if (problem) throw new Error(`${type.fullName}: ${problem}`);
-  return type.encode(type.fromObject(value)).finish();
+  return type.encode(type.fromObject(withStructs(type, value) as object)).finish();
+}
+
+// protobufjs reads a google.protobuf.Struct only in its message form ({ fields: { k: { string_value } } })
+// and silently encodes a plain object as an empty Struct; Envoy's YAML form is the plain JSON object
+// (endpoint metadata, for one). Plain objects under Struct fields are turned into the message form.
+function withStructs(type: protobuf.Type, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  if (type.fullName === ".google.protobuf.Struct") return structMessage(value as Record<string, unknown>);
+  const record = value as Record<string, unknown>;
+  if (type.fullName === ".google.protobuf.Any") {
+    if (typeof record["@type"] !== "string") return value;
+    const inner = messageType(record["@type"]);
+    if (inner.fullName.startsWith(".google.protobuf.") && inner.fullName !== ".google.protobuf.Struct") return value;
+    const { "@type": url, ...rest } = record;
+    return { "@type": url, ...(withStructs(inner, rest) as object) };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, fieldValue] of Object.entries(record)) {
+    const field = type.fields[key];
+    field?.resolve();
+    if (!field || !(field.resolvedType instanceof protobuf.Type) || fieldValue === null) {
+      out[key] = fieldValue;
+      continue;
+    }
+    const fieldType = field.resolvedType;
+    if (field.repeated) out[key] = (fieldValue as unknown[]).map((item) => withStructs(fieldType, item));
+    else if (field.map) out[key] = Object.fromEntries(Object.entries(fieldValue as object).map(([k, v]) => [k, withStructs(fieldType, v)]));
+    else out[key] = withStructs(fieldType, fieldValue);
+  }
+  return out;
+}
+
+function structMessage(value: Record<string, unknown>): { fields: Record<string, unknown> } {
+  return { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, structValue(v)])) };
+}
+
+function structValue(value: unknown): Record<string, unknown> {
+  if (value === null || value === undefined) return { null_value: "NULL_VALUE" };
+  if (typeof value === "string") return { string_value: value };
+  if (typeof value === "number") return { number_value: value };
+  if (typeof value === "boolean") return { bool_value: value };
+  if (Array.isArray(value)) return { list_value: { values: value.map(structValue) } };
+  return { struct_value: structMessage(value as Record<string, unknown>) };
 }
 
 /** Decodes bytes of the named message into a plain object in the same form encodeMessage takes. */
