@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Router mode end to end (README "Router mode"): real Apache Dubbo Java providers in subsets v1 and v2
+# of one router-mode Service, a stock Envoy configured only over ADS by `metaproto serve` (state of the
+# world, then delta), and ONE consumer connection held for the whole scenario
+# (test/router/held_client.js):
+#   - its sayHello calls split per request between v1 and v2 by the weights (30/70), within a generous
+#     binomial bound; the providers' own logs and Envoy's cluster stats count the same split;
+#   - a per-method route: every fail() call goes to v2 (the providers say who served them);
+#   - the weights moved to 0/100 while the connection stays open: its next calls all go to v2 (an RDS
+#     update; no listener or cluster is replaced), and HCM saw one downstream connection throughout.
+# Then `metaproto bootstrap --static` on the same model: calls split over both providers, no control plane.
+#   bash test/router/test.sh        (after ./build.sh build)
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RIG=router
+. "$REPO/test/lib/envoy.sh"
+trap stop_children EXIT
+
+for module in dubbo_bridge; do
+  [ -f "$REPO/dist/wasm/$module.wasm" ] || die "dist/wasm/$module.wasm is missing: run ./build.sh build"
+done
+[ -f "$REPO/build/cp/control-plane/cli/main.js" ] || die "the control plane is not compiled: run ./build.sh build"
+WORK=$(mktemp -d)
+log "work dir $WORK"
+metaproto() { node "$REPO/control-plane/bin/metaproto.js" "$@"; }
+
+# Calls per batch, and the weights of the first split: a binomial count, checked within 5 sigma.
+SPLIT_CALLS=400
+V1_WEIGHT=30
+
+bash "$REPO/test/dubbo/java/run.sh" build
+V1_PORT=$(free_port); V2_PORT=$(free_port)
+for subset in v1 v2; do
+  port_var=${subset^^}_PORT
+  start_child "Dubbo provider $subset" "$WORK/provider-$subset.log" bash "$REPO/test/dubbo/java/run.sh" provider "${!port_var}"
+done
+for subset in v1 v2; do
+  wait_for "Dubbo provider $subset" 90 grep -q "PROVIDER READY" "$WORK/provider-$subset.log" \
+    || { cat "$WORK/provider-$subset.log" >&2; die "provider $subset did not start"; }
+done
+
+write_config() { # file weight_v1 weight_v2
+  cat >"$1.new" <<YAML
+apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: greeter }
+spec:
+  protocol: dubbo
+  mode: router
+  port: $LISTEN_PORT
+  subsets:
+  - { name: v1, endpoints: [{ address: 127.0.0.1, port: $V1_PORT }] }
+  - { name: v2, endpoints: [{ address: 127.0.0.1, port: $V2_PORT }] }
+---
+apiVersion: metaproto.io/v1alpha1
+kind: MetaRouter
+metadata: { name: greeter }
+spec:
+  hosts: [greeter]
+  routes:
+  - name: fail-to-v2
+    match: { attributes: { method: { exact: fail } } }
+    route: [{ destination: { host: greeter, subset: v2 } }]
+  - name: by-weight
+    route:
+    - { destination: { host: greeter, subset: v1 }, weight: $2 }
+    - { destination: { host: greeter, subset: v2 }, weight: $3 }
+YAML
+  # Saved the way editors do: a new file renamed over the old one.
+  mv "$1.new" "$1"
+}
+
+stat() { curl -sf "http://127.0.0.1:$ADMIN_PORT/stats?filter=^$1\$" | awk -F': ' -v name="$1" '$1 == name { print $2 }'; }
+# What the providers themselves served (each logs one line per call).
+served() { grep -c "PROVIDER $2" "$WORK/provider-$1.log" || true; }
+# One field of a JSON line (a dotted path; absent: 0).
+field() { node -e 'let v = JSON.parse(process.argv[1]); for (const k of process.argv[2].split(".")) v = v == null ? undefined : v[k]; console.log(v ?? 0)' "$1" "$2"; }
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# A batch of calls on the held connection; prints the client's JSON report.
+batch() { # method count
+  local report
+  echo "$1 $2" >&"${HELD[1]}"
+  read -r -t 60 report <&"${HELD[0]}" || die "the held connection did not answer $2 $1 calls"
+  [ "$(field "$report" error)" = 0 ] || die "held client: $report"
+  printf '%s\n' "$report"
+}
+
+scenario() { # sotw | delta
+  local api=$1 run="$WORK/$1"
+  mkdir -p "$run"
+  XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+  log "[$api] metaproto serve + Envoy on $api xDS; Service greeter in router mode on :$LISTEN_PORT, weights v1/v2 $V1_WEIGHT/$((100 - V1_WEIGHT))"
+  write_config "$run/config.yaml" "$V1_WEIGHT" $((100 - V1_WEIGHT))
+  metaproto validate "$run/config.yaml" >&2
+  metaproto bootstrap --node "router-$api" --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
+    $([ "$api" = delta ] && echo --delta) -o "$run/envoy.yaml"
+  start_child "metaproto serve" "$run/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$run/config.yaml" \
+    --listen "127.0.0.1:$XDS_PORT" --http-listen "127.0.0.1:$(free_port)" --debounce 100
+  local serve_pid=${CHILD_PIDS[-1]}
+  start_envoy "$run/envoy.yaml" "$ADMIN_PORT" "$run/envoy.log"
+  wait_for "listener :$LISTEN_PORT and its routes (over ADS)" 30 sh -c "[ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^http\\.greeter\\.rds\\.greeter\\.update_success\$' | awk -F': ' '{print \$2}')\" -ge 1 ] && [ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^listener_manager\\.total_listeners_active\$' | awk -F': ' '{print \$2}')\" = 2 ]" \
+    || { tail -n 30 "$run/envoy.log" "$run/serve.log" >&2; die "Envoy never activated the router-mode listeners pushed by metaproto serve"; }
+
+  local v1_before v2_before fails_v1 fails_v2 report to_v1 to_v2
+  v1_before=$(served v1 sayHello); v2_before=$(served v2 sayHello)
+  fails_v1=$(served v1 fail); fails_v2=$(served v2 fail)
+  coproc HELD { exec node "$REPO/test/router/held_client.js" 127.0.0.1 "$LISTEN_PORT" 20 30000; }
+  CHILD_PIDS+=("$HELD_PID")
+  local held_pid=$HELD_PID
+
+  log "[$api] $SPLIT_CALLS sayHello on one connection: split per request by the weights"
+  report=$(batch sayHello "$SPLIT_CALLS")
+  echo "$report" >&2
+  to_v1=$(field "$report" "per_provider.$V1_PORT"); to_v2=$(field "$report" "per_provider.$V2_PORT")
+  [ "$(field "$report" replies)" = "$SPLIT_CALLS" ] && [ "$(field "$report" statuses.20)" = "$SPLIT_CALLS" ] \
+    || die "not every call was answered OK: $report"
+  [ $((to_v1 + to_v2)) = "$SPLIT_CALLS" ] || die "answers came from elsewhere than v1 and v2: $report"
+  # Binomial(n, p): 5 sigma either side of n*p (30/70 over 400: 120 +- 45); a miss is a broken split, not bad luck.
+  node -e 'const [n, p, k] = process.argv.slice(1).map(Number); const mean = n * p, sigma = Math.sqrt(n * p * (1 - p));
+    if (Math.abs(k - mean) > 5 * sigma) { console.error(`v1 got ${k} of ${n}, expected ${mean} +- ${Math.round(5 * sigma)}`); process.exit(1); }' \
+    "$SPLIT_CALLS" "0.$V1_WEIGHT" "$to_v1" || die "the split is not $V1_WEIGHT/$((100 - V1_WEIGHT))"
+  [ $(( $(served v1 sayHello) - v1_before )) = "$to_v1" ] && [ $(( $(served v2 sayHello) - v2_before )) = "$to_v2" ] \
+    || die "the providers' own counts ($(( $(served v1 sayHello) - v1_before )), $(( $(served v2 sayHello) - v2_before ))) differ from the answers ($to_v1, $to_v2)"
+  [ "$(stat cluster.greeter.v1.upstream_rq_total)" = "$to_v1" ] && [ "$(stat cluster.greeter.v2.upstream_rq_total)" = "$to_v2" ] \
+    || die "Envoy's cluster stats ($(stat cluster.greeter.v1.upstream_rq_total), $(stat cluster.greeter.v2.upstream_rq_total)) differ from the answers ($to_v1, $to_v2)"
+  log "[$api] split v1 $to_v1 / v2 $to_v2 (providers and Envoy's cluster stats agree)"
+
+  log "[$api] the per-method route: fail() calls on the same connection all go to v2"
+  report=$(batch fail 5)
+  echo "$report" >&2
+  [ "$(field "$report" replies)" = 5 ] || die "fail() calls were not all answered: $report"
+  [ $(( $(served v2 fail) - fails_v2 )) = 5 ] && [ "$(served v1 fail)" = "$fails_v1" ] \
+    || die "fail() went to v1 $(( $(served v1 fail) - fails_v1 )) times, to v2 $(( $(served v2 fail) - fails_v2 )) times; expected v2 5 times"
+
+  log "[$api] weights to 0/100 while the connection stays open: its next calls all go to v2"
+  local rds_before lds_before
+  rds_before=$(stat http.greeter.rds.greeter.update_success)
+  lds_before="$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)"
+  write_config "$run/config.yaml" 0 100
+  wait_for "the new routes in Envoy (RDS)" 15 sh -c "[ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^http\\.greeter\\.rds\\.greeter\\.update_success\$' | awk -F': ' '{print \$2}')\" -gt $rds_before ]" \
+    || { tail -n 20 "$run/serve.log" >&2; die "the weight change never reached Envoy"; }
+  report=$(batch sayHello 100)
+  echo "$report" >&2
+  [ "$(field "$report" "per_provider.$V2_PORT")" = 100 ] || die "after 0/100 the held connection's calls did not all go to v2: $report"
+  [ "$(stat listener_manager.lds.update_attempt) $(stat cluster_manager.cds.update_attempt)" = "$lds_before" ] \
+    || die "the weight change reached Envoy as an LDS or CDS update, not RDS only"
+
+  log "[$api] HCM saw one downstream connection and every call as an HTTP/2 stream"
+  local calls=$((SPLIT_CALLS + 5 + 100))
+  [ "$(stat http.greeter.downstream_cx_total)" = 1 ] || die "HCM saw $(stat http.greeter.downstream_cx_total) downstream connections, expected the one held"
+  [ "$(stat http.greeter.downstream_cx_http2_total)" = 1 ] || die "the bridge's connection to HCM was not HTTP/2"
+  [ "$(stat http.greeter.downstream_rq_total)" = "$calls" ] && [ "$(stat http.greeter.downstream_rq_2xx)" = "$calls" ] \
+    || die "HCM counted $(stat http.greeter.downstream_rq_total) requests ($(stat http.greeter.downstream_rq_2xx) 2xx), expected $calls"
+  curl -sfg "http://127.0.0.1:$ADMIN_PORT/stats?filter=^(http\.greeter\.downstream_(cx_total|rq_total|rq_2xx)|cluster\.greeter\.v[12]\.upstream_rq_total|tcp\.bridge\.greeter\.downstream_cx_total)\$" >&2
+
+  exec {HELD[1]}>&-
+  wait "$held_pid" || die "the held client did not end cleanly"
+  stop_pid "$ENVOY_PID"
+  stop_pid "$serve_pid"
+}
+
+scenario sotw
+scenario delta
+
+log "metaproto bootstrap --static: the same model inlined (routes in HCM's route_config), no control plane"
+RUN="$WORK/static"; mkdir -p "$RUN"; ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+write_config "$RUN/config.yaml" 50 50
+metaproto bootstrap --static "$RUN/config.yaml" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s -o "$RUN/envoy.yaml"
+start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
+report=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$LISTEN_PORT" 200 20 30000) || die "static: the calls were not all answered: $report"
+echo "$report" >&2
+[ "$(field "$report" "per_provider.$V1_PORT")" -gt 0 ] && [ "$(field "$report" "per_provider.$V2_PORT")" -gt 0 ] \
+  || die "static: 200 calls at 50/50 did not reach both providers: $report"
+[ "$(stat http.greeter.downstream_rq_2xx)" = 200 ] || die "static: HCM counted $(stat http.greeter.downstream_rq_2xx) 2xx requests, expected 200"
+stop_pid "$ENVOY_PID"
+log "router rig passed"
