@@ -1,3 +1,7 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { compileConfig } from "../configure";
 import { loadSources } from "../model/load";
 import { Snapshot } from "../xds/cache";
 import { encodeMessage } from "../xds/api";
@@ -222,5 +226,20 @@ describe("router mode translation", () => {
   test("Istio manifests refuse a router-mode Service", () => {
     const { model } = loadSources([{ file: "r.yaml", text: config([90, 10]) }]);
     expect(() => istioManifests(model!, { namespace: "ns", moduleUrl: "http://m", wasmDir: "/w" })).toThrow("Service greeter is in router mode");
+  });
+
+  test("validate wants the bridge module, not the codec's, for a router-mode Service", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "router-mode-"));
+    try {
+      const file = path.join(dir, "r.yaml");
+      fs.writeFileSync(file, config([90, 10]));
+      fs.writeFileSync(path.join(dir, "dubbo.wasm"), "");
+      const missing = compileConfig([file], { wasmDir: dir });
+      expect(missing.ok ? [] : missing.errors).toEqual([expect.stringContaining(`spec.mode: no bridge module ${path.join(dir, "dubbo_bridge.wasm")}: build it (./build.sh build compiles filters/bridge/)`)]);
+      fs.renameSync(path.join(dir, "dubbo.wasm"), path.join(dir, "dubbo_bridge.wasm"));
+      expect(compileConfig([file], { wasmDir: dir }).ok).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
