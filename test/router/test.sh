@@ -8,7 +8,8 @@
 #   - a per-method route: every fail() call goes to v2 (the providers say who served them);
 #   - the weights moved to 0/100 while the connection stays open: its next calls all go to v2 (an RDS
 #     update; no listener or cluster is replaced), and HCM saw one downstream connection throughout.
-# Then `metaproto bootstrap --static` on the same model: calls split over both providers, no control plane.
+# Then `metaproto bootstrap --static` on the same model, no control plane, with every request of the
+# weighted route mirrored to v1: the client sees one answer per call, v1 serves a copy of each.
 #   bash test/router/test.sh        (after ./build.sh build)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -39,7 +40,7 @@ for subset in v1 v2; do
     || { cat "$WORK/provider-$subset.log" >&2; die "provider $subset did not start"; }
 done
 
-write_config() { # file weight_v1 weight_v2
+write_config() { # file weight_v1 weight_v2 [mirror subset]
   cat >"$1.new" <<YAML
 apiVersion: metaproto.io/v1alpha1
 kind: Service
@@ -65,6 +66,7 @@ spec:
     route:
     - { destination: { host: greeter, subset: v1 }, weight: $2 }
     - { destination: { host: greeter, subset: v2 }, weight: $3 }
+$([ -z "${4:-}" ] || echo "    mirror: { host: greeter, subset: $4 }")
 YAML
   # Saved the way editors do: a new file renamed over the old one.
   mv "$1.new" "$1"
@@ -163,15 +165,22 @@ scenario() { # sotw | delta
 scenario sotw
 scenario delta
 
-log "metaproto bootstrap --static: the same model inlined (routes in HCM's route_config), no control plane"
+log "metaproto bootstrap --static: the same model inlined (routes in HCM's route_config), no control plane; every weighted call mirrored to v1"
 RUN="$WORK/static"; mkdir -p "$RUN"; ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
-write_config "$RUN/config.yaml" 50 50
+write_config "$RUN/config.yaml" 50 50 v1
 metaproto bootstrap --static "$RUN/config.yaml" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s -o "$RUN/envoy.yaml"
 start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
+v1_before=$(served v1 sayHello); v2_before=$(served v2 sayHello)
 report=$(node "$REPO/test/router/pipelined_client.js" 127.0.0.1 "$LISTEN_PORT" 200 20 30000) || die "static: the calls were not all answered: $report"
 echo "$report" >&2
-[ "$(field "$report" "per_provider.$V1_PORT")" -gt 0 ] && [ "$(field "$report" "per_provider.$V2_PORT")" -gt 0 ] \
-  || die "static: 200 calls at 50/50 did not reach both providers: $report"
+to_v1=$(field "$report" "per_provider.$V1_PORT"); to_v2=$(field "$report" "per_provider.$V2_PORT")
+[ "$to_v1" -gt 0 ] && [ "$to_v2" -gt 0 ] && [ $((to_v1 + to_v2)) = 200 ] || die "static: 200 calls at 50/50 did not reach both providers: $report"
 [ "$(stat http.greeter.downstream_rq_2xx)" = 200 ] || die "static: HCM counted $(stat http.greeter.downstream_rq_2xx) 2xx requests, expected 200"
+# Mirrors are sent beside the calls and their answers dropped: v1 serves its share plus a copy of every call.
+wait_for "v1 served its $to_v1 calls and 200 mirrored copies" 15 sh -c "[ \$(grep -c 'PROVIDER sayHello' '$WORK/provider-v1.log') = $((v1_before + to_v1 + 200)) ]" \
+  || die "static: v1 served $(( $(served v1 sayHello) - v1_before )), expected $to_v1 + 200 mirrored"
+[ $(( $(served v2 sayHello) - v2_before )) = "$to_v2" ] || die "static: v2 served $(( $(served v2 sayHello) - v2_before )), expected $to_v2"
+[ "$(stat cluster.greeter.v1.upstream_rq_total)" = $((to_v1 + 200)) ] || die "static: cluster greeter.v1 counted $(stat cluster.greeter.v1.upstream_rq_total) requests, expected $((to_v1 + 200))"
+log "static: v1 $to_v1 + 200 mirrored, v2 $to_v2; the client saw 200 answers"
 stop_pid "$ENVOY_PID"
 log "router rig passed"
