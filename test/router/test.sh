@@ -98,7 +98,8 @@ scenario() { # sotw | delta
   metaproto bootstrap --node "router-$api" --xds "127.0.0.1:$XDS_PORT" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s \
     $([ "$api" = delta ] && echo --delta) -o "$run/envoy.yaml"
   start_child "metaproto serve" "$run/serve.log" node "$REPO/control-plane/bin/metaproto.js" serve "$run/config.yaml" \
-    --listen "127.0.0.1:$XDS_PORT" --http-listen "127.0.0.1:$(free_port)" --debounce 100
+    --listen "127.0.0.1:$XDS_PORT" --http-listen "127.0.0.1:$(free_port)" --debounce 100 \
+    --wasm-dir "$REPO/dist/wasm" --pin-dir "$run/pinned"
   local serve_pid=${CHILD_PIDS[-1]}
   start_envoy "$run/envoy.yaml" "$ADMIN_PORT" "$run/envoy.log"
   wait_for "listener :$LISTEN_PORT and its routes (over ADS)" 30 sh -c "[ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^http\\.greeter\\.rds\\.greeter\\.update_success\$' | awk -F': ' '{print \$2}')\" -ge 1 ] && [ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^listener_manager\\.total_listeners_active\$' | awk -F': ' '{print \$2}')\" = 2 ]" \
