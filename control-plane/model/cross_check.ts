@@ -107,6 +107,7 @@ export function crossCheck(model: Model): Finding[] {
         if (route.weightsPer === "request") routeAt(["weightsPer"], `per-request weights on one connection: ${routerOnly}`);
         if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
         if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
+        if (route.timeout) routeAt(["timeout"], `per-request timeouts: ${routerOnly}`);
         if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}, and even there it is not built yet`);
         const notYet = "the MetaProto filter does not apply it yet: remove it for now";
         if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);

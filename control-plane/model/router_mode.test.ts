@@ -35,8 +35,20 @@ describe("router mode in the model", () => {
     - { destination: { host: greeter, subset: v2 }, weight: 10 }
     weightsPer: request
     mirror: { host: greeter, subset: v2 }
-    mirrorPercentage: { value: 5 }`;
+    mirrorPercentage: { value: 5 }
+    timeout: 1.5s`;
     expect(messages(service("greeter", 20880), router(routes))).toEqual([]);
+  });
+
+  test("a per-request timeout only in router mode", () => {
+    const routes = `  - route: [{ destination: { host: greeter } }]
+    timeout: 500ms`;
+    expect(messages(service("greeter", 20880, { mode: "sidecar" }), router(routes))).toEqual([
+      expect.stringContaining("spec.routes[0].timeout: per-request timeouts: only router mode can honour it"),
+    ]);
+    expect(messages(service("greeter", 20880), router(routes.replace("500ms", "soon")))).toEqual([
+      expect.stringContaining('spec.routes[0].timeout: must be a duration such as "500ms", "5s" or "1m" ("0s": no limit)'),
+    ]);
   });
 
   test("router mode only for protocols with a bridge, and without the MetaProto filter's codec options", () => {

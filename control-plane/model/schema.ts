@@ -182,6 +182,8 @@ const route = z.strictObject({
    */
   weightsPer: z.enum(["connection", "request"]).optional(),
   mirror: destination.optional(),
+  /** Router mode: how long a request may wait for its answer ("0s": no limit; left out: Envoy's 15 s). */
+  timeout: z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { error: 'must be a duration such as "500ms", "5s" or "1m" ("0s": no limit)' }).optional(),
   mirrorPercentage: z.strictObject({ value: z.number().min(0).max(100) }).optional(),
   requestMutation: mutation.optional(),
   responseMutation: mutation.optional(),

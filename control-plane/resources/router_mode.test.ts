@@ -57,7 +57,7 @@ const ADS = { ads: {}, resource_api_version: "V3" };
 
 describe("router mode translation", () => {
   test("every resource is a valid message of its type, and the set is consistent", () => {
-    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }");
+    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }\n    timeout: 0s");
     for (const [typeUrl, byName] of set) {
       for (const resource of byName.values()) expect(() => encodeMessage(typeUrl, resource.value)).not.toThrow();
     }
@@ -102,7 +102,7 @@ describe("router mode translation", () => {
   });
 
   test("the route configuration: heartbeats to any endpoint, then the MetaRouter's routes in order", () => {
-    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }");
+    const set = resources([90, 10], "    mirror: { host: greeter, subset: v1 }\n    mirrorPercentage: { value: 2.5 }\n    timeout: 1.5s");
     expect(valueOf(set, "route", "greeter")).toEqual({
       name: "greeter",
       virtual_hosts: [{
@@ -126,6 +126,7 @@ describe("router mode translation", () => {
             route: {
               weighted_clusters: { clusters: [{ name: "greeter.v1", weight: { value: 90 } }, { name: "greeter.v2", weight: { value: 10 } }] },
               request_mirror_policies: [{ cluster: "greeter.v1", runtime_fraction: { default_value: { numerator: 25000, denominator: "MILLION" } } }],
+              timeout: { seconds: 1, nanos: 500000000 },
             },
           },
         ],

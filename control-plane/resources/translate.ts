@@ -291,6 +291,8 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
       route: {
         // One destination left (the others weighted 0): a plain cluster, as Envoy shows it simplest.
         ...(destinations.length === 1 ? { cluster: destinations[0].name } : { weighted_clusters: { clusters: destinations } }),
+        // HCM answers a request past it with 504, which the bridge turns into Dubbo status 31 (SERVER_TIMEOUT).
+        ...(route.timeout ? { timeout: duration(route.timeout) } : {}),
         ...(mirror ? {
           request_mirror_policies: [{ cluster: mirror, ...(route.mirrorPercentage ? { runtime_fraction: fractionOf(route.mirrorPercentage.value) } : {}) }],
         } : {}),

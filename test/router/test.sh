@@ -6,6 +6,7 @@
 #   - its sayHello calls split per request between v1 and v2 by the weights (30/70), within a generous
 #     binomial bound; the providers' own logs and Envoy's cluster stats count the same split;
 #   - a per-method route: every fail() call goes to v2 (the providers say who served them);
+#   - a route with a 500 ms timeout to a server that never answers: the client gets Dubbo status 31;
 #   - the weights moved to 0/100 while the connection stays open: its next calls all go to v2 (an RDS
 #     update; no listener or cluster is replaced), and HCM saw one downstream connection throughout.
 # Then `metaproto bootstrap --static` on the same model, no control plane, with every request of the
@@ -35,6 +36,9 @@ for subset in v1 v2; do
   port_var=${subset^^}_PORT
   start_child "Dubbo provider $subset" "$WORK/provider-$subset.log" bash "$REPO/test/dubbo/java/run.sh" provider "${!port_var}"
 done
+# A server that accepts and never answers, the one endpoint of the Service "stuck".
+BLACKHOLE_PORT=$(free_port)
+start_child blackhole "$WORK/blackhole.log" node -e 'require("net").createServer((s) => s.on("data", () => {})).listen(+process.argv[1], "127.0.0.1")' "$BLACKHOLE_PORT"
 for subset in v1 v2; do
   wait_for "Dubbo provider $subset" 90 grep -q "PROVIDER READY" "$WORK/provider-$subset.log" \
     || { cat "$WORK/provider-$subset.log" >&2; die "provider $subset did not start"; }
@@ -54,6 +58,15 @@ spec:
   - { name: v2, endpoints: [{ address: 127.0.0.1, port: $V2_PORT }] }
 ---
 apiVersion: metaproto.io/v1alpha1
+kind: Service
+metadata: { name: stuck }
+spec:
+  protocol: dubbo
+  mode: router
+  port: $STUCK_LISTEN_PORT
+  subsets: [{ name: all, endpoints: [{ address: 127.0.0.1, port: $BLACKHOLE_PORT }] }]
+---
+apiVersion: metaproto.io/v1alpha1
 kind: MetaRouter
 metadata: { name: greeter }
 spec:
@@ -62,6 +75,10 @@ spec:
   - name: fail-to-v2
     match: { attributes: { method: { exact: fail } } }
     route: [{ destination: { host: greeter, subset: v2 } }]
+  - name: hang-times-out
+    match: { attributes: { method: { exact: hang } } }
+    route: [{ destination: { host: stuck } }]
+    timeout: 500ms
   - name: by-weight
     route:
     - { destination: { host: greeter, subset: v1 }, weight: $2 }
@@ -91,7 +108,7 @@ batch() { # method count
 scenario() { # sotw | delta
   local api=$1 run="$WORK/$1"
   mkdir -p "$run"
-  XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+  XDS_PORT=$(free_port); ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port); STUCK_LISTEN_PORT=$(free_port)
   log "[$api] metaproto serve + Envoy on $api xDS; Service greeter in router mode on :$LISTEN_PORT, weights v1/v2 $V1_WEIGHT/$((100 - V1_WEIGHT))"
   write_config "$run/config.yaml" "$V1_WEIGHT" $((100 - V1_WEIGHT))
   metaproto validate "$run/config.yaml" >&2
@@ -102,7 +119,7 @@ scenario() { # sotw | delta
     --wasm-dir "$REPO/dist/wasm" --pin-dir "$run/pinned"
   local serve_pid=${CHILD_PIDS[-1]}
   start_envoy "$run/envoy.yaml" "$ADMIN_PORT" "$run/envoy.log"
-  wait_for "listener :$LISTEN_PORT and its routes (over ADS)" 30 sh -c "[ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^http\\.greeter\\.rds\\.greeter\\.update_success\$' | awk -F': ' '{print \$2}')\" -ge 1 ] && [ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^listener_manager\\.total_listeners_active\$' | awk -F': ' '{print \$2}')\" = 2 ]" \
+  wait_for "listener :$LISTEN_PORT and its routes (over ADS)" 30 sh -c "[ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^http\\.greeter\\.rds\\.greeter\\.update_success\$' | awk -F': ' '{print \$2}')\" -ge 1 ] && [ \"\$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/stats?filter=^listener_manager\\.total_listeners_active\$' | awk -F': ' '{print \$2}')\" = 4 ]" \
     || { tail -n 30 "$run/envoy.log" "$run/serve.log" >&2; die "Envoy never activated the router-mode listeners pushed by metaproto serve"; }
 
   local v1_before v2_before fails_v1 fails_v2 report to_v1 to_v2
@@ -136,6 +153,12 @@ scenario() { # sotw | delta
   [ $(( $(served v2 fail) - fails_v2 )) = 5 ] && [ "$(served v1 fail)" = "$fails_v1" ] \
     || die "fail() went to v1 $(( $(served v1 fail) - fails_v1 )) times, to v2 $(( $(served v2 fail) - fails_v2 )) times; expected v2 5 times"
 
+  log "[$api] a route with a 500 ms timeout to a server that never answers: Dubbo status 31 (SERVER_TIMEOUT)"
+  report=$(batch hang 3)
+  echo "$report" >&2
+  [ "$(field "$report" statuses.31)" = 3 ] || die "the timed-out calls did not come back as Dubbo status 31: $report"
+  [ "$(stat cluster.stuck.upstream_rq_timeout)" = 3 ] || die "Envoy counted $(stat cluster.stuck.upstream_rq_timeout) route timeouts on cluster stuck, expected 3"
+
   log "[$api] weights to 0/100 while the connection stays open: its next calls all go to v2"
   local rds_before lds_before
   rds_before=$(stat http.greeter.rds.greeter.update_success)
@@ -153,9 +176,10 @@ scenario() { # sotw | delta
   local calls=$((SPLIT_CALLS + 5 + 100))
   [ "$(stat http.greeter.downstream_cx_total)" = 1 ] || die "HCM saw $(stat http.greeter.downstream_cx_total) downstream connections, expected the one held"
   [ "$(stat http.greeter.downstream_cx_http2_total)" = 1 ] || die "the bridge's connection to HCM was not HTTP/2"
-  [ "$(stat http.greeter.downstream_rq_total)" = "$calls" ] && [ "$(stat http.greeter.downstream_rq_2xx)" = "$calls" ] \
-    || die "HCM counted $(stat http.greeter.downstream_rq_total) requests ($(stat http.greeter.downstream_rq_2xx) 2xx), expected $calls"
-  curl -sfg "http://127.0.0.1:$ADMIN_PORT/stats?filter=^(http\.greeter\.downstream_(cx_total|rq_total|rq_2xx)|cluster\.greeter\.v[12]\.upstream_rq_total|tcp\.bridge\.greeter\.downstream_cx_total)\$" >&2
+  [ "$(stat http.greeter.downstream_rq_total)" = $((calls + 3)) ] && [ "$(stat http.greeter.downstream_rq_2xx)" = "$calls" ] \
+    && [ "$(stat http.greeter.downstream_rq_5xx)" = 3 ] \
+    || die "HCM counted $(stat http.greeter.downstream_rq_total) requests ($(stat http.greeter.downstream_rq_2xx) 2xx, $(stat http.greeter.downstream_rq_5xx) 5xx), expected $((calls + 3)) ($calls 2xx, 3 timeouts)"
+  curl -sfg "http://127.0.0.1:$ADMIN_PORT/stats?filter=^(http\.greeter\.downstream_(cx_total|rq_total|rq_2xx|rq_5xx)|cluster\.stuck\.upstream_rq_timeout|cluster\.greeter\.v[12]\.upstream_rq_total|tcp\.bridge\.greeter\.downstream_cx_total)\$" >&2
 
   exec {HELD[1]}>&-
   wait "$held_pid" || die "the held client did not end cleanly"
@@ -167,7 +191,7 @@ scenario sotw
 scenario delta
 
 log "metaproto bootstrap --static: the same model inlined (routes in HCM's route_config), no control plane; every weighted call mirrored to v1"
-RUN="$WORK/static"; mkdir -p "$RUN"; ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port)
+RUN="$WORK/static"; mkdir -p "$RUN"; ADMIN_PORT=$(free_port); LISTEN_PORT=$(free_port); STUCK_LISTEN_PORT=$(free_port)
 write_config "$RUN/config.yaml" 50 50 v1
 metaproto bootstrap --static "$RUN/config.yaml" --admin-port "$ADMIN_PORT" --stats-flush-interval 1s -o "$RUN/envoy.yaml"
 start_envoy "$RUN/envoy.yaml" "$ADMIN_PORT" "$RUN/envoy.log"
