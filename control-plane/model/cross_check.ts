@@ -151,7 +151,6 @@ export function crossCheck(model: Model): Finding[] {
   return findings;
 }
 
-
 /**
  * What a router-mode route can ask for today: weights per request, matches on service, method and
  * attachments (as the bridge's headers), mirroring. The rest says it is not built yet.
