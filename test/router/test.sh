@@ -10,7 +10,8 @@
 #   - the weights moved to 0/100 while the connection stays open: its next calls all go to v2 (an RDS
 #     update; no listener or cluster is replaced), and HCM saw one downstream connection throughout.
 # Then `metaproto bootstrap --static` on the same model, no control plane, with every request of the
-# weighted route mirrored to v1: the client sees one answer per call, v1 serves a copy of each.
+# weighted route mirrored to v1: the client sees one answer per call, v1 serves a copy of each; and the
+# real Java consumer's whole run (sayHello, fail, oneway, echo of a rich object, 1 s heartbeats).
 #   bash test/router/test.sh        (after ./build.sh build)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -207,5 +208,15 @@ wait_for "v1 served its $to_v1 calls and 200 mirrored copies" 15 sh -c "[ \$(gre
 [ $(( $(served v2 sayHello) - v2_before )) = "$to_v2" ] || die "static: v2 served $(( $(served v2 sayHello) - v2_before )), expected $to_v2"
 [ "$(stat cluster.greeter.v1.upstream_rq_total)" = $((to_v1 + 200)) ] || die "static: cluster greeter.v1 counted $(stat cluster.greeter.v1.upstream_rq_total) requests, expected $((to_v1 + 200))"
 log "static: v1 $to_v1 + 200 mirrored, v2 $to_v2; the client saw 200 answers"
+log "static: the Java consumer's run, idle 3.5 s after its calls with 1 s heartbeats (they travel as streams too)"
+rq_before=$(stat http.greeter.downstream_rq_total)
+timeout 120 bash "$REPO/test/dubbo/java/run.sh" consumer --url "dubbo://[::ffff:127.0.0.1]:$LISTEN_PORT" --count 3 \
+  --heartbeat 1000 --pause 3500 >"$RUN/consumer.out" 2>"$RUN/consumer.err" || { tail -n 30 "$RUN/consumer.err" >&2; die "the Java consumer failed"; }
+grep '^SUMMARY' "$RUN/consumer.out" >&2 || true
+grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$RUN/consumer.out" || { tail -n 30 "$RUN/consumer.err" >&2; die "the Java consumer's run did not complete through router mode"; }
+# Its 6 calls (3 sayHello, fail, oneway, echo); anything beyond is a heartbeat stream.
+heartbeats=$(( $(stat http.greeter.downstream_rq_total) - rq_before - 6 ))
+[ "$heartbeats" -ge 1 ] || die "no heartbeat streams from the Java consumer"
+log "static: the Java consumer's run completed; $heartbeats heartbeat streams"
 stop_pid "$ENVOY_PID"
 log "router rig passed"
