@@ -214,6 +214,9 @@ build_codecs() { # [codec...]: default every codec
 compile_control_plane() {
   log "compiling control-plane/ -> build/cp (run it with: npx metaproto --help)"
   npx --no-install tsc -p control-plane/tsconfig.json
+  # build does not install; setup and test rewrite the descriptors when descriptors.py names more types.
+  [ ! -f "$ENVOY_API_DESCRIPTORS" ] || [ "$ENVOY_API_DESCRIPTORS" -nt control-plane/xds/descriptors.py ] \
+    || log "WARNING: $ENVOY_API_DESCRIPTORS is older than control-plane/xds/descriptors.py: run ./build.sh setup, or the control plane may not know every Envoy type it sends"
 }
 
 # Proves the Envoy binary instantiates our module under V8: start it, wait until LIVE,
