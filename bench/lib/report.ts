@@ -124,7 +124,7 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor"], vsFloor)] : []),
     ...(hasPolicy ? ["", "What a policy costs: `metaproto_policy` is the same module with a policy that runs every stage per call and lets it through (an authz rule that never matches, a token bucket in Envoy's shared data that never runs dry). Envoy CPU per request:", "",
       table(["shape", "throughput metaproto_policy/metaproto", "metaproto_policy − metaproto"], vsPolicy)] : []),
-    ...(tracing.length > 0 ? ["", "What tracing costs: the same module with `tracing` at 100 % and 1 % sampling (spans built, encoded and queued; the benchmark bootstrap has no collector yet, so the Export calls themselves are not measured). Envoy CPU per request:", "",
+    ...(tracing.length > 0 ? ["", "What tracing costs: the same module with `tracing` at 100 % and 1 % sampling (spans built, encoded, queued and exported over gRPC to a `metaproto receiver` collector pinned with the backend; at 100 % under full load the queue overflows and the run logs the spans dropped). Envoy CPU per request:", "",
       table(["shape", ...tracing.flatMap((t) => [`throughput ${t.name}/metaproto`, `${t.name} − metaproto`])], vsTracing)] : []),
     ...(nativeName ? ["", `MetaProto against Envoy's native filter (${nativeName}): throughput ratio, p50 difference, Envoy CPU per request ratio:`, "",
       table(["shape", `throughput metaproto/${nativeName}`, "p50 difference", "Envoy CPU per request"], vsNative)] : []),
