@@ -42,9 +42,11 @@ done
 cp "$SCRATCH/package-lock.json" "$SCRATCH/node_modules/.metaproto-lock"
 ln -s "$REPO/.venv" "$SCRATCH/.venv"
 mkdir -p "$SCRATCH/build"
-for descriptors in "$REPO"/build/xds-protos-*; do
-  [ -e "$descriptors" ] || die "no Envoy API descriptors under build/: run ./build.sh setup"
-  ln -s "$descriptors" "$SCRATCH/build/"
+# The Envoy API descriptors (the control plane) and the OTLP .proto files (the collector of the
+# benchmark's tracing targets), as ./build.sh setup left them.
+for installed in "$REPO"/build/xds-protos-* "$REPO"/build/otlp-protos-*; do
+  [ -e "$installed" ] || die "no $(basename "$installed") under build/: run ./build.sh setup"
+  ln -s "$installed" "$SCRATCH/build/"
 done
 [ ! -e "$SCRATCH/codecs/$NAME" ] || die "codecs/$NAME exists in this checkout: choose another SCAFFOLD_NAME"
 
