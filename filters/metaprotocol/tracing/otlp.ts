@@ -86,32 +86,29 @@ function writeResource(w: ProtoWriter, serviceName: string): void {
   w.end();
 }
 
-/** ExportTraceServiceRequest { ResourceSpans resource_spans = 1 { resource = 1; ScopeSpans scope_spans = 2 { scope = 1; spans = 2 } } } */
-export function traceRequest(spans: Array<Uint8Array>, serviceName: string): Uint8Array {
-  const w = new ProtoWriter(256 + spans.length * 512);
+/**
+ * ExportTraceServiceRequest { ResourceSpans resource_spans = 1 { resource = 1; ScopeSpans scope_spans = 2 { scope = 1; spans = 2 } } }
+ * and ExportLogsServiceRequest { ResourceLogs resource_logs = 1 { resource = 1; ScopeLogs scope_logs = 2 { scope = 1; log_records = 2 } } }
+ * share every field number: one encoder serves both.
+ */
+function exportRequest(items: Array<Uint8Array>, serviceName: string): Uint8Array {
+  const w = new ProtoWriter(256 + items.length * 512);
   w.begin(1);
   writeResource(w, serviceName);
   w.begin(2);
   w.begin(1);
   w.stringField(1, SCOPE_NAME);
   w.end();
-  for (let i = 0; i < spans.length; i++) w.messageBytesField(2, unchecked(spans[i]));
+  for (let i = 0; i < items.length; i++) w.messageBytesField(2, unchecked(items[i]));
   w.end();
   w.end();
   return w.toBytes();
 }
 
-/** ExportLogsServiceRequest { ResourceLogs resource_logs = 1 { resource = 1; ScopeLogs scope_logs = 2 { scope = 1; log_records = 2 } } } */
+export function traceRequest(spans: Array<Uint8Array>, serviceName: string): Uint8Array {
+  return exportRequest(spans, serviceName);
+}
+
 export function logsRequest(records: Array<Uint8Array>, serviceName: string): Uint8Array {
-  const w = new ProtoWriter(256 + records.length * 512);
-  w.begin(1);
-  writeResource(w, serviceName);
-  w.begin(2);
-  w.begin(1);
-  w.stringField(1, SCOPE_NAME);
-  w.end();
-  for (let i = 0; i < records.length; i++) w.messageBytesField(2, unchecked(records[i]));
-  w.end();
-  w.end();
-  return w.toBytes();
+  return exportRequest(records, serviceName);
 }
