@@ -15,6 +15,7 @@ const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const readline = require('readline');
+const { onDubboReplies } = require('./dubbo_replies');
 
 const [host, portText, windowText, timeoutText] = process.argv.slice(2);
 const windowSize = Number(windowText || 20);
@@ -36,7 +37,6 @@ function frameFor(method) {
 
 const socket = net.connect(Number(portText), host);
 let nextId = 1;
-let received = Buffer.alloc(0);
 let batch = null;
 
 function report() {
@@ -91,25 +91,16 @@ lines.on('line', (line) => {
 });
 lines.on('close', () => { stdinEnded = true; startNext(); });
 
-socket.on('data', (chunk) => {
-  received = Buffer.concat([received, chunk]);
-  while (received.length >= 16) {
-    const length = 16 + received.readUInt32BE(12);
-    if (received.length < length) break;
-    const frame = received.subarray(0, length);
-    received = received.subarray(length);
-    if ((frame[2] & 0x80) !== 0 || (frame[2] & 0x20) !== 0) continue; // requests and events are not replies
-    const id = Number(frame.readBigUInt64BE(4));
-    if (!batch || !batch.awaiting.delete(id)) fail(`a reply with id ${id}, which no call awaits`);
-    batch.replies++;
-    batch.statuses[frame[3]] = (batch.statuses[frame[3]] || 0) + 1;
-    const text = frame.subarray(16).toString('latin1');
-    const provider = /response from .*:(\d+)/.exec(text);
-    if (provider) batch.perProvider[provider[1]] = (batch.perProvider[provider[1]] || 0) + 1;
-    else if (batch.firstError === null) batch.firstError = text.replace(/[^\x20-\x7e]/g, '').slice(0, 200);
-    if (batch.replies === batch.count) report();
-    else sendMore();
-  }
+onDubboReplies(socket, (frame, id) => {
+  if (!batch || !batch.awaiting.delete(id)) fail(`a reply with id ${id}, which no call awaits`);
+  batch.replies++;
+  batch.statuses[frame[3]] = (batch.statuses[frame[3]] || 0) + 1;
+  const text = frame.subarray(16).toString('latin1');
+  const provider = /response from .*:(\d+)/.exec(text);
+  if (provider) batch.perProvider[provider[1]] = (batch.perProvider[provider[1]] || 0) + 1;
+  else if (batch.firstError === null) batch.firstError = text.replace(/[^\x20-\x7e]/g, '').slice(0, 200);
+  if (batch.replies === batch.count) report();
+  else sendMore();
 });
 socket.on('error', (e) => fail(String(e)));
 socket.on('close', () => { if (batch) fail('the connection closed'); process.exit(0); });

@@ -12,6 +12,7 @@
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
+const { onDubboReplies } = require('./dubbo_replies');
 
 const [host, portText, countText, windowText, timeoutText] = process.argv.slice(2);
 const count = Number(countText);
@@ -23,7 +24,6 @@ const template = captured.subarray(0, 16 + captured.readUInt32BE(12));
 const socket = net.connect(Number(portText), host);
 const started = Date.now();
 let sent = 0;
-let received = Buffer.alloc(0);
 const replies = new Map();
 let outOfOrder = 0;
 let lastId = 0;
@@ -53,26 +53,18 @@ function finish(code) {
 }
 
 socket.on('connect', () => sendUpTo(windowSize));
-socket.on('data', (chunk) => {
-  received = Buffer.concat([received, chunk]);
-  while (received.length >= 16) {
-    const length = 16 + received.readUInt32BE(12);
-    if (received.length < length) break;
-    const frame = received.subarray(0, length);
-    received = received.subarray(length);
-    if ((frame[2] & 0x80) !== 0 || (frame[2] & 0x20) !== 0) continue; // requests and events are not replies
-    const id = Number(frame.readBigUInt64BE(4));
-    if (id < 1 || id > count || replies.has(id)) { unmatched++; continue; }
-    if (id < lastId) outOfOrder++;
-    lastId = Math.max(lastId, id);
-    const text = frame.subarray(16).toString('latin1');
-    replies.set(id, frame[3]);
-    statuses[frame[3]] = (statuses[frame[3]] || 0) + 1;
-    const provider = /response from .*:(\d+)/.exec(text);
-    if (provider) perProvider[provider[1]] = (perProvider[provider[1]] || 0) + 1;
-    else if (firstError === null) firstError = text.replace(/[^\x20-\x7e]/g, '');
-    sendUpTo(sent + 1);
-  }
+onDubboReplies(socket, (frame, id) => {
+  if (id < 1 || id > count || replies.has(id)) { unmatched++; return; }
+  if (id < lastId) outOfOrder++;
+  lastId = Math.max(lastId, id);
+  const text = frame.subarray(16).toString('latin1');
+  replies.set(id, frame[3]);
+  statuses[frame[3]] = (statuses[frame[3]] || 0) + 1;
+  const provider = /response from .*:(\d+)/.exec(text);
+  if (provider) perProvider[provider[1]] = (perProvider[provider[1]] || 0) + 1;
+  else if (firstError === null) firstError = text.replace(/[^\x20-\x7e]/g, '');
+  sendUpTo(sent + 1);
+}, () => {
   if (replies.size === count) finish(unmatched === 0 ? 0 : 1);
 });
 socket.on('error', (e) => { firstError = firstError || String(e); finish(1); });
