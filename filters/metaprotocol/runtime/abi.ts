@@ -6,6 +6,7 @@ import { BufferKind, LogLevel, getBufferBytes, log, nowNanos } from "./host";
 import { grpcClosed, grpcReceived } from "../tracing/observer";
 export { malloc } from "./host";
 import { ConnectionFilter, RootFilter, createRootFilter } from "./filter";
+import { enterCallback, leaveCallback } from "./collector";
 
 const roots = new Map<u32, RootFilter>();
 const connections = new Map<u32, ConnectionFilter>();
@@ -21,6 +22,12 @@ function connectionFor(contextId: u32): ConnectionFilter | null {
 export function proxy_abi_version_0_2_1(): void {}
 
 export function proxy_on_context_create(contextId: u32, rootContextId: u32): void {
+  enterCallback();
+  createContext(contextId, rootContextId);
+  leaveCallback();
+}
+
+function createContext(contextId: u32, rootContextId: u32): void {
   if (rootContextId == 0) {
     const root = createRootFilter(contextId);
     if (root == null) log(LogLevel.Critical, "metaproto: no root filter registered (a codec's main.ts must call useCodec)");
@@ -40,9 +47,11 @@ export function proxy_validate_configuration(rootContextId: u32, configurationSi
 }
 
 export function proxy_on_configure(rootContextId: u32, configurationSize: u32): u32 {
+  enterCallback();
   const root = rootFor(rootContextId);
-  if (root == null) return 0;
-  return root.onConfigure(readPluginConfiguration(configurationSize)) ? 1 : 0;
+  const configured = root != null && root.onConfigure(readPluginConfiguration(configurationSize));
+  leaveCallback();
+  return configured ? 1 : 0;
 }
 
 function readPluginConfiguration(size: u32): Uint8Array {
@@ -52,38 +61,55 @@ function readPluginConfiguration(size: u32): Uint8Array {
 }
 
 export function proxy_on_tick(rootContextId: u32): void {
+  enterCallback();
   const root = rootFor(rootContextId);
   if (root != null) root.onTick();
+  leaveCallback();
 }
 
 export function proxy_on_new_connection(contextId: u32): i32 {
+  enterCallback();
   const c = connectionFor(contextId);
-  return c == null ? 0 : c.onNewConnection();
+  const status = c == null ? 0 : c.onNewConnection();
+  leaveCallback();
+  return status;
 }
 
 export function proxy_on_downstream_data(contextId: u32, length: u32, endOfStream: u32): i32 {
+  enterCallback();
   const c = connectionFor(contextId);
-  return c == null ? 0 : c.onDownstreamData(length, endOfStream != 0);
+  const status = c == null ? 0 : c.onDownstreamData(length, endOfStream != 0);
+  leaveCallback();
+  return status;
 }
 
 export function proxy_on_upstream_data(contextId: u32, length: u32, endOfStream: u32): i32 {
+  enterCallback();
   const c = connectionFor(contextId);
-  return c == null ? 0 : c.onUpstreamData(length, endOfStream != 0);
+  const status = c == null ? 0 : c.onUpstreamData(length, endOfStream != 0);
+  leaveCallback();
+  return status;
 }
 
 export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {
+  enterCallback();
   const c = connectionFor(contextId);
   if (c != null) c.onDownstreamClose();
+  leaveCallback();
 }
 
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {
+  enterCallback();
   const c = connectionFor(contextId);
   if (c != null) c.onUpstreamClose();
+  leaveCallback();
 }
 
 export function proxy_on_done(contextId: u32): u32 {
+  enterCallback();
   const c = connectionFor(contextId);
   if (c != null) c.onDone();
+  leaveCallback();
   return 1;
 }
 
@@ -95,14 +121,20 @@ export function proxy_on_grpc_receive_initial_metadata(contextId: u32, token: u3
 export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, token: u32, trailers: u32): void {}
 
 export function proxy_on_grpc_receive(contextId: u32, token: u32, responseSize: u32): void {
+  enterCallback();
   grpcReceived(token);
+  leaveCallback();
 }
 
 export function proxy_on_grpc_close(contextId: u32, token: u32, statusCode: u32): void {
+  enterCallback();
   grpcClosed(token, statusCode, nowNanos());
+  leaveCallback();
 }
 
 export function proxy_on_delete(contextId: u32): void {
+  enterCallback();
   if (connections.has(contextId)) connections.delete(contextId);
   else if (roots.has(contextId)) roots.delete(contextId);
+  leaveCallback();
 }

@@ -2,8 +2,8 @@
 // result instead of throwing: on the per-byte and per-call paths a trap would close every
 // connection of the VM (the SDK's checked helpers throw on any result but Ok/NotFound).
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
-import { __pin, __unpin } from "rt/itcms";
 import { repoint } from "../../../api/assembly/bytes";
+import { countInput } from "./collector";
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
 export enum HostResult { Ok = 0, NotFound = 1, BadArgument = 2, Empty = 7, CasMismatch = 8, Unimplemented = 12 }
@@ -78,6 +78,7 @@ export function getBufferBytes(kind: BufferKind, start: u32, length: u32): Uint8
   store<u32>(outSize, 0);
   const result = imports.proxy_get_buffer_bytes(kind, start, length, outPtr, outSize);
   if (result != HostResult.Ok) return null;
+  countInput(length);
   return takeHostBuffer();
 }
 
