@@ -84,6 +84,20 @@ describe("where a reply ends", () => {
     expect(reply.frame_length).toBe(rs.length);
   });
 
+  // Rows that arrive together are skipped in one decode call; a read that cuts a row (or its header)
+  // must not end the reply early or late.
+  test.each([true, false])("300 rows, whole or cut anywhere, end the reply at its terminator (CLIENT_DEPRECATE_EOF %s)", async (deprecateEof) => {
+    const rows = Array.from({ length: 300 }, (_, i) => [Buffer.from(i % 7 ? `row-${i}` : ""), Buffer.from(String(i))]);
+    const rs = resultSet(1, ["a", "b"], rows, { deprecateEof }).bytes;
+    for (const cut of [rs.length, 5, 1000, rs.length - 3]) {
+      const r = await converse([...hello(deprecateEof ? WITH_DEPRECATE_EOF : NO_DEPRECATE_EOF), ["downstream", query("SELECT a, b FROM t")],
+        ["upstream", rs.subarray(0, cut)], ["upstream", rs.subarray(cut)], ["downstream", command(COM.PING)], ["upstream", ok(1)]]);
+      expect(r.errors).toEqual([]);
+      const replies = r.decoded.filter((m) => m.kind === "response").map((m) => [m.method, m.frame_length]);
+      expect(replies).toEqual([["LOGIN", 11], ["COM_QUERY:SELECT", rs.length], ["COM_PING", ok(1).length]]);
+    }
+  });
+
   test("an OK with SERVER_MORE_RESULTS_EXISTS chains the next result into the same reply", async () => {
     const first = ok(1, { status: 0x000a, affected: 1 }); // INSERT ...; SELECT ...
     const second = resultSet(2, ["a"], [[Buffer.from("1")]], { deprecateEof: true });
