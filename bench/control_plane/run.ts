@@ -33,6 +33,7 @@ interface Options {
   variants: Variant[];
   skipEnvoy: boolean;
   protocols: string[];
+  cpuProfileDir?: string;
 }
 
 const epochNow = () => performance.timeOrigin + performance.now();
@@ -184,6 +185,7 @@ async function main(): Promise<number> {
     .option("--debounce <ms>", "serve's --debounce (its default: 200)", "200")
     .option("--poll <ms>", "how often GET /status is polled for the ACKs (the resolution of save→ACK)", "10")
     .option("--skip-envoy", "no real Envoy: only the simulated nodes and memory", false)
+    .option("--cpu-prof <dir>", "serve (the 1,000-route one) writes a V8 CPU profile there when it stops (node --cpu-prof; open it in Chrome DevTools)")
     .option("--out <file>", "Markdown file whose control-plane section is (re)written (default docs/benchmarks.md; smoke build/bench/control-plane.md)")
     .option("--smoke", "tiny sizes, one change of each kind; writes to build/bench/ only (CI)", false)
     .option("--render <results.json>", "only re-render the section from a saved build/bench/control-plane-results.json")
@@ -207,6 +209,7 @@ async function main(): Promise<number> {
     variants: String(opts.variants).split(",").filter(Boolean) as Variant[],
     skipEnvoy: Boolean(opts.skipEnvoy),
     protocols: KNOWN_PROTOCOLS.filter((p) => existsSync(path.join(repo, "dist/wasm", `${p}.wasm`))),
+    cpuProfileDir: opts.cpuProf ? path.resolve(String(opts.cpuProf)) : undefined,
   };
   for (const [name, v] of [["routes", o.routes], ["nodes", o.nodes], ["repeats", o.repeats], ["poll", o.pollMs]] as const) {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
@@ -245,7 +248,7 @@ async function main(): Promise<number> {
   log(`configuration: ${o.routes} Services + ${o.routes} MetaRouters, ${(results.configBytes / 1024).toFixed(0)} KiB, listeners on 127.0.0.1:${shape.listenerPortBase}-${shape.listenerPortBase + o.routes - 1}`);
 
   const serveStartedAt = epochNow();
-  const serve = await startServe(repo, o.workDir, file, o.debounceMs, null);
+  const serve = await startServe(repo, o.workDir, file, o.debounceMs, null, o.cpuProfileDir);
   try {
     const first = await waitForReload(serve, 1, 300000);
     results.serveStartMs = first.at - serveStartedAt;
