@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import { PUSH_ORDER, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl } from "../resources/types";
 import { packAny } from "./api";
-import { encodeAny } from "./server/messages";
+import { encodeAny, encodeDiscoveryResponseBody } from "./server/messages";
 
 export interface EncodedResource {
   name: string;
@@ -22,6 +22,11 @@ export interface EncodedResource {
 export class Snapshot {
   private readonly byType = new Map<string, Map<string, EncodedResource>>();
   private readonly versions = new Map<string, string>();
+  /** Per type, every resource in name order, and the state-of-the-world response carrying them (made on first use). */
+  private readonly lists = new Map<string, EncodedResource[]>();
+  private readonly bodies = new Map<string, Uint8Array>();
+  private readonly nameKeys = new Map<string, string>();
+  private readonly removed = new Map<string, { previous: Snapshot; resources: EncodedResource[] }>();
 
   /**
    * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
@@ -56,6 +61,40 @@ export class Snapshot {
 
   resources(typeUrl: string): Map<string, EncodedResource> {
     return this.byType.get(typeUrl) ?? new Map();
+  }
+
+  /** Every resource of the type, by name: one array for all the streams that take them all. */
+  all(typeUrl: string): EncodedResource[] {
+    let list = this.lists.get(typeUrl);
+    if (!list) this.lists.set(typeUrl, (list = [...this.resources(typeUrl).values()]));
+    return list;
+  }
+
+  /** The type's resource names as one string: equal in two snapshots when their sets of names are (a change of values keeps it). */
+  namesKey(typeUrl: string): string {
+    let key = this.nameKeys.get(typeUrl);
+    if (key === undefined) this.nameKeys.set(typeUrl, (key = [...this.resources(typeUrl).keys()].join("\n")));
+    return key;
+  }
+
+  /** Resources of the type that `previous` had and this snapshot has not: worked out once for every stream. */
+  removedSince(previous: Snapshot, typeUrl: string): EncodedResource[] {
+    const known = this.removed.get(typeUrl);
+    if (known?.previous === previous) return known.resources;
+    const now = this.resources(typeUrl);
+    const resources = previous.namesKey(typeUrl) === this.namesKey(typeUrl) ? [] : previous.all(typeUrl).filter((r) => !now.has(r.name));
+    this.removed.set(typeUrl, { previous, resources });
+    return resources;
+  }
+
+  /**
+   * A state-of-the-world response of the type's version and all its resources, but for its nonce:
+   * encoded once for every stream (a hundred Envoys get the same bytes; only their nonces differ).
+   */
+  responseBody(typeUrl: string): Uint8Array {
+    let body = this.bodies.get(typeUrl);
+    if (!body) this.bodies.set(typeUrl, (body = encodeDiscoveryResponseBody(this.version(typeUrl), typeUrl, this.all(typeUrl).map((r) => r.anyBytes))));
+    return body;
   }
 
   /** References that would leave Envoy waiting or failing: listeners to missing clusters or filter configs, EDS clusters without endpoints. */

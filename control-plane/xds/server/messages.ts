@@ -21,8 +21,8 @@ export interface DiscoveryResponse {
   resources: Any[];
   type_url: string;
   nonce: string;
-  /** The resources as encoded Any messages (EncodedResource.anyBytes): when given, used instead of resources. */
-  encodedResources?: Uint8Array[];
+  /** The response but its nonce, as encodeDiscoveryResponseBody made it: when given, used instead of the fields above. */
+  encodedBody?: Uint8Array;
 }
 
 export interface DeltaDiscoveryRequest {
@@ -48,13 +48,19 @@ export function encodeAny(any: Any): Uint8Array {
   return Writer.create().uint32(10).string(any.type_url).uint32(18).bytes(any.value).finish();
 }
 
-// One change goes to every connected Envoy: responses are assembled from the resources' cached Any
-// encodings (field numbers from envoy/service/discovery/v3/discovery.proto) instead of re-encoding
-// each resource per stream. messages.test.ts checks them against protobufjs.
-export function encodeDiscoveryResponse(response: DiscoveryResponse & { encodedResources: Uint8Array[] }): Buffer {
-  const writer = Writer.create().uint32(10).string(response.version_info);
-  for (const any of response.encodedResources) writer.uint32(18).bytes(any);
-  return Buffer.from(writer.uint32(34).string(response.type_url).uint32(42).string(response.nonce).finish());
+// One change goes to every connected Envoy: a response is assembled from the resources' cached Any
+// encodings (field numbers from envoy/service/discovery/v3/discovery.proto) instead of re-encoding each
+// resource, and everything but the nonce is encoded once for all the streams that get the same
+// resources (Snapshot.responseBody). messages.test.ts checks them against protobufjs.
+export function encodeDiscoveryResponseBody(version: string, typeUrl: string, encodedResources: Uint8Array[]): Uint8Array {
+  const writer = Writer.create().uint32(10).string(version);
+  for (const any of encodedResources) writer.uint32(18).bytes(any);
+  return writer.uint32(34).string(typeUrl).finish();
+}
+
+/** A body and a nonce (field 5): protobuf fields may come in any order, so the nonce simply follows. */
+export function encodeDiscoveryResponse(response: DiscoveryResponse & { encodedBody: Uint8Array }): Buffer {
+  return Buffer.concat([response.encodedBody, Writer.create().uint32(42).string(response.nonce).finish()]);
 }
 
 export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
@@ -89,7 +95,7 @@ export function adsServiceDefinition(): grpc.ServiceDefinition {
       path: `${ADS}StreamAggregatedResources`, requestStream: true, responseStream: true,
       requestSerialize: sotwRequest.serialize, requestDeserialize: sotwRequest.deserialize,
       responseSerialize: (response: DiscoveryResponse) =>
-        (response.encodedResources ? encodeDiscoveryResponse(response as DiscoveryResponse & { encodedResources: Uint8Array[] }) : sotwResponse.serialize(response)),
+        (response.encodedBody ? encodeDiscoveryResponse(response as DiscoveryResponse & { encodedBody: Uint8Array }) : sotwResponse.serialize(response)),
       responseDeserialize: sotwResponse.deserialize,
     },
     DeltaAggregatedResources: {

@@ -14,7 +14,7 @@ import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
 import { describeRejection, ServerContext } from "./context";
 import { AdsStream } from "./stream";
-import type { DiscoveryRequest, DiscoveryResponse } from "./messages";
+import { DiscoveryRequest, DiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
 
 interface TypeState {
   names: Set<string>;
@@ -22,9 +22,13 @@ interface TypeState {
   sentVersion?: string;
   sentNonce?: string;
   nackedVersion?: string;
-  /** Resources of the last response, and of the last one Envoy accepted (name → version). */
+  /** Resources of the last response, and of the last one Envoy accepted. */
   sent: EncodedResource[];
-  accepted: Map<string, string>;
+  accepted: EncodedResource[];
+  /** The resource_names of the last request, as sent: an ACK repeats them (thousands for EDS), so they are compared, not rebuilt. */
+  requested: string[];
+  /** Snapshot.namesKey of a snapshot whose every resource of the type `names` took: it takes all of the next one with that key too. */
+  takesAllOf?: string;
 }
 
 export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
@@ -39,7 +43,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     if (!typeUrl) return;
     let state = this.states.get(typeUrl);
     const first = state === undefined;
-    if (!state) this.states.set(typeUrl, (state = { names: new Set(), wildcard: false, sent: [], accepted: new Map() }));
+    if (!state) this.states.set(typeUrl, (state = { names: new Set(), wildcard: false, sent: [], accepted: [], requested: [] }));
 
     // A nonce on the first request of a type comes from an earlier stream (a reconnect): not ours to check.
     if (request.response_nonce && !first) {
@@ -50,25 +54,30 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       const status = this.ctx.status.type(this.nodeId!, typeUrl);
       if (request.error_detail) {
         state.nackedVersion = state.sentVersion;
-        const changed = state.sent.filter((r) => state!.accepted.get(r.name) !== r.version);
+        const accepted = new Map(state.accepted.map((r) => [r.name, r.version]));
+        const changed = state.sent.filter((r) => accepted.get(r.name) !== r.version);
         const { resources, origins } = describeRejection(request.error_detail.message, changed.length ? changed : state.sent);
         status.nack = { version: state.sentVersion ?? "", message: request.error_detail.message, resources, origins, at: new Date() };
         this.ctx.log.error({ node: this.nodeId, typeUrl, version: state.sentVersion, resources, origins, error: request.error_detail.message },
           "Envoy rejected the configuration (NACK); it keeps its previous one. Fix the documents named in origins");
       } else {
         status.ackedVersion = request.version_info;
-        state.accepted = new Map(state.sent.map((r) => [r.name, r.version]));
+        state.accepted = state.sent;
         if (status.nack && status.nack.version !== request.version_info) status.nack = undefined;
         this.ctx.log.debug({ node: this.nodeId, typeUrl, version: request.version_info }, "ACK");
       }
     }
 
+    // An ACK or NACK naming what the last request named (as every ACK of a steady Envoy does): nothing to answer.
+    if (!first && request.response_nonce && sameNames(request.resource_names, state.requested)) return;
+    state.requested = request.resource_names;
     const names = new Set(request.resource_names);
     const wildcard = names.has("*") || (names.size === 0 && isFullStateType(typeUrl) && (first || state.wildcard));
     names.delete("*");
     const subscriptionChanged = wildcard !== state.wildcard || names.size !== state.names.size || [...names].some((n) => !state!.names.has(n));
     state.names = names;
     state.wildcard = wildcard;
+    state.takesAllOf = undefined;
     // The first request of a type, or one without a nonce, opens a subscription: always answered.
     if (first || !request.response_nonce || subscriptionChanged) this.respond(typeUrl, true);
   }
@@ -77,10 +86,10 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     const previous = this.snapshot;
     this.snapshot = next;
     const clusters = this.states.get(TYPE_URLS.cluster);
-    const stale = previous && clusters ? [...previous.resources(TYPE_URLS.cluster).values()].filter((r) => !next.resources(TYPE_URLS.cluster).has(r.name)) : [];
+    const stale = previous && clusters ? next.removedSince(previous, TYPE_URLS.cluster) : [];
     // Make before break: new clusters arrive next to the old ones, the old go once listeners moved off them.
     if (stale.length && next.version(TYPE_URLS.cluster) !== clusters!.nackedVersion) {
-      this.send(TYPE_URLS.cluster, `${next.version(TYPE_URLS.cluster)}+stale`, [...this.select(TYPE_URLS.cluster, next), ...stale]);
+      this.send(TYPE_URLS.cluster, `${next.version(TYPE_URLS.cluster)}+stale`, [...this.select(TYPE_URLS.cluster, next).resources, ...stale]);
     }
     for (const typeUrl of PUSH_ORDER) {
       if (typeUrl !== TYPE_URLS.cluster || !stale.length) this.respond(typeUrl, false);
@@ -88,11 +97,16 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     if (stale.length) this.respond(TYPE_URLS.cluster, false);
   }
 
-  private select(typeUrl: string, snapshot: Snapshot): EncodedResource[] {
+  /** The resources the subscription takes; `all` when they are every one of the type (so the shared response fits). */
+  private select(typeUrl: string, snapshot: Snapshot): { resources: EncodedResource[]; all: boolean } {
     const state = this.states.get(typeUrl)!;
-    const all = snapshot.resources(typeUrl);
-    if (state.wildcard) return [...all.values()];
-    return [...state.names].map((name) => all.get(name)).filter((r): r is EncodedResource => r !== undefined);
+    const all = snapshot.all(typeUrl);
+    if (state.wildcard || state.takesAllOf === snapshot.namesKey(typeUrl)) return { resources: all, all: true };
+    const byName = snapshot.resources(typeUrl);
+    const resources = [...state.names].map((name) => byName.get(name)).filter((r): r is EncodedResource => r !== undefined);
+    if (resources.length < all.length) return { resources, all: false };
+    state.takesAllOf = snapshot.namesKey(typeUrl);
+    return { resources: all, all: true };
   }
 
   private respond(typeUrl: string, subscriptionChanged: boolean): void {
@@ -100,10 +114,12 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     if (!state || !this.snapshot) return;
     const version = this.snapshot.version(typeUrl);
     if (!subscriptionChanged && (version === state.sentVersion || version === state.nackedVersion)) return;
-    this.send(typeUrl, version, this.select(typeUrl, this.snapshot));
+    const { resources, all } = this.select(typeUrl, this.snapshot);
+    this.send(typeUrl, version, resources, all ? this.snapshot.responseBody(typeUrl) : undefined);
   }
 
-  private send(typeUrl: string, version: string, resources: EncodedResource[]): void {
+  /** body: the response but its nonce, when it is the snapshot's shared one; else encoded here. */
+  private send(typeUrl: string, version: string, resources: EncodedResource[], body?: Uint8Array): void {
     const state = this.states.get(typeUrl)!;
     const nonce = String(++this.nonce);
     state.sentVersion = version;
@@ -112,7 +128,14 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     const status = this.ctx.status.type(this.nodeId!, typeUrl);
     status.sentVersion = version;
     status.responses++;
-    this.ctx.log.debug({ node: this.nodeId, typeUrl, version, nonce, names: resources.map((r) => r.name) }, "response sent");
-    this.call.write({ version_info: version, resources: [], encodedResources: resources.map((r) => r.anyBytes), type_url: typeUrl, nonce });
+    if (this.ctx.log.isLevelEnabled("debug")) this.ctx.log.debug({ node: this.nodeId, typeUrl, version, nonce, names: resources.map((r) => r.name) }, "response sent");
+    const encodedBody = body ?? encodeDiscoveryResponseBody(version, typeUrl, resources.map((r) => r.anyBytes));
+    this.call.write({ version_info: version, resources: [], type_url: typeUrl, nonce, encodedBody });
   }
+}
+
+function sameNames(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
