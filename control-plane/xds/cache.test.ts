@@ -22,6 +22,19 @@ describe("snapshot cache", () => {
     expect(second.resources(TYPE_URLS.extensionConfig).get("y")!.version).toBe(new Snapshot(set("2")).resources(TYPE_URLS.extensionConfig).get("y")!.version);
   });
 
+  test("what a snapshot no longer has, and whether two snapshots name the same resources, are worked out against any earlier one", () => {
+    const first = snapshotOf({ clusters: ["a", "b", "c"] });
+    const reweighted = snapshotOf({ clusters: ["a", "b", "c"] });
+    const fewer = snapshotOf({ clusters: ["a", "d"] });
+    expect(reweighted.namesKey(TYPE_URLS.cluster)).toBe(first.namesKey(TYPE_URLS.cluster));
+    expect(fewer.namesKey(TYPE_URLS.cluster)).not.toBe(first.namesKey(TYPE_URLS.cluster));
+    expect(reweighted.removedSince(first, TYPE_URLS.cluster)).toEqual([]);
+    expect(fewer.removedSince(first, TYPE_URLS.cluster).map((r) => r.name)).toEqual(["b", "c"]);
+    expect(fewer.removedSince(reweighted, TYPE_URLS.cluster).map((r) => r.name)).toEqual(["b", "c"]);
+    expect(fewer.removedSince(snapshotOf({ clusters: ["e"] }), TYPE_URLS.cluster).map((r) => r.name)).toEqual(["e"]);
+    expect(fewer.all(TYPE_URLS.cluster).map((r) => r.name)).toEqual(["a", "d"]);
+  });
+
   test("consistency: a listener to a missing cluster, a missing filter config, an EDS cluster without endpoints", () => {
     const set: ResourceSet = new Map(Object.values(TYPE_URLS).map((url) => [url as TypeUrl, new Map<string, Resource>()]));
     set.get(TYPE_URLS.cluster)!.set("c", { name: "c", value: { name: "c", type: "EDS" } });

@@ -12,6 +12,8 @@ export interface EncodedResource {
   any: { type_url: string; value: Uint8Array };
   /** That Any's wire encoding, copied into responses. */
   anyBytes: Uint8Array;
+  /** The delta xDS Resource carrying it (name, version, Any), encoded on first use for every stream. */
+  deltaBytes?: Uint8Array;
   /** Hash of the encoded bytes: the resource's version in delta xDS. */
   version: string;
   origin?: string;
@@ -26,7 +28,8 @@ export class Snapshot {
   private readonly lists = new Map<string, EncodedResource[]>();
   private readonly bodies = new Map<string, Uint8Array>();
   private readonly nameKeys = new Map<string, string>();
-  private readonly removed = new Map<string, { previous: Snapshot; resources: EncodedResource[] }>();
+  /** By the namesKey of the snapshot they were worked out against (not the snapshot: that would keep every snapshot alive). */
+  private readonly removed = new Map<string, { from: string; resources: EncodedResource[] }>();
 
   /**
    * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
@@ -79,11 +82,12 @@ export class Snapshot {
 
   /** Resources of the type that `previous` had and this snapshot has not: worked out once for every stream. */
   removedSince(previous: Snapshot, typeUrl: string): EncodedResource[] {
+    const from = previous.namesKey(typeUrl);
     const known = this.removed.get(typeUrl);
-    if (known?.previous === previous) return known.resources;
+    if (known?.from === from) return known.resources;
     const now = this.resources(typeUrl);
-    const resources = previous.namesKey(typeUrl) === this.namesKey(typeUrl) ? [] : previous.all(typeUrl).filter((r) => !now.has(r.name));
-    this.removed.set(typeUrl, { previous, resources });
+    const resources = from === this.namesKey(typeUrl) ? [] : previous.all(typeUrl).filter((r) => !now.has(r.name));
+    this.removed.set(typeUrl, { from, resources });
     return resources;
   }
 

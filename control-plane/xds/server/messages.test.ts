@@ -1,5 +1,5 @@
 import { decodeMessage, messageType, packAny } from "../api";
-import { encodeAny, encodeDeltaDiscoveryResponse, encodeDiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
+import { encodeAny, encodeDeltaDiscoveryResponse, encodeDeltaResource, encodeDiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
 
 const decoded = (typeName: string, bytes: Uint8Array) => {
   const type = messageType(typeName);
@@ -33,5 +33,8 @@ describe("responses assembled from cached Any encodings", () => {
     const reference = type.encode(type.fromObject(response)).finish();
     const assembled = encodeDeltaDiscoveryResponse({ ...response, resources: response.resources.map((r) => ({ ...r, anyBytes: encodeAny(r.resource) })) });
     expect(decoded(type.fullName, assembled)).toEqual(decoded(type.fullName, reference));
+    // Each Resource encoded once, ahead, for every stream it goes to.
+    const shared = encodeDeltaDiscoveryResponse({ ...response, resources: response.resources.map((r) => ({ ...r, encoded: encodeDeltaResource(r) })) });
+    expect(decoded(type.fullName, shared)).toEqual(decoded(type.fullName, reference));
   });
 });

@@ -37,7 +37,8 @@ export interface DeltaDiscoveryRequest {
 
 export interface DeltaDiscoveryResponse {
   system_version_info: string;
-  resources: { name: string; version: string; resource: Any; anyBytes?: Uint8Array }[];
+  /** encoded: the Resource message as encodeDeltaResource made it, used instead of the other fields when given. */
+  resources: { name: string; version: string; resource: Any; anyBytes?: Uint8Array; encoded?: Uint8Array }[];
   type_url: string;
   removed_resources: string[];
   nonce: string;
@@ -63,13 +64,14 @@ export function encodeDiscoveryResponse(response: DiscoveryResponse & { encodedB
   return Buffer.concat([response.encodedBody, Writer.create().uint32(42).string(response.nonce).finish()]);
 }
 
+/** A delta Resource (name = 3, version = 1, resource = 2): the same bytes for every stream it goes to. */
+export function encodeDeltaResource(r: { name: string; version: string; resource: Any; anyBytes?: Uint8Array }): Uint8Array {
+  return Writer.create().uint32(26).string(r.name).uint32(10).string(r.version).uint32(18).bytes(r.anyBytes ?? encodeAny(r.resource)).finish();
+}
+
 export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
   const writer = Writer.create().uint32(10).string(response.system_version_info);
-  for (const r of response.resources) {
-    const resource = Writer.create().uint32(26).string(r.name).uint32(10).string(r.version)
-      .uint32(18).bytes(r.anyBytes ?? encodeAny(r.resource)).finish();
-    writer.uint32(18).bytes(resource);
-  }
+  for (const r of response.resources) writer.uint32(18).bytes(r.encoded ?? encodeDeltaResource(r));
   writer.uint32(34).string(response.type_url);
   for (const name of response.removed_resources) writer.uint32(50).string(name);
   return Buffer.from(writer.uint32(42).string(response.nonce).finish());
