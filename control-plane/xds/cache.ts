@@ -28,8 +28,8 @@ export class Snapshot {
   private readonly lists = new Map<string, EncodedResource[]>();
   private readonly bodies = new Map<string, Uint8Array>();
   private readonly nameKeys = new Map<string, string>();
-  /** By the namesKey of the snapshot they were worked out against (not the snapshot: that would keep every snapshot alive). */
-  private readonly removed = new Map<string, { from: string; resources: EncodedResource[] }>();
+  /** By the type version of the snapshot they were worked out against (not the snapshot: that would keep every snapshot alive). */
+  private readonly changes = new Map<string, { from: string; changes: Changes }>();
 
   /**
    * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
@@ -80,15 +80,23 @@ export class Snapshot {
     return key;
   }
 
-  /** Resources of the type that `previous` had and this snapshot has not: worked out once for every stream. */
-  removedSince(previous: Snapshot, typeUrl: string): EncodedResource[] {
-    const from = previous.namesKey(typeUrl);
-    const known = this.removed.get(typeUrl);
-    if (known?.from === from) return known.resources;
+  /**
+   * What changed in the type since `previous`: its resources that are new or have another version,
+   * and those it no longer has. Worked out once for every stream (the same for any earlier snapshot
+   * of that type version).
+   */
+  changedSince(previous: Snapshot, typeUrl: string): Changes {
+    const from = previous.version(typeUrl);
+    const known = this.changes.get(typeUrl);
+    if (known?.from === from) return known.changes;
+    const before = previous.resources(typeUrl);
     const now = this.resources(typeUrl);
-    const resources = from === this.namesKey(typeUrl) ? [] : previous.all(typeUrl).filter((r) => !now.has(r.name));
-    this.removed.set(typeUrl, { from, resources });
-    return resources;
+    const changes = from === this.version(typeUrl) ? { updated: [], removed: [] } : {
+      updated: this.all(typeUrl).filter((r) => before.get(r.name)?.version !== r.version),
+      removed: previous.all(typeUrl).filter((r) => !now.has(r.name)),
+    };
+    this.changes.set(typeUrl, { from, changes });
+    return changes;
   }
 
   /**
@@ -122,6 +130,12 @@ export class Snapshot {
     }
     return errors;
   }
+}
+
+export interface Changes {
+  updated: EncodedResource[];
+  /** As the earlier snapshot had them. */
+  removed: EncodedResource[];
 }
 
 /** Node id whose snapshot serves every node that has none of its own. */

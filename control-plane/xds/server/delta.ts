@@ -85,22 +85,28 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     // Make before break: additions and updates in CDS → EDS → LDS → RDS → ECDS order, removed clusters last.
     // A type whose version stayed has the same resources: the client is as up to date as before.
     const changed = PUSH_ORDER.filter((typeUrl) => previous?.version(typeUrl) !== next.version(typeUrl));
-    for (const typeUrl of changed) this.respond(typeUrl, false, typeUrl === TYPE_URLS.cluster ? "updates" : "all");
-    if (changed.includes(TYPE_URLS.cluster)) this.respond(TYPE_URLS.cluster, false, "all");
+    for (const typeUrl of changed) this.respond(typeUrl, false, typeUrl === TYPE_URLS.cluster ? "updates" : "all", previous);
+    if (changed.includes(TYPE_URLS.cluster)) this.respond(TYPE_URLS.cluster, false, "all", previous);
   }
 
-  private respond(typeUrl: string, evenIfEmpty: boolean, what: "updates" | "all"): void {
+  /**
+   * Sends what the client lacks of the type. `since`: the snapshot the client was brought up to date
+   * with, so only what changed since is looked at (the client holds the rest, or rejected it).
+   */
+  private respond(typeUrl: string, evenIfEmpty: boolean, what: "updates" | "all", since?: Snapshot): void {
     const state = this.states.get(typeUrl);
     if (!state || !this.snapshot) return;
     const all = this.snapshot.resources(typeUrl);
     const wanted = (name: string) => state.wildcard || state.names.has(name);
+    const changes = since ? this.snapshot.changedSince(since, typeUrl) : undefined;
     const updates: EncodedResource[] = [];
-    for (const resource of all.values()) {
+    for (const resource of changes?.updated ?? all.values()) {
       if (!wanted(resource.name) || state.known.get(resource.name) === resource.version) continue;
       if (state.rejected.get(resource.name) === resource.version) continue;
       updates.push(resource);
     }
-    const removed = what === "all" ? [...state.known.keys()].filter((name) => !all.has(name) && wanted(name)) : [];
+    const gone = changes ? changes.removed.map((r) => r.name).filter((name) => state.known.has(name)) : [...state.known.keys()];
+    const removed = what === "all" ? gone.filter((name) => !all.has(name) && wanted(name)) : [];
     if (!updates.length && !removed.length && !evenIfEmpty) return;
     const nonce = String(++this.nonce);
     const carried = new Map(updates.map((r) => [r.name, r.version]));

@@ -86,7 +86,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     const previous = this.snapshot;
     this.snapshot = next;
     const clusters = this.states.get(TYPE_URLS.cluster);
-    const stale = previous && clusters ? next.removedSince(previous, TYPE_URLS.cluster) : [];
+    const stale = previous && clusters ? next.changedSince(previous, TYPE_URLS.cluster).removed : [];
     // Make before break: new clusters arrive next to the old ones, the old go once listeners moved off them.
     if (stale.length && next.version(TYPE_URLS.cluster) !== clusters!.nackedVersion) {
       this.send(TYPE_URLS.cluster, `${next.version(TYPE_URLS.cluster)}+stale`, [...this.select(TYPE_URLS.cluster, next).resources, ...stale]);
