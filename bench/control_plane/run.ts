@@ -17,6 +17,7 @@ import { measureReloadPhases } from "./reload_phases";
 import { ChangeResult, CpBenchResults, MemoryPoint, NodesResult, writeSection } from "./report";
 import { reloads, serveMemory, ServeChild, startServe, status, stopServe, waitForAcks, waitForReload } from "./serve_child";
 import { summarize } from "./stats";
+import { SETTLE_MS } from "../../control-plane/watch";
 
 const ENVOY_NODE = "bench-envoy";
 const KNOWN_PROTOCOLS = ["redis", "dubbo", "thrift", "mysql"];
@@ -225,7 +226,7 @@ async function main(): Promise<number> {
     `${smoke ? "SMOKE; " : ""}logs in ${o.workDir}`);
   const results: CpBenchResults = {
     command: ["npm run bench:control-plane", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "), smoke, routes: o.routes, protocols: o.protocols,
-    debounceMs: o.debounceMs, pollMs: o.pollMs, repeats: o.repeats, memory: [], nodes: [], wallClockSec: 0,
+    debounceMs: o.debounceMs, settleMs: SETTLE_MS, pollMs: o.pollMs, repeats: o.repeats, memory: [], nodes: [], wallClockSec: 0,
     machine: machineFacts(repo, o.skipEnvoy ? "not run" : envoyVersion(envoyBinary(repo))), loadAverage: loadavg(),
   };
 
@@ -266,7 +267,7 @@ async function main(): Promise<number> {
   log("reload phases (serve's steps, timed in this process)");
   const texts = Array.from({ length: Math.max(3, o.repeats + 1) }, (_, g) => renderConfig({ ...shape, weightsGeneration: shape.weightsGeneration + g + 1 }, o.protocols));
   results.phases = measureReloadPhases(o.workDir, path.join(repo, "dist/wasm"), texts);
-  log(`  load ${results.phases.load.median.toFixed(0)} ms (YAML parse ${results.phases.yamlParse.median.toFixed(0)}, schema ${results.phases.schema.median.toFixed(0)}, ` +
+  log(`  load ${results.phases.load.median.toFixed(0)} ms (whole file: js-yaml ${results.phases.jsYamlParse!.median.toFixed(0)}, yaml ${results.phases.yamlParse.median.toFixed(0)}; schema ${results.phases.schema.median.toFixed(0)}, ` +
     `cross-check ${results.phases.crossCheck.median.toFixed(0)}), translate ${results.phases.translate.median.toFixed(0)} ms, snapshot ${results.phases.snapshot.median.toFixed(0)} ms (medians)`);
 
   results.wallClockSec = (Date.now() - started) / 1000;
