@@ -23,6 +23,8 @@ export interface DiscoveryResponse {
   nonce: string;
   /** The response but its nonce, as encodeDiscoveryResponseBody made it: when given, used instead of the fields above. */
   encodedBody?: Uint8Array;
+  /** The whole response, nonce included (encodeDiscoveryResponse): when given, sent as it is. */
+  encoded?: Buffer;
 }
 
 export interface DeltaDiscoveryRequest {
@@ -96,7 +98,7 @@ export function adsServiceDefinition(): grpc.ServiceDefinition {
     StreamAggregatedResources: {
       path: `${ADS}StreamAggregatedResources`, requestStream: true, responseStream: true,
       requestSerialize: sotwRequest.serialize, requestDeserialize: sotwRequest.deserialize,
-      responseSerialize: (response: DiscoveryResponse) =>
+      responseSerialize: (response: DiscoveryResponse) => response.encoded ??
         (response.encodedBody ? encodeDiscoveryResponse(response as DiscoveryResponse & { encodedBody: Uint8Array }) : sotwResponse.serialize(response)),
       responseDeserialize: sotwResponse.deserialize,
     },

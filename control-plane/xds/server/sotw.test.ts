@@ -127,7 +127,18 @@ describe("ADS state of the world", () => {
     ack(named, second, ["c", "a", "b", "missing"]);
     await named.none();
     ack(named, second, ["b"]);
-    expect(namesIn((await named.next()).resources)).toEqual(["b"]);
+    const fewer = await named.next();
+    expect(namesIn(fewer.resources)).toEqual(["b"]);
+    // Asked for everything again, then again: the same resources, but never the nonce just sent.
+    ack(named, fewer, ["a", "b", "c"]);
+    const again = await named.next();
+    expect([namesIn(again.resources), again.nonce === fewer.nonce]).toEqual([["a", "b", "c"], false]);
+    named.send({ type_url: TYPE_URLS.endpoint, resource_names: ["a", "b", "c"] });
+    const once = await named.next();
+    expect([namesIn(once.resources), once.nonce === again.nonce]).toEqual([["a", "b", "c"], false]);
+    ack(named, once, ["a", "b", "c"]);
+    await named.none();
+    expect(env.server.status.type("envoy-2", TYPE_URLS.endpoint).ackedVersion).toBe(first.version_info);
   });
 
   test("an ACK of the current version is not answered (no resend loop)", async () => {

@@ -14,7 +14,7 @@ import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
 import { describeRejection, ServerContext } from "./context";
 import { AdsStream } from "./stream";
-import { DiscoveryRequest, DiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
+import { DiscoveryRequest, DiscoveryResponse, encodeDiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
 
 interface TypeState {
   names: Set<string>;
@@ -29,6 +29,25 @@ interface TypeState {
   requested: string[];
   /** Snapshot.namesKey of a snapshot whose every resource of the type `names` took: it takes all of the next one with that key too. */
   takesAllOf?: string;
+}
+
+/**
+ * Nonces come from one counter for every stream, so that a response encoded once, nonce and all, can go
+ * to every stream that takes it (a hundred Envoys get the same bytes). A nonce only has to tell a
+ * stream's responses apart: two streams may share one, and a stream gets a shared one again only for
+ * the very same response (never twice in a row).
+ */
+let lastNonce = 0;
+const sharedResponses = new WeakMap<Uint8Array, EncodedResponse>();
+
+interface EncodedResponse {
+  nonce: string;
+  bytes: Buffer;
+}
+
+function encodeResponse(version: string, typeUrl: string, body: Uint8Array): EncodedResponse {
+  const nonce = String(++lastNonce);
+  return { nonce, bytes: encodeDiscoveryResponse({ version_info: version, resources: [], type_url: typeUrl, nonce, encodedBody: body }) };
 }
 
 export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
@@ -121,7 +140,12 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   /** body: the response but its nonce, when it is the snapshot's shared one; else encoded here. */
   private send(typeUrl: string, version: string, resources: EncodedResource[], body?: Uint8Array): void {
     const state = this.states.get(typeUrl)!;
-    const nonce = String(++this.nonce);
+    let response = body ? sharedResponses.get(body) : undefined;
+    if (body && !response) sharedResponses.set(body, (response = encodeResponse(version, typeUrl, body)));
+    if (!response || response.nonce === state.sentNonce) {
+      response = encodeResponse(version, typeUrl, body ?? encodeDiscoveryResponseBody(version, typeUrl, resources.map((r) => r.anyBytes)));
+    }
+    const { nonce } = response;
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.sent = resources;
@@ -129,8 +153,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     status.sentVersion = version;
     status.responses++;
     if (this.ctx.log.isLevelEnabled("debug")) this.ctx.log.debug({ node: this.nodeId, typeUrl, version, nonce, names: resources.map((r) => r.name) }, "response sent");
-    const encodedBody = body ?? encodeDiscoveryResponseBody(version, typeUrl, resources.map((r) => r.anyBytes));
-    this.call.write({ version_info: version, resources: [], type_url: typeUrl, nonce, encodedBody });
+    this.call.write({ version_info: version, resources: [], type_url: typeUrl, nonce, encoded: response.bytes });
   }
 }
 
