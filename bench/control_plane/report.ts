@@ -177,7 +177,8 @@ function summaryLines(r: CpBenchResults): string[] {
   }
   lines.push(`- **Machine load:** other processes used a median ${others.toFixed(2)} of the ${r.machine.cpus} CPUs during the changes ` +
     `(load average ${r.loadAverage[0].toFixed(1)} at start${r.loadAverageAtEnd ? `, ${r.loadAverageAtEnd[0].toFixed(1)} at end` : ""}): ` +
-    (others > 0.5 * r.machine.cpus ? "wall-clock times here are inflated by that contention; the CPU columns are the steadier measure of the work." : "the times are close to what this machine does alone."));
+    (others > 0.2 * r.machine.cpus ? "wall-clock times here are inflated by that contention (serve, Envoy and the nodes had what was left); the CPU columns are the steadier measure of the work."
+      : "the times are close to what this machine does alone."));
   return lines;
 }
 
