@@ -1,11 +1,20 @@
 // Watches configuration files and calls back once a burst of changes has settled. Editors save by
 // writing in place or by renaming a new file over the old one, so the folders are watched, not the files.
+// A rename over the file is one event: after a quiet spell, the first event is taken after a short
+// settle (SETTLE_MS) instead of the whole debounce, unless more events follow within it; a burst (a
+// file written in pieces, a save that moves the old file away first, several files) waits until it
+// has been quiet for the debounce.
 import * as fs from "fs";
 import * as path from "path";
+
+/** How long a lone change waits for company before it is taken. */
+export const SETTLE_MS = 20;
 
 export class ConfigWatcher {
   private readonly watchers: fs.FSWatcher[] = [];
   private timer?: NodeJS.Timeout;
+  /** When the last event arrived (ms since the epoch). */
+  private lastEvent = -Infinity;
 
   /** In folders, only names matching filesInFolders count. */
   constructor(paths: string[], private readonly debounceMs: number, private readonly onChange: () => void, filesInFolders = /\.ya?ml$/) {
@@ -27,8 +36,11 @@ export class ConfigWatcher {
   }
 
   private schedule(): void {
+    const now = Date.now();
+    const afterQuiet = now - this.lastEvent >= this.debounceMs;
+    this.lastEvent = now;
     clearTimeout(this.timer);
-    this.timer = setTimeout(this.onChange, this.debounceMs);
+    this.timer = setTimeout(this.onChange, afterQuiet ? Math.min(SETTLE_MS, this.debounceMs) : this.debounceMs);
   }
 
   close(): void {

@@ -17,6 +17,7 @@ import { measureReloadPhases } from "./reload_phases";
 import { ChangeResult, CpBenchResults, MemoryPoint, NodesResult, writeSection } from "./report";
 import { reloads, serveMemory, ServeChild, startServe, status, stopServe, waitForAcks, waitForReload } from "./serve_child";
 import { summarize } from "./stats";
+import { SETTLE_MS } from "../../control-plane/watch";
 
 const ENVOY_NODE = "bench-envoy";
 const KNOWN_PROTOCOLS = ["redis", "dubbo", "thrift", "mysql"];
@@ -33,6 +34,7 @@ interface Options {
   variants: Variant[];
   skipEnvoy: boolean;
   protocols: string[];
+  cpuProfileDir?: string;
 }
 
 const epochNow = () => performance.timeOrigin + performance.now();
@@ -184,6 +186,7 @@ async function main(): Promise<number> {
     .option("--debounce <ms>", "serve's --debounce (its default: 200)", "200")
     .option("--poll <ms>", "how often GET /status is polled for the ACKs (the resolution of save→ACK)", "10")
     .option("--skip-envoy", "no real Envoy: only the simulated nodes and memory", false)
+    .option("--cpu-prof <dir>", "serve (the 1,000-route one) writes a V8 CPU profile there when it stops (node --cpu-prof; open it in Chrome DevTools)")
     .option("--out <file>", "Markdown file whose control-plane section is (re)written (default docs/benchmarks.md; smoke build/bench/control-plane.md)")
     .option("--smoke", "tiny sizes, one change of each kind; writes to build/bench/ only (CI)", false)
     .option("--render <results.json>", "only re-render the section from a saved build/bench/control-plane-results.json")
@@ -207,6 +210,7 @@ async function main(): Promise<number> {
     variants: String(opts.variants).split(",").filter(Boolean) as Variant[],
     skipEnvoy: Boolean(opts.skipEnvoy),
     protocols: KNOWN_PROTOCOLS.filter((p) => existsSync(path.join(repo, "dist/wasm", `${p}.wasm`))),
+    cpuProfileDir: opts.cpuProf ? path.resolve(String(opts.cpuProf)) : undefined,
   };
   for (const [name, v] of [["routes", o.routes], ["nodes", o.nodes], ["repeats", o.repeats], ["poll", o.pollMs]] as const) {
     if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
@@ -222,7 +226,7 @@ async function main(): Promise<number> {
     `${smoke ? "SMOKE; " : ""}logs in ${o.workDir}`);
   const results: CpBenchResults = {
     command: ["npm run bench:control-plane", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "), smoke, routes: o.routes, protocols: o.protocols,
-    debounceMs: o.debounceMs, pollMs: o.pollMs, repeats: o.repeats, memory: [], nodes: [], wallClockSec: 0,
+    debounceMs: o.debounceMs, settleMs: SETTLE_MS, pollMs: o.pollMs, repeats: o.repeats, memory: [], nodes: [], wallClockSec: 0,
     machine: machineFacts(repo, o.skipEnvoy ? "not run" : envoyVersion(envoyBinary(repo))), loadAverage: loadavg(),
   };
 
@@ -245,7 +249,7 @@ async function main(): Promise<number> {
   log(`configuration: ${o.routes} Services + ${o.routes} MetaRouters, ${(results.configBytes / 1024).toFixed(0)} KiB, listeners on 127.0.0.1:${shape.listenerPortBase}-${shape.listenerPortBase + o.routes - 1}`);
 
   const serveStartedAt = epochNow();
-  const serve = await startServe(repo, o.workDir, file, o.debounceMs, null);
+  const serve = await startServe(repo, o.workDir, file, o.debounceMs, null, o.cpuProfileDir);
   try {
     const first = await waitForReload(serve, 1, 300000);
     results.serveStartMs = first.at - serveStartedAt;
@@ -263,7 +267,7 @@ async function main(): Promise<number> {
   log("reload phases (serve's steps, timed in this process)");
   const texts = Array.from({ length: Math.max(3, o.repeats + 1) }, (_, g) => renderConfig({ ...shape, weightsGeneration: shape.weightsGeneration + g + 1 }, o.protocols));
   results.phases = measureReloadPhases(o.workDir, path.join(repo, "dist/wasm"), texts);
-  log(`  load ${results.phases.load.median.toFixed(0)} ms (YAML parse ${results.phases.yamlParse.median.toFixed(0)}, schema ${results.phases.schema.median.toFixed(0)}, ` +
+  log(`  load ${results.phases.load.median.toFixed(0)} ms (whole file: js-yaml ${results.phases.jsYamlParse!.median.toFixed(0)}, yaml ${results.phases.yamlParse.median.toFixed(0)}; schema ${results.phases.schema.median.toFixed(0)}, ` +
     `cross-check ${results.phases.crossCheck.median.toFixed(0)}), translate ${results.phases.translate.median.toFixed(0)} ms, snapshot ${results.phases.snapshot.median.toFixed(0)} ms (medians)`);
 
   results.wallClockSec = (Date.now() - started) / 1000;

@@ -24,12 +24,14 @@ export interface ServeChild {
   httpPort: number;
 }
 
-export async function startServe(repo: string, workDir: string, configFile: string, debounceMs: number, cpus: string | null): Promise<ServeChild> {
+/** cpuProfileDir: where serve writes a V8 CPU profile (node --cpu-prof) when it stops. */
+export async function startServe(repo: string, workDir: string, configFile: string, debounceMs: number, cpus: string | null, cpuProfileDir?: string): Promise<ServeChild> {
   const xdsPort = await freePort();
   let httpPort = await freePort();
   while (httpPort === xdsPort) httpPort = await freePort();
   const env = { ...process.env, METAPROTO_BENCH_MEMORY_FILE: path.join(workDir, "serve-memory.json") };
   const child = startChild("metaproto serve", cpus, process.execPath, [
+    ...(cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : []),
     "--expose-gc", "--require", path.join(__dirname, "memory_probe.js"),
     path.join(repo, "control-plane/bin/metaproto.js"), "serve", configFile,
     "--listen", `127.0.0.1:${xdsPort}`, "--http-listen", `127.0.0.1:${httpPort}`, "--debounce", String(debounceMs),

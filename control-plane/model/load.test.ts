@@ -1,5 +1,8 @@
+import * as fs from "fs";
+import * as jsYaml from "js-yaml";
 import * as path from "path";
-import { formatError, loadFiles, loadSources } from "./load";
+import * as YAML from "yaml";
+import { CORE_SCHEMA, formatError, loadFiles, loadSources } from "./load";
 
 const service = (name: string, port: number, extra = "") => `apiVersion: metaproto.io/v1alpha1
 kind: Service
@@ -80,6 +83,30 @@ describe("config model", () => {
     const fixed = loadSources([{ file, text: first.replace("port: 70000", "port: 6479") }]);
     expect([...fixed.model!.services.keys()]).toEqual(["a", "b", "c"]);
     expect(fixed.model!.services.get("c")!.document).toBe(3);
+  });
+
+  test("documents are read as the yaml package's YAML 1.2 core schema reads them", () => {
+    const scalars = ["0b101", "0o17", "017", "0x1F", "1_000", "+12", "-0x1", "-12", ".inf", "-.Inf", "+.INF", ".NaN", "1e3", "1.5e-3", "+.5", "1.", ".5",
+      "12:30", "2024-01-01", "yes", "on", "~", "Null", "NULL", "", "TRUE", "True", "tRue", "'1'", '"2"', "1s", "0", "00", "09", "0.1.2", "1e", "0xG", "<<"];
+    const text = scalars.map((scalar, i) => `k${i}: ${scalar}\n`).join("") + "tagged: !!str 1\nlist: [1, two, 3.0, null]\nmerge: { <<: { a: 1 } }\n";
+    expect(jsYaml.load(text, { schema: CORE_SCHEMA })).toEqual(YAML.parse(text));
+    // And every configuration shipped in the repository.
+    const root = path.join(__dirname, "..", "..");
+    for (const file of [path.join(root, "control-plane/examples"), path.join(root, "examples/redis-policy"), path.join(root, "examples/tinyrpc")]
+      .flatMap((dir) => fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f)))) {
+      const yamlText = fs.readFileSync(file, "utf8");
+      expect([file, jsYaml.loadAll(yamlText, undefined, { schema: CORE_SCHEMA })]).toEqual([file, YAML.parseAllDocuments(yamlText).map((d) => d.toJS())]);
+    }
+  });
+
+  test("a document js-yaml refuses is read by the yaml package, whose errors name the line; comments alone are no document", () => {
+    // A duplicate key: both refuse it, the error comes from yaml with its line.
+    expect(messages(`# only a comment\n---\n${service("a", 6380)}---\nkind: Service\nkind: Service\n`)).toEqual([
+      "f0.yaml:18:1: document 2 YAML syntax: Map keys must be unique"]);
+    // A local tag: js-yaml refuses it, yaml keeps the value; the document is yaml's and loads.
+    const tagged = service("a", 6380).replace("protocol: redis", "protocol: !local redis");
+    expect(() => jsYaml.load(tagged, { schema: CORE_SCHEMA })).toThrow();
+    expect(load(tagged).model?.services.get("a")?.value.spec.protocol).toBe("redis");
   });
 
   test("YAML syntax errors give their line", () => {

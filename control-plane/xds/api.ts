@@ -45,10 +45,26 @@ export function envoyApi(): protobuf.Root {
   return root;
 }
 
+// Encoding walks every field of every resource: a type looked up by name, or asked for its full name
+// (protobufjs builds that string anew from the parents on every read), once per reload and field would
+// be a tenth of a large reload. Both are remembered: the descriptors do not change once loaded.
+const typesByName = new Map<string, protobuf.Type>();
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
+function fullNameOf(type: protobuf.ReflectionObject): string {
+  let name = fullNames.get(type);
+  if (name === undefined) fullNames.set(type, (name = type.fullName));
+  return name;
+}
+
 /** The message type named by a full name ("envoy.config.listener.v3.Listener") or a type URL. */
 export function messageType(nameOrUrl: string): protobuf.Type {
-  const name = nameOrUrl.startsWith(TYPE_URL_PREFIX) ? nameOrUrl.slice(TYPE_URL_PREFIX.length) : nameOrUrl;
-  return envoyApi().lookupType(name);
+  let type = typesByName.get(nameOrUrl);
+  if (!type) {
+    const name = nameOrUrl.startsWith(TYPE_URL_PREFIX) ? nameOrUrl.slice(TYPE_URL_PREFIX.length) : nameOrUrl;
+    typesByName.set(nameOrUrl, (type = envoyApi().lookupType(name)));
+  }
+  return type;
 }
 
 /** Encodes a plain object (snake_case fields, "@type" Anys) as the named message; unknown fields are errors. */
@@ -64,12 +80,12 @@ export function encodeMessage(typeName: string, value: object): Uint8Array {
 // (endpoint metadata, for one). Plain objects under Struct fields are turned into the message form.
 function withStructs(type: protobuf.Type, value: unknown): unknown {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
-  if (type.fullName === ".google.protobuf.Struct") return structMessage(value as Record<string, unknown>);
+  if (fullNameOf(type) === ".google.protobuf.Struct") return structMessage(value as Record<string, unknown>);
   const record = value as Record<string, unknown>;
-  if (type.fullName === ".google.protobuf.Any") {
+  if (fullNameOf(type) === ".google.protobuf.Any") {
     if (typeof record["@type"] !== "string") return value;
     const inner = messageType(record["@type"]);
-    if (inner.fullName.startsWith(".google.protobuf.") && inner.fullName !== ".google.protobuf.Struct") return value;
+    if (fullNameOf(inner).startsWith(".google.protobuf.") && fullNameOf(inner) !== ".google.protobuf.Struct") return value;
     const { "@type": url, ...rest } = record;
     return { "@type": url, ...(withStructs(inner, rest) as object) };
   }
@@ -121,12 +137,12 @@ export function packAny(typeName: string, value: object): { type_url: string; va
 function verifyDeep(type: protobuf.Type, value: unknown, at: string): string | null {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return `${at || "message"}: expected an object`;
   const record = value as Record<string, unknown>;
-  if (type.fullName === ".google.protobuf.Any") {
+  if (fullNameOf(type) === ".google.protobuf.Any") {
     const url = record["@type"];
     if (typeof url !== "string") return `${at}: an Any needs "@type"`;
     const inner = messageType(url);
     const { "@type": _ignored, ...rest } = record;
-    if (inner.fullName.startsWith(".google.protobuf.") && "value" in rest && Object.keys(rest).length === 1) return null;
+    if (fullNameOf(inner).startsWith(".google.protobuf.") && "value" in rest && Object.keys(rest).length === 1) return null;
     return verifyDeep(inner, rest, at);
   }
   for (const [key, fieldValue] of Object.entries(record)) {
@@ -135,7 +151,7 @@ function verifyDeep(type: protobuf.Type, value: unknown, at: string): string | n
     field.resolve();
     if (!(field.resolvedType instanceof protobuf.Type) || fieldValue === null) continue;
     const fieldType = field.resolvedType;
-    if (fieldType.fullName.startsWith(".google.protobuf.") && fieldType.fullName !== ".google.protobuf.Any") continue;
+    if (fullNameOf(fieldType).startsWith(".google.protobuf.") && fullNameOf(fieldType) !== ".google.protobuf.Any") continue;
     const items = field.repeated ? (fieldValue as unknown[]) : field.map ? Object.values(fieldValue as object) : [fieldValue];
     for (let i = 0; i < items.length; i++) {
       const problem = verifyDeep(fieldType, items[i], `${at ? at + "." : ""}${key}${field.repeated ? `[${i}]` : ""}`);

@@ -22,6 +22,22 @@ describe("snapshot cache", () => {
     expect(second.resources(TYPE_URLS.extensionConfig).get("y")!.version).toBe(new Snapshot(set("2")).resources(TYPE_URLS.extensionConfig).get("y")!.version);
   });
 
+  test("what changed since an earlier snapshot: new or changed resources, and those gone; and whether two name the same resources", () => {
+    const names = (changes: { updated: { name: string }[]; removed: { name: string }[] }) => [changes.updated.map((r) => r.name), changes.removed.map((r) => r.name)];
+    const first = snapshotOf({ clusters: ["a", "b", "c"], extensions: [{ name: "x", value: "1" }, { name: "y", value: "1" }] });
+    const changed = snapshotOf({ clusters: ["a", "b", "c"], extensions: [{ name: "x", value: "1" }, { name: "y", value: "2" }] });
+    const fewer = snapshotOf({ clusters: ["a", "d"] });
+    expect(names(changed.changedSince(first, TYPE_URLS.cluster))).toEqual([[], []]);
+    expect(names(changed.changedSince(first, TYPE_URLS.extensionConfig))).toEqual([["y"], []]);
+    expect(names(fewer.changedSince(first, TYPE_URLS.cluster))).toEqual([["d"], ["b", "c"]]);
+    // Any earlier snapshot of the same version gets the same answer; another version its own.
+    expect(names(fewer.changedSince(changed, TYPE_URLS.cluster))).toEqual([["d"], ["b", "c"]]);
+    expect(names(fewer.changedSince(snapshotOf({ clusters: ["e"] }), TYPE_URLS.cluster))).toEqual([["a", "d"], ["e"]]);
+    expect(changed.namesKey(TYPE_URLS.cluster)).toBe(first.namesKey(TYPE_URLS.cluster));
+    expect(fewer.namesKey(TYPE_URLS.cluster)).not.toBe(first.namesKey(TYPE_URLS.cluster));
+    expect(fewer.all(TYPE_URLS.cluster).map((r) => r.name)).toEqual(["a", "d"]);
+  });
+
   test("consistency: a listener to a missing cluster, a missing filter config, an EDS cluster without endpoints", () => {
     const set: ResourceSet = new Map(Object.values(TYPE_URLS).map((url) => [url as TypeUrl, new Map<string, Resource>()]));
     set.get(TYPE_URLS.cluster)!.set("c", { name: "c", value: { name: "c", type: "EDS" } });

@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import { PUSH_ORDER, ResourceSet, TCP_PROXY_TYPE_URL, TYPE_URLS, TypeUrl } from "../resources/types";
 import { packAny } from "./api";
-import { encodeAny } from "./server/messages";
+import { encodeAny, encodeDiscoveryResponseBody } from "./server/messages";
 
 export interface EncodedResource {
   name: string;
@@ -12,6 +12,8 @@ export interface EncodedResource {
   any: { type_url: string; value: Uint8Array };
   /** That Any's wire encoding, copied into responses. */
   anyBytes: Uint8Array;
+  /** The delta xDS Resource carrying it (name, version, Any), encoded on first use for every stream. */
+  deltaBytes?: Uint8Array;
   /** Hash of the encoded bytes: the resource's version in delta xDS. */
   version: string;
   origin?: string;
@@ -22,6 +24,12 @@ export interface EncodedResource {
 export class Snapshot {
   private readonly byType = new Map<string, Map<string, EncodedResource>>();
   private readonly versions = new Map<string, string>();
+  /** Per type, every resource in name order, and the state-of-the-world response carrying them (made on first use). */
+  private readonly lists = new Map<string, EncodedResource[]>();
+  private readonly bodies = new Map<string, Uint8Array>();
+  private readonly nameKeys = new Map<string, string>();
+  /** By the type version of the snapshot they were worked out against (not the snapshot: that would keep every snapshot alive). */
+  private readonly changes = new Map<string, { from: string; changes: Changes }>();
 
   /**
    * Encodes every resource (reusing the encoding of those unchanged since `previous`); throws when
@@ -58,6 +66,49 @@ export class Snapshot {
     return this.byType.get(typeUrl) ?? new Map();
   }
 
+  /** Every resource of the type, by name: one array for all the streams that take them all. */
+  all(typeUrl: string): EncodedResource[] {
+    let list = this.lists.get(typeUrl);
+    if (!list) this.lists.set(typeUrl, (list = [...this.resources(typeUrl).values()]));
+    return list;
+  }
+
+  /** The type's resource names as one string: equal in two snapshots when their sets of names are (a change of values keeps it). */
+  namesKey(typeUrl: string): string {
+    let key = this.nameKeys.get(typeUrl);
+    if (key === undefined) this.nameKeys.set(typeUrl, (key = [...this.resources(typeUrl).keys()].join("\n")));
+    return key;
+  }
+
+  /**
+   * What changed in the type since `previous`: its resources that are new or have another version,
+   * and those it no longer has. Worked out once for every stream (the same for any earlier snapshot
+   * of that type version).
+   */
+  changedSince(previous: Snapshot, typeUrl: string): Changes {
+    const from = previous.version(typeUrl);
+    const known = this.changes.get(typeUrl);
+    if (known?.from === from) return known.changes;
+    const before = previous.resources(typeUrl);
+    const now = this.resources(typeUrl);
+    const changes = from === this.version(typeUrl) ? { updated: [], removed: [] } : {
+      updated: this.all(typeUrl).filter((r) => before.get(r.name)?.version !== r.version),
+      removed: previous.all(typeUrl).filter((r) => !now.has(r.name)),
+    };
+    this.changes.set(typeUrl, { from, changes });
+    return changes;
+  }
+
+  /**
+   * A state-of-the-world response of the type's version and all its resources, but for its nonce:
+   * encoded once for every stream (a hundred Envoys get the same bytes; only their nonces differ).
+   */
+  responseBody(typeUrl: string): Uint8Array {
+    let body = this.bodies.get(typeUrl);
+    if (!body) this.bodies.set(typeUrl, (body = encodeDiscoveryResponseBody(this.version(typeUrl), typeUrl, this.all(typeUrl).map((r) => r.anyBytes))));
+    return body;
+  }
+
   /** References that would leave Envoy waiting or failing: listeners to missing clusters or filter configs, EDS clusters without endpoints. */
   static consistencyErrors(resources: ResourceSet): string[] {
     const errors: string[] = [];
@@ -79,6 +130,12 @@ export class Snapshot {
     }
     return errors;
   }
+}
+
+export interface Changes {
+  updated: EncodedResource[];
+  /** As the earlier snapshot had them. */
+  removed: EncodedResource[];
 }
 
 /** Node id whose snapshot serves every node that has none of its own. */

@@ -4,7 +4,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { isFullStateType, PUSH_ORDER, TYPE_URLS } from "../../resources/types";
 import type { EncodedResource, Snapshot } from "../cache";
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./messages";
+import { DeltaDiscoveryRequest, DeltaDiscoveryResponse, encodeDeltaResource } from "./messages";
 import { describeRejection, ServerContext } from "./context";
 import { AdsStream } from "./stream";
 
@@ -75,6 +75,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   protected onSnapshot(next: Snapshot): void {
+    const previous = this.snapshot;
     this.snapshot = next;
     // A rejected resource the configuration no longer has is no longer a problem: Envoy never took it.
     for (const [typeUrl, state] of this.states) {
@@ -82,22 +83,30 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       if (state.rejected.size === 0 && this.nodeId !== undefined) this.ctx.status.type(this.nodeId, typeUrl).nack = undefined;
     }
     // Make before break: additions and updates in CDS → EDS → LDS → RDS → ECDS order, removed clusters last.
-    for (const typeUrl of PUSH_ORDER) this.respond(typeUrl, false, typeUrl === TYPE_URLS.cluster ? "updates" : "all");
-    this.respond(TYPE_URLS.cluster, false, "all");
+    // A type whose version stayed has the same resources: the client is as up to date as before.
+    const changed = PUSH_ORDER.filter((typeUrl) => previous?.version(typeUrl) !== next.version(typeUrl));
+    for (const typeUrl of changed) this.respond(typeUrl, false, typeUrl === TYPE_URLS.cluster ? "updates" : "all", previous);
+    if (changed.includes(TYPE_URLS.cluster)) this.respond(TYPE_URLS.cluster, false, "all", previous);
   }
 
-  private respond(typeUrl: string, evenIfEmpty: boolean, what: "updates" | "all"): void {
+  /**
+   * Sends what the client lacks of the type. `since`: the snapshot the client was brought up to date
+   * with, so only what changed since is looked at (the client holds the rest, or rejected it).
+   */
+  private respond(typeUrl: string, evenIfEmpty: boolean, what: "updates" | "all", since?: Snapshot): void {
     const state = this.states.get(typeUrl);
     if (!state || !this.snapshot) return;
     const all = this.snapshot.resources(typeUrl);
     const wanted = (name: string) => state.wildcard || state.names.has(name);
+    const changes = since ? this.snapshot.changedSince(since, typeUrl) : undefined;
     const updates: EncodedResource[] = [];
-    for (const resource of all.values()) {
+    for (const resource of changes?.updated ?? all.values()) {
       if (!wanted(resource.name) || state.known.get(resource.name) === resource.version) continue;
       if (state.rejected.get(resource.name) === resource.version) continue;
       updates.push(resource);
     }
-    const removed = what === "all" ? [...state.known.keys()].filter((name) => !all.has(name) && wanted(name)) : [];
+    const gone = changes ? changes.removed.map((r) => r.name).filter((name) => state.known.has(name)) : [...state.known.keys()];
+    const removed = what === "all" ? gone.filter((name) => !all.has(name) && wanted(name)) : [];
     if (!updates.length && !removed.length && !evenIfEmpty) return;
     const nonce = String(++this.nonce);
     const carried = new Map(updates.map((r) => [r.name, r.version]));
@@ -109,7 +118,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     status.responses++;
     this.call.write({
       system_version_info: this.snapshot.version(typeUrl),
-      resources: updates.map((r) => ({ name: r.name, version: r.version, resource: r.any, anyBytes: r.anyBytes })),
+      resources: updates.map((r) => ({ name: r.name, version: r.version, resource: r.any, encoded: (r.deltaBytes ??= encodeDeltaResource({ ...r, resource: r.any })) })),
       type_url: typeUrl,
       removed_resources: removed,
       nonce,

@@ -1,5 +1,5 @@
 import { decodeMessage, messageType, packAny } from "../api";
-import { encodeAny, encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from "./messages";
+import { encodeAny, encodeDeltaDiscoveryResponse, encodeDeltaResource, encodeDiscoveryResponse, encodeDiscoveryResponseBody } from "./messages";
 
 const decoded = (typeName: string, bytes: Uint8Array) => {
   const type = messageType(typeName);
@@ -18,7 +18,7 @@ describe("responses assembled from cached Any encodings", () => {
     const response = { version_info: "v1", resources: clusters, type_url: clusters[0].type_url, nonce: "3" };
     const type = messageType("envoy.service.discovery.v3.DiscoveryResponse");
     const reference = type.encode(type.fromObject(response)).finish();
-    const assembled = encodeDiscoveryResponse({ ...response, encodedResources: clusters.map(encodeAny) });
+    const assembled = encodeDiscoveryResponse({ ...response, encodedBody: encodeDiscoveryResponseBody("v1", clusters[0].type_url, clusters.map(encodeAny)) });
     expect(decoded(type.fullName, assembled)).toEqual(decoded(type.fullName, reference));
     expect((decoded(type.fullName, assembled) as { resources: { value: Uint8Array }[] }).resources
       .map((r) => decodeMessage("envoy.config.cluster.v3.Cluster", r.value).name)).toEqual(["a", "b"]);
@@ -33,5 +33,8 @@ describe("responses assembled from cached Any encodings", () => {
     const reference = type.encode(type.fromObject(response)).finish();
     const assembled = encodeDeltaDiscoveryResponse({ ...response, resources: response.resources.map((r) => ({ ...r, anyBytes: encodeAny(r.resource) })) });
     expect(decoded(type.fullName, assembled)).toEqual(decoded(type.fullName, reference));
+    // Each Resource encoded once, ahead, for every stream it goes to.
+    const shared = encodeDeltaDiscoveryResponse({ ...response, resources: response.resources.map((r) => ({ ...r, encoded: encodeDeltaResource(r) })) });
+    expect(decoded(type.fullName, shared)).toEqual(decoded(type.fullName, reference));
   });
 });

@@ -21,8 +21,10 @@ export interface DiscoveryResponse {
   resources: Any[];
   type_url: string;
   nonce: string;
-  /** The resources as encoded Any messages (EncodedResource.anyBytes): when given, used instead of resources. */
-  encodedResources?: Uint8Array[];
+  /** The response but its nonce, as encodeDiscoveryResponseBody made it: when given, used instead of the fields above. */
+  encodedBody?: Uint8Array;
+  /** The whole response, nonce included (encodeDiscoveryResponse): when given, sent as it is. */
+  encoded?: Buffer;
 }
 
 export interface DeltaDiscoveryRequest {
@@ -37,7 +39,8 @@ export interface DeltaDiscoveryRequest {
 
 export interface DeltaDiscoveryResponse {
   system_version_info: string;
-  resources: { name: string; version: string; resource: Any; anyBytes?: Uint8Array }[];
+  /** encoded: the Resource message as encodeDeltaResource made it, used instead of the other fields when given. */
+  resources: { name: string; version: string; resource: Any; anyBytes?: Uint8Array; encoded?: Uint8Array }[];
   type_url: string;
   removed_resources: string[];
   nonce: string;
@@ -48,22 +51,29 @@ export function encodeAny(any: Any): Uint8Array {
   return Writer.create().uint32(10).string(any.type_url).uint32(18).bytes(any.value).finish();
 }
 
-// One change goes to every connected Envoy: responses are assembled from the resources' cached Any
-// encodings (field numbers from envoy/service/discovery/v3/discovery.proto) instead of re-encoding
-// each resource per stream. messages.test.ts checks them against protobufjs.
-export function encodeDiscoveryResponse(response: DiscoveryResponse & { encodedResources: Uint8Array[] }): Buffer {
-  const writer = Writer.create().uint32(10).string(response.version_info);
-  for (const any of response.encodedResources) writer.uint32(18).bytes(any);
-  return Buffer.from(writer.uint32(34).string(response.type_url).uint32(42).string(response.nonce).finish());
+// One change goes to every connected Envoy: a response is assembled from the resources' cached Any
+// encodings (field numbers from envoy/service/discovery/v3/discovery.proto) instead of re-encoding each
+// resource, and everything but the nonce is encoded once for all the streams that get the same
+// resources (Snapshot.responseBody). messages.test.ts checks them against protobufjs.
+export function encodeDiscoveryResponseBody(version: string, typeUrl: string, encodedResources: Uint8Array[]): Uint8Array {
+  const writer = Writer.create().uint32(10).string(version);
+  for (const any of encodedResources) writer.uint32(18).bytes(any);
+  return writer.uint32(34).string(typeUrl).finish();
+}
+
+/** A body and a nonce (field 5): protobuf fields may come in any order, so the nonce simply follows. */
+export function encodeDiscoveryResponse(response: DiscoveryResponse & { encodedBody: Uint8Array }): Buffer {
+  return Buffer.concat([response.encodedBody, Writer.create().uint32(42).string(response.nonce).finish()]);
+}
+
+/** A delta Resource (name = 3, version = 1, resource = 2): the same bytes for every stream it goes to. */
+export function encodeDeltaResource(r: { name: string; version: string; resource: Any; anyBytes?: Uint8Array }): Uint8Array {
+  return Writer.create().uint32(26).string(r.name).uint32(10).string(r.version).uint32(18).bytes(r.anyBytes ?? encodeAny(r.resource)).finish();
 }
 
 export function encodeDeltaDiscoveryResponse(response: DeltaDiscoveryResponse): Buffer {
   const writer = Writer.create().uint32(10).string(response.system_version_info);
-  for (const r of response.resources) {
-    const resource = Writer.create().uint32(26).string(r.name).uint32(10).string(r.version)
-      .uint32(18).bytes(r.anyBytes ?? encodeAny(r.resource)).finish();
-    writer.uint32(18).bytes(resource);
-  }
+  for (const r of response.resources) writer.uint32(18).bytes(r.encoded ?? encodeDeltaResource(r));
   writer.uint32(34).string(response.type_url);
   for (const name of response.removed_resources) writer.uint32(50).string(name);
   return Buffer.from(writer.uint32(42).string(response.nonce).finish());
@@ -88,8 +98,8 @@ export function adsServiceDefinition(): grpc.ServiceDefinition {
     StreamAggregatedResources: {
       path: `${ADS}StreamAggregatedResources`, requestStream: true, responseStream: true,
       requestSerialize: sotwRequest.serialize, requestDeserialize: sotwRequest.deserialize,
-      responseSerialize: (response: DiscoveryResponse) =>
-        (response.encodedResources ? encodeDiscoveryResponse(response as DiscoveryResponse & { encodedResources: Uint8Array[] }) : sotwResponse.serialize(response)),
+      responseSerialize: (response: DiscoveryResponse) => response.encoded ??
+        (response.encodedBody ? encodeDiscoveryResponse(response as DiscoveryResponse & { encodedBody: Uint8Array }) : sotwResponse.serialize(response)),
       responseDeserialize: sotwResponse.deserialize,
     },
     DeltaAggregatedResources: {

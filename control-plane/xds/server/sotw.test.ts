@@ -113,6 +113,34 @@ describe("ADS state of the world", () => {
     expect(env.server.status.type(node.id, TYPE_URLS.extensionConfig).nack).toMatchObject({ resources: ["x2"], origins: ["test.yaml (x2)"] });
   });
 
+  test("streams taking every resource of a type get the same response but for the nonce; one taking some gets those", async () => {
+    env.cache.setSnapshot("*", snapshotOf({ clusters: ["a", "b", "c"] }));
+    const [every, named, some] = [connect(), connect(), connect()];
+    every.send({ node, type_url: TYPE_URLS.endpoint, resource_names: ["a", "b", "c"] });
+    named.send({ node: { ...node, id: "envoy-2" }, type_url: TYPE_URLS.endpoint, resource_names: ["c", "a", "b", "missing"] });
+    some.send({ node: { ...node, id: "envoy-3" }, type_url: TYPE_URLS.endpoint, resource_names: ["c", "a"] });
+    const [first, second, partial] = [await every.next(), await named.next(), await some.next()];
+    expect(namesIn(first.resources)).toEqual(["a", "b", "c"]);
+    expect({ ...second, nonce: first.nonce }).toEqual(first);
+    expect([namesIn(partial.resources), partial.version_info]).toEqual([["c", "a"], first.version_info]);
+    // An ACK naming the same resources again is not answered; one naming fewer is.
+    ack(named, second, ["c", "a", "b", "missing"]);
+    await named.none();
+    ack(named, second, ["b"]);
+    const fewer = await named.next();
+    expect(namesIn(fewer.resources)).toEqual(["b"]);
+    // Asked for everything again, then again: the same resources, but never the nonce just sent.
+    ack(named, fewer, ["a", "b", "c"]);
+    const again = await named.next();
+    expect([namesIn(again.resources), again.nonce === fewer.nonce]).toEqual([["a", "b", "c"], false]);
+    named.send({ type_url: TYPE_URLS.endpoint, resource_names: ["a", "b", "c"] });
+    const once = await named.next();
+    expect([namesIn(once.resources), once.nonce === again.nonce]).toEqual([["a", "b", "c"], false]);
+    ack(named, once, ["a", "b", "c"]);
+    await named.none();
+    expect(env.server.status.type("envoy-2", TYPE_URLS.endpoint).ackedVersion).toBe(first.version_info);
+  });
+
   test("an ACK of the current version is not answered (no resend loop)", async () => {
     env.cache.setSnapshot("*", snapshotOf({ clusters: ["a"] }));
     const client = connect();
