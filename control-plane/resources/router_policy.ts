@@ -117,31 +117,32 @@ export function routerModeHttpFilters(service: ServiceDocument, routes: MetaRout
   ];
 }
 
+/** The fields whose values are given, wrapped as Envoy's UInt32Value / Duration. */
+const given = (fields: Record<string, number | string | undefined>) => Object.fromEntries(Object.entries(fields)
+  .filter(([, value]) => value !== undefined)
+  .map(([field, value]) => [field, typeof value === "string" ? duration(value) : { value }]));
+
 /** A bridged cluster's outlier detection and circuit breakers, from the Service that owns it. */
 export function clusterPolicy(service: ServiceDocument): Record<string, unknown> {
   const { outlierDetection: o, circuitBreakers: c } = service.spec;
-  const uint = (value?: number) => (value === undefined ? {} : { value });
   return {
     ...(o ? {
-      outlier_detection: Object.fromEntries(Object.entries({
-        consecutive_5xx: uint(o.consecutive5xx),
-        consecutive_gateway_failure: uint(o.consecutiveGatewayFailure),
+      outlier_detection: given({
+        consecutive_5xx: o.consecutive5xx,
+        consecutive_gateway_failure: o.consecutiveGatewayFailure,
         // Each kind is enforced only when asked for (Envoy enforces consecutive 5xx by default).
-        enforcing_consecutive_5xx: { value: o.consecutive5xx === undefined ? 0 : 100 },
-        enforcing_consecutive_gateway_failure: { value: o.consecutiveGatewayFailure === undefined ? 0 : 100 },
-        interval: o.interval ? duration(o.interval) : undefined,
-        base_ejection_time: o.baseEjectionTime ? duration(o.baseEjectionTime) : undefined,
-        max_ejection_percent: uint(o.maxEjectionPercent),
-      }).filter(([, v]) => v !== undefined && Object.keys(v).length > 0)),
+        enforcing_consecutive_5xx: o.consecutive5xx === undefined ? 0 : 100,
+        enforcing_consecutive_gateway_failure: o.consecutiveGatewayFailure === undefined ? 0 : 100,
+        interval: o.interval,
+        base_ejection_time: o.baseEjectionTime,
+        max_ejection_percent: o.maxEjectionPercent,
+      }),
     } : {}),
     ...(c ? {
       circuit_breakers: {
         thresholds: [{
           priority: "DEFAULT",
-          ...(c.maxConnections !== undefined ? { max_connections: { value: c.maxConnections } } : {}),
-          ...(c.maxPendingRequests !== undefined ? { max_pending_requests: { value: c.maxPendingRequests } } : {}),
-          ...(c.maxRequests !== undefined ? { max_requests: { value: c.maxRequests } } : {}),
-          ...(c.maxRetries !== undefined ? { max_retries: { value: c.maxRetries } } : {}),
+          ...given({ max_connections: c.maxConnections, max_pending_requests: c.maxPendingRequests, max_requests: c.maxRequests, max_retries: c.maxRetries }),
         }],
       },
     } : {}),

@@ -309,6 +309,7 @@ grep -q '^SUMMARY ok=4 failed=1 oneway=1' "$RUN/consumer.out" || { tail -n 30 "$
 heartbeats=$(( $(stat http.greeter.downstream_rq_total) - rq_before - 6 ))
 [ "$heartbeats" -ge 1 ] || die "no heartbeat streams from the Java consumer"
 # Its oneway crossed the weighted route, which has retries: delivered once, and mirrored once.
+wait_for "the shadow got the oneway's mirrored copy" 10 sh -c "[ \$(grep -c 'ONEWAY RECEIVED' '$WORK/provider-shadow.log') -gt $shadow_oneways_before ]" || true
 [ $(( $(oneways v1) + $(oneways v2) - oneways_before )) = 1 ] && [ $(( $(oneways shadow) - shadow_oneways_before )) = 1 ] \
   || die "static: the Java consumer's oneway reached v1/v2 $(( $(oneways v1) + $(oneways v2) - oneways_before )) times and the shadow $(( $(oneways shadow) - shadow_oneways_before )) times, expected once each"
 log "static: the Java consumer's run completed; $heartbeats heartbeat streams"
