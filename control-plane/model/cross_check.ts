@@ -3,7 +3,7 @@
 import { RE2JS } from "re2js";
 import type { FieldPath, Model } from "./load";
 import { BRIDGE_MODULES, bridgedProtocols, isBridgedAttachmentKey } from "./router_mode";
-import { Kind, MetaRoute, sinkName } from "./schema";
+import { CodecOptions, Kind, MetaRoute, sinkName } from "./schema";
 
 /**
  * Protocols whose server speaks first (its codec's serverFirst()): the filter never holds their
@@ -31,9 +31,11 @@ export function crossCheck(model: Model): Finding[] {
       if (!BRIDGE_MODULES[spec.protocol]) {
         findings.push([["spec", "mode"], `router mode needs a bridge from ${spec.protocol} to HTTP/2, and there is none yet (bridges exist for: ${bridgedProtocols().join(", ")}): use mode: sidecar`, "Service", name]);
       }
-      if (Object.keys(spec.codec).length > 0) {
-        findings.push([["spec", "codec"], "router mode does not run the MetaProto filter (the bridge and Envoy's HTTP router take its place), so its codec options would do nothing: remove them, or use mode: sidecar", "Service", name]);
-      }
+      checkRouterModeCodec(spec.codec, (fieldPath, message) => findings.push([["spec", "codec", ...fieldPath], message, "Service", name]));
+    } else {
+      const routerOnly = "only router mode's HTTP/2 clusters see each request's outcome (sidecar mode's tcp_proxy sees connections): remove it, or give the Service mode: router";
+      if (spec.outlierDetection) findings.push([["spec", "outlierDetection"], `outlier detection: ${routerOnly}`, "Service", name]);
+      if (spec.circuitBreakers) findings.push([["spec", "circuitBreakers"], `circuit breakers: ${routerOnly}`, "Service", name]);
     }
     const subsetNames = new Set<string>();
     spec.subsets.forEach((subset, i) => {
@@ -108,6 +110,7 @@ export function crossCheck(model: Model): Finding[] {
         if (route.mirror) routeAt(["mirror"], `mirroring: ${routerOnly}`);
         if (route.mirrorPercentage) routeAt(["mirrorPercentage"], `mirroring: ${routerOnly}`);
         if (route.timeout) routeAt(["timeout"], `per-request timeouts: ${routerOnly}`);
+        if (route.retries) routeAt(["retries"], `retries of single requests: ${routerOnly}`);
         if (route.globalRateLimit) routeAt(["globalRateLimit"], `global rate limit: ${routerOnly}, and even there it is not built yet`);
         const notYet = "the MetaProto filter does not apply it yet: remove it for now";
         if (route.responseMutation) routeAt(["responseMutation"], `response mutation: ${notYet}`);
@@ -152,8 +155,32 @@ export function crossCheck(model: Model): Finding[] {
 }
 
 /**
+ * A router-mode Service's codec options: the MetaProto filter does not run there, so only
+ * `policy.authz` means something (it becomes HCM's RBAC on the bridge's headers).
+ */
+function checkRouterModeCodec(codec: CodecOptions, at: (fieldPath: FieldPath, message: string) => void): void {
+  const nothing = "router mode does not run the MetaProto filter (the bridge and Envoy's HTTP router take its place), so it would do nothing: remove it, or use mode: sidecar";
+  const { policy, ...options } = codec;
+  for (const option of Object.keys(options)) at([option], nothing);
+  const { authz, ...stages } = policy ?? {};
+  for (const stage of Object.keys(stages)) {
+    at(["policy", stage], stage === "rate_limits" ? "router mode limits rates per route: move it to the MetaRouter route's localRateLimit" : nothing);
+  }
+  if (authz?.deny_text !== undefined) at(["policy", "authz", "deny_text"], "router mode denies through HCM's RBAC, whose answer says \"RBAC: access denied\" (the consumer gets Dubbo status 40): remove deny_text");
+  authz?.rules?.forEach((rule, r) => {
+    const match = rule.match ?? {};
+    const base: FieldPath = ["policy", "authz", "rules", r, "match"];
+    if (match.principals) at([...base, "principals"], "router mode's consumers are not on TLS, so there is no principal to match: remove principals (source_cidrs still match)");
+    match.attributes?.forEach((attribute, a) => {
+      if (!isBridgedAttachmentKey(attribute.name)) at([...base, "attributes", a, "name"], "the bridge passes on attachments whose keys are letters, digits, '-', '_' and '.' only, so this one can never match: rename the attachment");
+    });
+  });
+}
+
+/**
  * What a router-mode route can ask for today: weights per request, matches on service, method and
- * attachments (as the bridge's headers), mirroring. The rest says it is not built yet.
+ * attachments (as the bridge's headers), mirroring, timeouts, retries, a local rate limit per route.
+ * The rest says it is not built yet.
  */
 function checkRouterModeRoute(route: MetaRoute, routeAt: (fieldPath: FieldPath, message: string) => void): void {
   if (route.weightsPer === "connection") {
@@ -167,7 +194,8 @@ function checkRouterModeRoute(route: MetaRoute, routeAt: (fieldPath: FieldPath, 
   if (route.mirrorPercentage && !route.mirror) routeAt(["mirrorPercentage"], "says how many requests to mirror, but the route has no mirror: add mirror or remove it");
   const notBuilt = "not built in router mode yet: remove it for now (sidecar mode applies it through the MetaProto filter)";
   if (route.requestMutation) routeAt(["requestMutation"], `request mutation: ${notBuilt}`);
-  if (route.localRateLimit) routeAt(["localRateLimit"], `local rate limit: ${notBuilt}`);
+  route.localRateLimit?.conditions?.forEach((_, c) => routeAt(["localRateLimit", "conditions", c],
+    "per-attribute buckets are not built in router mode yet (HCM's local rate limit has one bucket per route): give the condition a route of its own, with its match and a tokenBucket"));
   if (route.globalRateLimit) routeAt(["globalRateLimit"], "global rate limit: not built in router mode yet (Envoy's HTTP ratelimit filter could do it): remove it for now");
   if (route.responseMutation) routeAt(["responseMutation"], "response mutation: not built in router mode yet: remove it for now");
 }

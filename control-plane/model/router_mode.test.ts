@@ -56,10 +56,49 @@ describe("router mode in the model", () => {
       expect.stringContaining("spec.mode: router mode needs a bridge from redis to HTTP/2, and there is none yet (bridges exist for: dubbo): use mode: sidecar"),
     ]);
     expect(messages(service("greeter", 20880).replace("  port: 20880", "  port: 20880\n  codec: { max_pending_calls: 8 }"))).toEqual([
-      expect.stringContaining("spec.codec: router mode does not run the MetaProto filter"),
+      expect.stringContaining("spec.codec.max_pending_calls: router mode does not run the MetaProto filter"),
     ]);
     expect(messages(service("greeter", 20880).replace("mode: router", "mode: mesh"))).toEqual([
       expect.stringContaining('spec.mode: must be "sidecar" or "router"'),
+    ]);
+  });
+
+  test("of the codec options, router mode takes policy.authz only (as HCM's RBAC), without deny_text or principals", () => {
+    const codec = `  codec:
+    max_pending_calls: 8
+    policy:
+      rate_limits: [{ name: r, max_tokens: 1, fill_interval_ms: 1000 }]
+      authz:
+        deny_text: go away
+        rules:
+        - { action: deny, match: { method: { exact: fail }, principals: [{ exact: spiffe://a }] } }
+        - { action: allow, match: { attributes: [{ name: "a b", exact: x }] } }`;
+    expect(messages(service("greeter", 20880).replace("  port: 20880", `  port: 20880\n${codec}`))).toEqual([
+      expect.stringContaining("spec.codec.max_pending_calls: router mode does not run the MetaProto filter (the bridge and Envoy's HTTP router take its place), so it would do nothing: remove it, or use mode: sidecar"),
+      expect.stringContaining("spec.codec.policy.rate_limits: router mode limits rates per route: move it to the MetaRouter route's localRateLimit"),
+      expect.stringContaining("spec.codec.policy.authz.deny_text: router mode denies through HCM's RBAC"),
+      expect.stringContaining("spec.codec.policy.authz.rules[0].match.principals: router mode's consumers are not on TLS"),
+      expect.stringContaining("spec.codec.policy.authz.rules[1].match.attributes[0].name: the bridge passes on attachments whose keys are letters"),
+    ]);
+    const authz = "  codec: { policy: { authz: { default_action: deny, rules: [{ action: allow, match: { method: { exact: sayHello } } }] } } }";
+    expect(messages(service("greeter", 20880).replace("  port: 20880", `  port: 20880\n${authz}`))).toEqual([]);
+  });
+
+  test("retries in router mode; outlier detection and circuit breakers on router-mode Services only", () => {
+    const retried = `  - route: [{ destination: { host: greeter, subset: v1 } }]
+    retries: { attempts: 2, retryOn: [reset, 5xx], perTryTimeout: 1s }`;
+    const policy = "  outlierDetection: { consecutive5xx: 3, baseEjectionTime: 30s, maxEjectionPercent: 50 }\n  circuitBreakers: { maxRetries: 1000 }";
+    expect(messages(service("greeter", 20880, { extra: policy }), router(retried))).toEqual([]);
+    expect(messages(service("greeter", 20880, { mode: "sidecar", extra: policy }), router(retried))).toEqual([
+      expect.stringContaining("(Service greeter) spec.outlierDetection: outlier detection: only router mode's HTTP/2 clusters see each request's outcome (sidecar mode's tcp_proxy sees connections): remove it, or give the Service mode: router"),
+      expect.stringContaining("(Service greeter) spec.circuitBreakers: circuit breakers: only router mode's HTTP/2 clusters"),
+      expect.stringContaining("(MetaRouter greeter) spec.routes[0].retries: retries of single requests: only router mode can honour it"),
+    ]);
+    expect(messages(service("greeter", 20880), router(retried.replace("reset, 5xx", "reset, sometimes")))).toEqual([
+      expect.stringContaining("spec.routes[0].retries.retryOn[1]: must be one of reset, connect-failure, refused-stream, gateway-error, 5xx"),
+    ]);
+    expect(messages(service("greeter", 20880, { extra: "  outlierDetection: { interval: 1s }" }))).toEqual([
+      expect.stringContaining("spec.outlierDetection: needs consecutive5xx, consecutiveGatewayFailure or both"),
     ]);
   });
 
@@ -68,14 +107,14 @@ describe("router mode in the model", () => {
     weightsPer: connection
     mirrorPercentage: { value: 5 }
     requestMutation: [{ key: k, value: v }]
-    localRateLimit: { tokenBucket: { maxTokens: 1, fillInterval: 1s } }
+    localRateLimit: { conditions: [{ match: { attributes: { tenant: { exact: t1 } } }, tokenBucket: { maxTokens: 1, fillInterval: 1s } }] }
     globalRateLimit: { domain: d, rateLimitService: rls }
     responseMutation: [{ key: k, value: v }]`;
     expect(messages(service("greeter", 20880), router(routes))).toEqual([
       expect.stringContaining("spec.routes[0].weightsPer: router mode routes each request, so its weights are per request"),
       expect.stringContaining("spec.routes[0].mirrorPercentage: says how many requests to mirror, but the route has no mirror"),
       expect.stringContaining("spec.routes[0].requestMutation: request mutation: not built in router mode yet"),
-      expect.stringContaining("spec.routes[0].localRateLimit: local rate limit: not built in router mode yet"),
+      expect.stringContaining("spec.routes[0].localRateLimit.conditions[0]: per-attribute buckets are not built in router mode yet (HCM's local rate limit has one bucket per route): give the condition a route of its own"),
       expect.stringContaining("spec.routes[0].globalRateLimit: global rate limit: not built in router mode yet"),
       expect.stringContaining("spec.routes[0].responseMutation: response mutation: not built in router mode yet"),
     ]);

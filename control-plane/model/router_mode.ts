@@ -17,5 +17,8 @@ export function attributeHeader(attribute: string): string {
 /** An attachment key the bridge passes on as a header (once lowercased: letters, digits, '-', '_', '.'). */
 export const isBridgedAttachmentKey = (key: string) => /^[a-z0-9._-]+$/.test(key.toLowerCase());
 
+/** The request header saying what a Dubbo frame was: request, oneway or event (filters/bridge/consumer_side.ts). */
+export const KIND_HEADER = "x-dubbo-kind";
+
 /** The path of the streams that carry Dubbo heartbeats and other events: every route table routes it. */
 export const HEARTBEAT_PATH = "/_dubbo/heartbeat";

@@ -136,6 +136,8 @@ const subset = z.strictObject({
   endpoints: z.array(endpoint).min(1, { error: "needs at least one endpoint" }),
 });
 
+const clusterDuration = z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { error: 'must be a duration such as "500ms", "10s" or "1m"' });
+
 export const serviceSpec = z.strictObject({
   protocol: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must name a codec (dubbo, thrift, redis, mysql, or the folder name of your own codec)" }),
   port,
@@ -149,6 +151,22 @@ export const serviceSpec = z.strictObject({
    * (protocol ⇄ HTTP/2) before Envoy's HTTP connection manager, routing each request (README "Router mode").
    */
   mode: z.enum(["sidecar", "router"], { error: 'must be "sidecar" or "router"' }).default("sidecar"),
+  /** Router mode: each of the Service's clusters ejects an endpoint that keeps failing (Envoy's outlier_detection). */
+  outlierDetection: z.strictObject({
+    consecutive5xx: whole(1, 1000).optional(),
+    consecutiveGatewayFailure: whole(1, 1000).optional(),
+    interval: clusterDuration.optional(),
+    baseEjectionTime: clusterDuration.optional(),
+    maxEjectionPercent: whole(1, 100).optional(),
+  }).refine((o) => o.consecutive5xx !== undefined || o.consecutiveGatewayFailure !== undefined,
+    { error: "needs consecutive5xx, consecutiveGatewayFailure or both: the failures in a row that eject an endpoint" }).optional(),
+  /** Router mode: limits of each of the Service's clusters (Envoy's circuit_breakers, default priority). */
+  circuitBreakers: z.strictObject({
+    maxConnections: whole(1, 4294967295).optional(),
+    maxPendingRequests: whole(1, 4294967295).optional(),
+    maxRequests: whole(1, 4294967295).optional(),
+    maxRetries: whole(0, 4294967295).optional(),
+  }).optional(),
 });
 
 const stringMatch = z.union([
@@ -171,6 +189,12 @@ const tokenBucket = z.strictObject({
 
 const mutation = z.array(z.strictObject({ key: z.string().min(1), value: z.string() }));
 
+/**
+ * Envoy's retry_on conditions a router-mode route may name. The bridge reaches a dead provider through
+ * an internal listener that always accepts, so a refused connection shows as a stream `reset`.
+ */
+export const RETRY_ON = ["reset", "connect-failure", "refused-stream", "gateway-error", "5xx"] as const;
+
 const route = z.strictObject({
   name: z.string().min(1).optional(),
   match: z.strictObject({ attributes: z.record(z.string(), stringMatch) }).optional(),
@@ -185,6 +209,15 @@ const route = z.strictObject({
   /** Router mode: how long a request may wait for its answer ("0s": no limit; left out: Envoy's 15 s). */
   timeout: z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { error: 'must be a duration such as "500ms", "5s" or "1m" ("0s": no limit)' }).optional(),
   mirrorPercentage: z.strictObject({ value: z.number().min(0).max(100) }).optional(),
+  /**
+   * Router mode: a failed request is sent again, to another endpoint when there is one. Oneway calls
+   * are never retried (their stream carries x-dubbo-kind: oneway; a retry could deliver them twice).
+   */
+  retries: z.strictObject({
+    attempts: whole(1, 10),
+    retryOn: z.array(z.enum(RETRY_ON, { error: `must be one of ${RETRY_ON.join(", ")}` })).min(1).default(["reset", "connect-failure"]),
+    perTryTimeout: z.string().regex(/^\d+(\.\d+)?(ms|s|m)$/, { error: 'must be a duration such as "500ms" or "5s"' }).optional(),
+  }).optional(),
   requestMutation: mutation.optional(),
   responseMutation: mutation.optional(),
   localRateLimit: z.strictObject({

@@ -216,6 +216,8 @@ export interface HttpConnectionManagerOptions {
   /** The RouteConfiguration: by name over RDS (ADS), or inline (a static bootstrap). */
   rds?: { routeConfigName: string; configSource: Record<string, unknown> };
   routeConfig?: Record<string, unknown>;
+  /** HTTP filters before the router (router mode's RBAC and local rate limit). */
+  httpFilters?: Record<string, unknown>[];
 }
 
 /**
@@ -232,7 +234,7 @@ export function httpConnectionManagerFilter(options: HttpConnectionManagerOption
       http2_protocol_options: { hpack_table_size: { value: BRIDGE_HPACK_TABLE_SIZE } },
       ...(options.rds ? { rds: { config_source: options.rds.configSource, route_config_name: options.rds.routeConfigName } } : {}),
       ...(options.routeConfig ? { route_config: options.routeConfig } : {}),
-      http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+      http_filters: [...(options.httpFilters ?? []), { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
     },
   };
 }

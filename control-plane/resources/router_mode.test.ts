@@ -7,6 +7,7 @@ import { Snapshot } from "../xds/cache";
 import { encodeMessage } from "../xds/api";
 import { bootstrap, staticBootstrap } from "./bootstrap";
 import { istioManifests } from "./istio";
+import { rbacFilterConfig } from "./router_policy";
 import { bridgeListenerName, providerSideConfigName, translate } from "./translate";
 import { TYPE_URLS } from "./types";
 
@@ -216,6 +217,89 @@ describe("router mode translation", () => {
     const clusters = new Map(value.static_resources.clusters.map((c: any) => [c.name, c]));
     expect(clusters.get("greeter.v2")).toMatchObject({ type: "STATIC", transport_socket: INTERNAL_UPSTREAM, load_assignment: valueOf(set, "endpoint", "greeter.v2") });
     expect((clusters.get("bridge|greeter") as any).type).toBe("ORIGINAL_DST");
+  });
+
+  test("retries (never of oneways), a route's local rate limit, RBAC from authz, outlier detection and circuit breakers", () => {
+    const text = config([90, 10]).replace("  connectTimeout: 500ms\n", `  connectTimeout: 500ms
+  outlierDetection: { consecutive5xx: 3, baseEjectionTime: 30s, maxEjectionPercent: 50 }
+  circuitBreakers: { maxRetries: 1000 }
+  codec: { policy: { authz: { rules: [{ action: deny, match: { method: { exact: forbidden } } }] } } }
+`).replace("    route: [{ destination: { host: greeter, subset: v2 } }]\n", `    route: [{ destination: { host: greeter, subset: v2 } }]
+    retries: { attempts: 2, perTryTimeout: 1s }
+    localRateLimit: { tokenBucket: { maxTokens: 5, fillInterval: 1m } }
+`);
+    const { model, errors } = loadSources([{ file: "r.yaml", text }]);
+    expect(errors).toEqual([]);
+    const set = translate(model!, { wasmDir: "/opt/metaproto/wasm" });
+    for (const [typeUrl, byName] of set) {
+      for (const resource of byName.values()) expect(() => encodeMessage(typeUrl, resource.value)).not.toThrow();
+    }
+    const [heartbeat, limited, weighted] = valueOf(set, "route", "greeter").virtual_hosts[0].routes;
+    expect(limited.route.retry_policy).toEqual({
+      retry_on: "reset,connect-failure", num_retries: { value: 2 }, per_try_timeout: { seconds: 1 },
+      retry_host_predicate: [{ name: "envoy.retry_host_predicates.previous_hosts", typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" } }],
+      host_selection_retry_max_attempts: 5,
+      // Only a stream whose x-dubbo-kind is not oneway is retried.
+      retriable_request_headers: [{ name: "x-dubbo-kind", string_match: { exact: "oneway" }, invert_match: true, treat_missing_header_as_empty: true }],
+    });
+    expect(limited.typed_per_filter_config["envoy.filters.http.local_ratelimit"]).toMatchObject({
+      stat_prefix: "greeter.fail-to-v2", token_bucket: { max_tokens: 5, tokens_per_fill: { value: 1 }, fill_interval: { seconds: 60 } },
+    });
+    expect(weighted.route.retry_policy).toBeUndefined();
+    expect(weighted.typed_per_filter_config).toBeUndefined();
+    // Heartbeats are never denied.
+    expect(heartbeat.typed_per_filter_config).toEqual({ "envoy.filters.http.rbac": { "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute" } });
+    const hcm = valueOf(set, "listener", "greeter").filter_chains[0].filters[1].typed_config;
+    expect(hcm.http_filters.map((f: { name: string }) => f.name)).toEqual(["envoy.filters.http.rbac", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]);
+    expect(hcm.http_filters[1].typed_config).toEqual({ "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", stat_prefix: "greeter" });
+    for (const cluster of ["greeter", "greeter.v1", "greeter.v2"]) {
+      expect(valueOf(set, "cluster", cluster)).toMatchObject({
+        outlier_detection: { consecutive_5xx: { value: 3 }, enforcing_consecutive_5xx: { value: 100 }, enforcing_consecutive_gateway_failure: { value: 0 }, base_ejection_time: { seconds: 30 }, max_ejection_percent: { value: 50 } },
+        circuit_breakers: { thresholds: [{ priority: "DEFAULT", max_retries: { value: 1000 } }] },
+      });
+    }
+    expect(valueOf(set, "cluster", "bridge|greeter").outlier_detection).toBeUndefined();
+  });
+
+  test("RBAC allows what authz allows: the first matching rule's action, else default_action", () => {
+    type P = Record<string, any>;
+    const allows = (p: P, headers: Record<string, string>, ip: string): boolean => {
+      if (p.any) return true;
+      if (p.and_ids) return p.and_ids.ids.every((q: P) => allows(q, headers, ip));
+      if (p.or_ids) return p.or_ids.ids.some((q: P) => allows(q, headers, ip));
+      if (p.not_id) return !allows(p.not_id, headers, ip);
+      if (p.header) {
+        const value = headers[p.header.name];
+        if (p.header.present_match) return value !== undefined;
+        const m = p.header.string_match;
+        return value !== undefined && (m.exact !== undefined ? value === m.exact : m.prefix !== undefined ? value.startsWith(m.prefix) : new RegExp(`^(?:${m.safe_regex.regex})$`).test(value));
+      }
+      if (p.direct_remote_ip) return ip.startsWith(p.direct_remote_ip.address_prefix.split(".").slice(0, p.direct_remote_ip.prefix_len.value / 8).join("."));
+      throw new Error(`no evaluator for ${JSON.stringify(p)}`);
+    };
+    const decide = (authz: object, method: string, tenant: string | undefined, ip = "10.1.2.3") => {
+      const { rules } = rbacFilterConfig(authz as Parameters<typeof rbacFilterConfig>[0]) as { rules: { policies: Record<string, P> } };
+      const headers: Record<string, string> = { "x-dubbo-method": method, ...(tenant ? { "x-dubbo-attachment-tenant": tenant } : {}) };
+      return Object.values(rules.policies).some((policy) => policy.principals.some((p: P) => allows(p, headers, ip)));
+    };
+    const ordered = {
+      default_action: "deny",
+      rules: [
+        { action: "deny", match: { method: { exact: "drop" } } },
+        { action: "allow", match: { attributes: [{ name: "tenant", prefix: "beta-" }] } },
+        { action: "deny", match: { source_cidrs: ["10.1.0.0/16"] } },
+        { action: "allow", match: { method: { regex: "say.*" } } },
+      ],
+    };
+    expect(decide(ordered, "drop", "beta-1")).toBe(false); // the first rule wins
+    expect(decide(ordered, "sayHello", "beta-1")).toBe(true);
+    expect(decide(ordered, "sayHello", undefined)).toBe(false); // denied by the CIDR before the allow
+    expect(decide(ordered, "sayHello", undefined, "192.168.0.1")).toBe(true);
+    expect(decide(ordered, "other", undefined, "192.168.0.1")).toBe(false); // default deny
+    expect(decide({ rules: [{ action: "deny", match: { method: { exact: "forbidden" } } }] }, "forbidden", undefined)).toBe(false);
+    expect(decide({ rules: [{ action: "deny", match: { method: { exact: "forbidden" } } }] }, "sayHello", undefined)).toBe(true);
+    expect(decide({ default_action: "deny" }, "sayHello", undefined)).toBe(false);
+    expect(decide({}, "sayHello", undefined)).toBe(true);
   });
 
   test("a listener whose route configuration is missing is an inconsistency", () => {

@@ -12,6 +12,7 @@ import {
   bridgeConfiguration, bridgedClusterOptions, duration, httpConnectionManagerFilter, internalLbEndpoint, internalListener, lbEndpoint,
   listener, originalDstCluster, originalDstListenerFilter, tcpProxyFilter, wasmFilterConfig,
 } from "./pieces";
+import { clusterPolicy, rbacOff, retryPolicy, routeFilterConfigs, routerModeHttpFilters } from "./router_policy";
 import { Resource, ResourceSet, TYPE_URLS, TypeUrl, WASM_FILTER_TYPE_URL } from "./types";
 
 export interface TranslateOptions {
@@ -266,7 +267,7 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
       .map((e) => internalLbEndpoint(bridgeListenerName(owner.value.metadata.name), e));
     add(TYPE_URLS.cluster, {
       name: cluster, origin: origin(owner),
-      value: { name: cluster, type: "EDS", connect_timeout: duration(owner.value.spec.connectTimeout), eds_cluster_config: { eds_config: ADS_SOURCE }, ...bridgedClusterOptions() },
+      value: { name: cluster, type: "EDS", connect_timeout: duration(owner.value.spec.connectTimeout), eds_cluster_config: { eds_config: ADS_SOURCE }, ...bridgedClusterOptions(), ...clusterPolicy(owner.value) },
     });
     add(TYPE_URLS.endpoint, { name: cluster, origin: origin(owner), value: { cluster_name: cluster, endpoints: [{ lb_endpoints: endpoints }] } });
     return cluster;
@@ -276,7 +277,10 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
 
   const routes: Record<string, unknown>[] = [
     // Heartbeats (and other Dubbo events) keep the consumer's connection alive: any endpoint answers them.
-    { name: "heartbeat", match: { path: HEARTBEAT_PATH }, route: { cluster: whole } },
+    {
+      name: "heartbeat", match: { path: HEARTBEAT_PATH }, route: { cluster: whole },
+      ...(service.spec.codec.policy?.authz ? { typed_per_filter_config: rbacOff() } : {}),
+    },
   ];
   router?.value.spec.routes.forEach((route, i) => {
     const destinations = route.route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
@@ -285,14 +289,17 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
     }));
     const mirror = route.mirror ? addBridgedCluster(model.services.get(route.mirror.host)!, route.mirror.subset) : undefined;
     const headers = headerMatchers(route.match?.attributes);
+    const filterConfigs = routeFilterConfigs(`${name}.${routeKey(route, i)}`, route);
     routes.push({
       name: routeKey(route, i),
       match: { prefix: "/", ...(headers.length ? { headers } : {}) },
+      ...(Object.keys(filterConfigs).length ? { typed_per_filter_config: filterConfigs } : {}),
       route: {
         // One destination left (the others weighted 0): a plain cluster, as Envoy shows it simplest.
         ...(destinations.length === 1 ? { cluster: destinations[0].name } : { weighted_clusters: { clusters: destinations } }),
         // HCM answers a request past it with 504, which the bridge turns into Dubbo status 31 (SERVER_TIMEOUT).
         ...(route.timeout ? { timeout: duration(route.timeout) } : {}),
+        ...(route.retries ? { retry_policy: retryPolicy(route.retries) } : {}),
         ...(mirror ? {
           request_mirror_policies: [{ cluster: mirror, ...(route.mirrorPercentage ? { runtime_fraction: fractionOf(route.mirrorPercentage.value) } : {}) }],
         } : {}),
@@ -311,7 +318,10 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
     name, origin: origin(located),
     value: listener(name, service.spec.address, service.spec.port, [
       discovered(extensionConfigName(name)),
-      httpConnectionManagerFilter({ statPrefix: name, rds: { routeConfigName: routeConfigName(name), configSource: ADS_SOURCE } }),
+      httpConnectionManagerFilter({
+        statPrefix: name, rds: { routeConfigName: routeConfigName(name), configSource: ADS_SOURCE },
+        httpFilters: routerModeHttpFilters(service, router?.value.spec.routes ?? []),
+      }),
     ]),
   });
   const bridgeListener = bridgeListenerName(name);

@@ -27,6 +27,10 @@ MODULES = [
     "envoy.extensions.transport_sockets.internal_upstream.v3.internal_upstream_pb2",
     "envoy.extensions.transport_sockets.raw_buffer.v3.raw_buffer_pb2",
     "envoy.extensions.filters.listener.original_dst.v3.original_dst_pb2",
+    # Router mode's per-request policy: HCM's RBAC and local rate limit, retries to other endpoints.
+    "envoy.extensions.filters.http.rbac.v3.rbac_pb2",
+    "envoy.extensions.filters.http.local_ratelimit.v3.local_rate_limit_pb2",
+    "envoy.extensions.retry.host.previous_hosts.v3.previous_hosts_pb2",
     "envoy.service.discovery.v3.ads_pb2",
     "envoy.service.discovery.v3.discovery_pb2",
     "google.protobuf.wrappers_pb2",
