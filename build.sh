@@ -206,7 +206,7 @@ build_codecs() { # [codec...]: default every codec
   [ $every -eq 1 ] || return 0
   started=$SECONDS
   log "compiling filters/bridge -> dist/wasm/dubbo_bridge.wasm"
-  npx --no-install asc filters/bridge/main.ts --config asconfig.json --target release -o dist/wasm/dubbo_bridge.wasm
+  npx --no-install asc filters/bridge/dubbo/main.ts --config asconfig.json --target release -o dist/wasm/dubbo_bridge.wasm
   log "dist/wasm/dubbo_bridge.wasm: $(wc -c <dist/wasm/dubbo_bridge.wasm) bytes in $((SECONDS - started))s"
 }
 

@@ -6,7 +6,7 @@ export const BRIDGE_MODULES: Readonly<Record<string, string>> = { dubbo: "dubbo_
 
 export const bridgedProtocols = () => Object.keys(BRIDGE_MODULES);
 
-/** The request header carrying a MetaRouter match attribute (filters/bridge/consumer_side.ts sets them). */
+/** The request header carrying a MetaRouter match attribute (filters/bridge/dubbo/dubbo_protocol.ts sets them). */
 export function attributeHeader(attribute: string): string {
   if (attribute === "service") return "x-dubbo-service";
   if (attribute === "method") return "x-dubbo-method";

@@ -10,7 +10,7 @@ const WASM = "build/test/dubbo_bridge.wasm";
 let bridge: WebAssembly.Module;
 
 beforeAll(async () => {
-  await compileAssemblyScript("filters/bridge/main.ts", WASM);
+  await compileAssemblyScript("filters/bridge/dubbo/main.ts", WASM);
   bridge = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
 }, 120_000);
 
