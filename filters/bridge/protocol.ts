@@ -49,13 +49,13 @@ export class ProviderFrame {
 export abstract class ProviderProtocol {
   /** Headers of the streams it answers itself (oneways' empty 200) name the protocol: `x-<name>-kind`. */
   abstract name(): string;
-  /** What to send the provider right after the router's preface, so its answer carries our SETTINGS; null: the first request's answer will. */
-  abstract opening(probeId: u32): Uint8Array | null;
+  /** True: probe the provider right after the router's preface, so its answer carries our SETTINGS; false: the first request's answer will. */
+  abstract probesAtStart(): bool;
   abstract frameLength(queue: ByteQueue, maxFrameBytes: i32): i32;
   /** The body of stream `streamId` as the request for the provider, its id replaced by the stream id; null when it is no request. */
   abstract forward(body: Uint8Array, streamId: u32): ProviderCall | null;
-  /** A request the provider answers at once and runs nothing for, with id `probeId`, in the variant of `after`. */
-  abstract probe(probeId: u32, after: ProviderCall): Uint8Array | null;
+  /** A request the provider answers at once and runs nothing for, with id `probeId`, in the variant of `after` (null: at the start). */
+  abstract probe(probeId: u32, after: ProviderCall | null): Uint8Array | null;
   abstract inspect(frame: Uint8Array): ProviderFrame;
   /** The response as the router passes it on (the caller's own id back in place, where the protocol needs it). */
   abstract response(frame: Uint8Array, call: ProviderCall): Uint8Array;

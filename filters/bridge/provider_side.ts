@@ -62,10 +62,7 @@ export class ProviderSide extends ConnectionFilter {
       }
       at++;
       this.prefaceSeen++;
-      if (this.prefaceSeen == CLIENT_PREFACE_LENGTH) {
-        const opening = this.protocol.opening(this.takeProbeId());
-        if (opening != null) this.sendProbe(opening);
-      }
+      if (this.prefaceSeen == CLIENT_PREFACE_LENGTH && this.protocol.probesAtStart()) this.probe(null);
     }
     if (at < bytes.length) this.h2.receive(bytes.subarray(at));
     if (this.h2.error.length > 0) {
@@ -80,16 +77,14 @@ export class ProviderSide extends ConnectionFilter {
     return 0;
   }
 
-  private takeProbeId(): u32 {
+  /** A request toward the provider whose answer gives the bridge a write toward Envoy. */
+  private probe(after: ProviderCall | null): void {
     const id = this.nextProbeId;
-    this.nextProbeId = (this.nextProbeId + 2) & PROBE_ID_MASK;
+    const probe = this.protocol.probe(id, after);
+    if (probe == null) return;
+    this.nextProbeId = (id + 2) & PROBE_ID_MASK;
     if (this.nextProbeId == 0) this.nextProbeId = 2;
     this.probes.add(<u64>id);
-    return id;
-  }
-
-  /** A request toward the provider whose answer gives the bridge a write toward Envoy. */
-  private sendProbe(probe: Uint8Array): void {
     this.toProvider.bytes(probe);
     this.probesSent++;
   }
@@ -129,8 +124,7 @@ export class ProviderSide extends ConnectionFilter {
       return;
     }
     this.onewaysToEnd.push(streamId);
-    const probe = this.protocol.probe(this.takeProbeId(), call);
-    if (probe != null) this.sendProbe(probe);
+    this.probe(call);
   }
 
   onUpstreamData(length: u32, endOfStream: bool): i32 {

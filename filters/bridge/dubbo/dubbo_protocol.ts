@@ -103,7 +103,7 @@ export class DubboProvider extends ProviderProtocol {
   name(): string { return "dubbo"; }
 
   /** A heartbeat right away: its answer carries our SETTINGS to the router. */
-  opening(probeId: u32): Uint8Array | null { return heartbeatRequest(<u64>probeId, HESSIAN2); }
+  probesAtStart(): bool { return true; }
 
   frameLength(queue: ByteQueue, maxFrameBytes: i32): i32 { return completeFrameLength(queue, maxFrameBytes); }
 
@@ -113,7 +113,7 @@ export class DubboProvider extends ProviderProtocol {
     return new ProviderCall(body, (body[2] & FLAG_TWO_WAY) != 0);
   }
 
-  probe(probeId: u32, after: ProviderCall): Uint8Array | null { return heartbeatRequest(<u64>probeId, HESSIAN2); }
+  probe(probeId: u32, after: ProviderCall | null): Uint8Array | null { return heartbeatRequest(<u64>probeId, HESSIAN2); }
 
   inspect(frame: Uint8Array): ProviderFrame {
     const flags = frame[2];

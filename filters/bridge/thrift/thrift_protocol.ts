@@ -111,8 +111,8 @@ class ThriftProviderCall extends ProviderCall {
 export class ThriftProvider extends ProviderProtocol {
   name(): string { return "thrift"; }
 
-  /** Nothing to say before the first call: Envoy's client sends it without waiting for our SETTINGS, and its answer carries them. */
-  opening(probeId: u32): Uint8Array | null { return null; }
+  /** Nothing to say before the first call (its variant is unknown until then): Envoy's client sends it without waiting for our SETTINGS, and its answer carries them. */
+  probesAtStart(): bool { return false; }
 
   frameLength(queue: ByteQueue, maxFrameBytes: i32): i32 { return thriftFrameLength(queue, maxFrameBytes); }
 
@@ -123,7 +123,8 @@ export class ThriftProvider extends ProviderProtocol {
   }
 
   /** A call of `__metaproto_probe` (codecs/thrift/local_reply.ts), with the oneway's service prefix and variant: the server answers UNKNOWN_METHOD. */
-  probe(probeId: u32, after: ProviderCall): Uint8Array | null {
+  probe(probeId: u32, after: ProviderCall | null): Uint8Array | null {
+    if (after == null) return null;
     const message = (<ThriftProviderCall>after).message;
     const header = new HeaderFields();
     header.flags = message.header.flags;
