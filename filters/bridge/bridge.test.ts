@@ -3,23 +3,17 @@
 // Appendix C (the byte strings are the RFC's) decoded by the module.
 import { readFileSync } from "fs";
 import * as path from "path";
-import { ProxyTestHost, bytewise, compileAssemblyScript, feed, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
 import type { Connection } from "../../api/proxytest";
-import { ACK, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_h2";
+import { ACK, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
 
-const WASM = "build/test/dubbo_bridge.wasm";
 let bridge: WebAssembly.Module;
 
 beforeAll(async () => {
-  await compileAssemblyScript("filters/bridge/dubbo/main.ts", WASM);
-  bridge = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  bridge = await compiledBridge("dubbo");
 }, 120_000);
 
-async function startedBridge(config: object): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(bridge, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
-  host.start();
-  return host;
-}
+const startedBridge = (config: object) => startBridge(bridge, config);
 
 const fixture = (name: string): Buffer => readFileSync(path.join(repoRoot(), "codecs/dubbo/fixtures", name));
 

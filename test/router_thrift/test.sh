@@ -24,21 +24,14 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=router_thrift
 . "$REPO/test/lib/envoy.sh"
+. "$REPO/test/lib/thrift_peers.sh"
 trap stop_children EXIT
 
 [ -f "$REPO/dist/wasm/thrift_bridge.wasm" ] || die "dist/wasm/thrift_bridge.wasm is missing: run ./build.sh build"
 [ -f "$REPO/build/cp/control-plane/cli/main.js" ] || die "the control plane is not compiled: run ./build.sh build"
-command -v thrift >/dev/null || die "the thrift compiler is missing: ./build.sh setup installs thrift-compiler"
-PY=/usr/bin/python3 # the interpreter Debian's python3-thrift is installed for
-"$PY" -c 'import thrift' 2>/dev/null || die "python3-thrift is missing: ./build.sh setup installs it"
 WORK=$(mktemp -d)
 log "work dir $WORK"
-
-thrift --gen js:node -out "$WORK" "$REPO/test/thrift/demo.thrift" 2>/dev/null
-thrift --gen py -out "$WORK" "$REPO/test/thrift/demo.thrift" 2>/dev/null
-export NODE_PATH="$REPO/node_modules" # the generated JS requires 'thrift'
-NODE_PEER=(node "$REPO/test/thrift/node-peer.js")
-PY_PEER=("$PY" "$REPO/test/thrift/py-peer.py")
+thrift_peers "$WORK"
 SPLIT_CALLS=200
 
 V1_PORT=$(free_port); V2_PORT=$(free_port); NPM_PORT=$(free_port); BLACKHOLE_PORT=$(free_port)
@@ -116,7 +109,7 @@ served() { count "$1" "SERVED $2\$"; }
 # A client's run on one connection; its output kept in $WORK/<name>.log.
 client() { # name peer-command...
   local name=$1; shift
-  "$@" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log" >&2; die "client $name failed"; }
+  timeout 60 "$@" >"$WORK/$name.log" 2>&1 || { cat "$WORK/$name.log" >&2; die "client $name failed (or hung for 60 s)"; }
 }
 observed() { grep -c "^OBSERVED .*method=$2 outcome=$3\$" "$WORK/$1.log" || true; }
 
@@ -184,6 +177,14 @@ client npm-multiplexed "${NODE_PEER[@]}" client --gen "$WORK" --port "$NPM_LISTE
 grep -q "^CLIENT OK calls=13" "$WORK/npm-multiplexed.log" || { cat "$WORK/npm-multiplexed.log" >&2; die "the multiplexed client did not get its 13 answers"; }
 [ "$(observed npm-multiplexed crash 'TApplicationException:0')" = 1 ] && [ "$(served npm crash)" = 1 ] && [ "$(served npm sayHello)" = 6 ] && [ "$(count npm NOTIFY)" = 2 ] \
   || die "npm server: $(served npm sayHello) sayHello, $(served npm crash) crash, $(count npm NOTIFY) oneways; expected 6, 1, 2"
+# For the record (docs/router-mode-spike.md): call latency through the bridges and HCM, and straight to
+# the npm server (the python servers serve one connection at a time, the router's).
+NPM_TIMED=(client --gen "$WORK" --transport framed --protocol compact --multiplex Greeter --timed sayHello --calls "$SPLIT_CALLS")
+client npm-bridged "${NODE_PEER[@]}" "${NPM_TIMED[@]}" --port "$NPM_LISTEN_PORT"
+client npm-direct "${NODE_PEER[@]}" "${NPM_TIMED[@]}" --port "$NPM_PORT"
+median() { grep '^LATENCY' "$1" | sed 's/.*ms=//' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+[ "$(served npm sayHello)" = $((6 + 2 * SPLIT_CALLS)) ] || die "the npm server ran $(served npm sayHello) sayHello, expected $((6 + 2 * SPLIT_CALLS))"
+log "3. median sayHello latency, one call at a time on one connection: $(median "$WORK/npm-bridged.log") ms through the bridges and HCM, $(median "$WORK/npm-direct.log") ms straight to the server"
 
 log "4. policy clients: sayHello, crash (route timeout), sayHello on one connection"
 client py-timeout "${PY_PEER[@]}" client --gen "$WORK" --port "$LISTEN_PORT" --protocol header --policy

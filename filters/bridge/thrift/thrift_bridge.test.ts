@@ -2,31 +2,23 @@
 // python3-thrift and npm thrift (codecs/thrift/fixtures) become streams; calls written by npm
 // thrift's own encoder go through both sides and back, answered out of order by a fake server;
 // HCM's local replies become TApplicationExceptions npm thrift reads; random bytes never trap.
-import { readFileSync } from "fs";
-import * as path from "path";
 import fc from "fast-check";
-import { ProxyTestHost, bytewise, compileAssemblyScript, feed, repoRoot } from "../../../api/proxytest";
+import { bytewise, feed } from "../../../api/proxytest";
 import { MessageType, Type, appException, encodeMessage, fixture, reply, struct, theaderFrame } from "../../../codecs/thrift/test_frames";
 import type { ProtocolName } from "../../../codecs/thrift/test_frames";
-import { END_HEADERS, END_STREAM, PREFACE, T, frame, hcmLocalReply, header, parseFrames, streamsOf } from "../test_h2";
+import { END_HEADERS, compiledBridge, startedBridge as startBridge, END_STREAM, PREFACE, T, frame, hcmLocalReply, header, parseFrames, streamsOf } from "../test_bridge";
 
 // npm thrift ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const thrift = require("thrift");
 
-const WASM = "build/test/thrift_bridge.wasm";
 let bridge: WebAssembly.Module;
 
 beforeAll(async () => {
-  await compileAssemblyScript("filters/bridge/thrift/main.ts", WASM);
-  bridge = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  bridge = await compiledBridge("thrift");
 }, 120_000);
 
-async function startedBridge(config: object, logLevel: "debug" | "info" = "debug"): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(bridge, { pluginConfig: JSON.stringify(config), logLevel });
-  host.start();
-  return host;
-}
+const startedBridge = (config: object, logLevel: "debug" | "info" = "debug") => startBridge(bridge, config, logLevel);
 
 // --- Thrift variants, written and read by npm thrift (an encoder independent of the module).
 type Envelope = "buffered" | "framed" | "header";

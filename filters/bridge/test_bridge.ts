@@ -1,6 +1,24 @@
 /// <reference types="jest" />
-// HTTP/2 as RFC 9113 writes it and HPACK as the bridge encodes it, written independently of the
-// module under test: what the bridge tests (bridge.test.ts, <protocol>/*.test.ts) feed and read.
+// What the bridge tests (bridge.test.ts, <protocol>/*.test.ts) share: the module of a protocol's
+// bridge in the host emulator, and HTTP/2 as RFC 9113 writes it and HPACK as the bridge encodes it,
+// written independently of the module under test.
+import { readFileSync } from "fs";
+import * as path from "path";
+import { ProxyTestHost, compileAssemblyScript, repoRoot } from "../../api/proxytest";
+
+/** filters/bridge/<protocol>/main.ts compiled as Envoy loads it (dist/wasm/<protocol>_bridge.wasm), into build/test/. */
+export async function compiledBridge(protocol: string): Promise<WebAssembly.Module> {
+  const wasm = `build/test/${protocol}_bridge.wasm`;
+  await compileAssemblyScript(`filters/bridge/${protocol}/main.ts`, wasm);
+  return new WebAssembly.Module(readFileSync(path.join(repoRoot(), wasm)));
+}
+
+/** The bridge started with its plugin configuration (`side`...), logging at `logLevel`. */
+export async function startedBridge(module: WebAssembly.Module, config: object, logLevel: "debug" | "info" = "debug"): Promise<ProxyTestHost> {
+  const host = await ProxyTestHost.load(module, { pluginConfig: JSON.stringify(config), logLevel });
+  host.start();
+  return host;
+}
 export const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
