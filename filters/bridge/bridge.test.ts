@@ -5,7 +5,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
 import type { Connection } from "../../api/proxytest";
-import { ACK, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
+import { ACK, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
 
 let bridge: WebAssembly.Module;
 
@@ -145,13 +145,8 @@ describe("HCM's answers become Dubbo replies", () => {
   }
 
 
-  test.each([
-    ["504", "upstream request timeout", 31, "MetaProto router (HTTP 504): upstream request timeout"],
-    ["503", "no healthy upstream", 80, "MetaProto router (HTTP 503): no healthy upstream"],
-    ["429", "local_rate_limited", 100, "MetaProto router (HTTP 429): local_rate_limited"],
-    ["403", "RBAC: access denied", 40, "denied by MetaProto router (HTTP 403): RBAC: access denied"],
-    ["404", "", 60, "MetaProto router (HTTP 404)"],
-  ])("HTTP %s", async (status, body, dubboStatus, text) => {
+  const DUBBO_STATUS: Record<string, number> = { 504: 31, 503: 80, 429: 100, 403: 40, 404: 60 };
+  test.each(HCM_LOCAL_REPLIES.map(([status, body, text]) => [status, body, DUBBO_STATUS[status], text]))("HTTP %s", async (status, body, dubboStatus, text) => {
     const { c, requests } = await consumerWithRequests(1);
     const reply = Buffer.from(c.upstream(hcmLocalReply(status, body, 1)).forwarded);
     expect(reply[2]).toBe(0x02); // a response, hessian2

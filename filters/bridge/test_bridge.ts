@@ -112,6 +112,15 @@ export function streamsOf(frames: Frame[]): Map<number, { headers: Array<[string
 
 export const header = (fields: Array<[string, string]>, name: string): string | undefined => fields.find(([n]) => n === name)?.[1];
 
+/** HCM's local replies the bridges answer in the protocol's terms: status, HCM's text body, the text the consumer gets. */
+export const HCM_LOCAL_REPLIES: Array<[string, string, string]> = [
+  ["504", "upstream request timeout", "MetaProto router (HTTP 504): upstream request timeout"],
+  ["503", "no healthy upstream", "MetaProto router (HTTP 503): no healthy upstream"],
+  ["429", "local_rate_limited", "MetaProto router (HTTP 429): local_rate_limited"],
+  ["403", "RBAC: access denied", "denied by MetaProto router (HTTP 403): RBAC: access denied"],
+  ["404", "", "MetaProto router (HTTP 404)"],
+];
+
 /** HCM's local reply (status, text/plain body), its headers HPACK-encoded as literals (name index into the static table). */
 export function hcmLocalReply(status: string, body: string, streamId: number): Buffer {
   const block = Buffer.concat([Buffer.from([0x08, status.length]), Buffer.from(status), Buffer.from([0x0f, 0x10, 10]), Buffer.from("text/plain")]);

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { bytewise, feed } from "../../../api/proxytest";
 import { MessageType, Type, appException, encodeMessage, fixture, reply, struct, theaderFrame } from "../../../codecs/thrift/test_frames";
 import type { ProtocolName } from "../../../codecs/thrift/test_frames";
-import { END_HEADERS, compiledBridge, startedBridge as startBridge, END_STREAM, PREFACE, T, frame, hcmLocalReply, header, parseFrames, streamsOf } from "../test_bridge";
+import { END_HEADERS, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_STREAM, PREFACE, T, frame, hcmLocalReply, header, parseFrames, streamsOf } from "../test_bridge";
 
 // npm thrift ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -186,13 +186,9 @@ describe.each(VARIANTS)("round trip, $label", (v) => {
     expect(providerHost.traps).toEqual([]);
   });
 
-  test.each([
-    ["504", "upstream request timeout", 12, "MetaProto router (HTTP 504): upstream request timeout"],
-    ["503", "no healthy upstream", 6, "MetaProto router (HTTP 503): no healthy upstream"],
-    ["429", "local_rate_limited", 11, "MetaProto router (HTTP 429): local_rate_limited"],
-    ["403", "RBAC: access denied", 0, "denied by MetaProto router (HTTP 403): RBAC: access denied"],
-    ["404", "", 1, "MetaProto router (HTTP 404)"],
-  ])("HCM's %s becomes a TApplicationException with the call's seqid and method", async (status, body, type, text) => {
+  // TIMEOUT, INTERNAL_ERROR, LOADSHEDDING, UNKNOWN (a denial), UNKNOWN_METHOD (no route).
+  const APP_EXCEPTION_TYPE: Record<string, number> = { 504: 12, 503: 6, 429: 11, 403: 0, 404: 1 };
+  test.each(HCM_LOCAL_REPLIES.map(([status, body, text]) => [status, body, APP_EXCEPTION_TYPE[status], text]))("HCM's %s becomes a TApplicationException with the call's seqid and method", async (status, body, type, text) => {
     const host = await startedBridge({ side: "consumer" });
     const c = host.newConnection();
     c.downstream(callOf(v, "Greeter:crash", 99, false, 1234));
