@@ -132,6 +132,7 @@ describe("consumer side: captured sessions become one stream per call", () => {
     ["JSON (not bridged)", Buffer.from('[1,"sayHello",1,0,{}]')],
     ["a reply from the client", replyOf(VARIANTS[0], "sayHello", 1)],
     ["a frame whose message runs past it", Buffer.from("000000088001000100000010", "hex")],
+    ["THeader with zlib (python3-thrift's, captured)", fixture("python-header-zlib").request],
   ])("%s closes the connection", async (_label, bytes) => {
     const host = await startedBridge({ side: "consumer" });
     const c = host.newConnection();
