@@ -201,13 +201,15 @@ build_codecs() { # [codec...]: default every codec
     npx --no-install asc "codecs/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/$name.wasm"
     log "dist/wasm/$name.wasm: $(wc -c <"dist/wasm/$name.wasm") bytes in $((SECONDS - started))s"
   done
-  # Not a codec: the router-mode bridge of the spike (docs/router-mode-spike.md, test/router/spike.sh),
-  # built with every codec, not when codecs are named.
+  # Not codecs: router mode's bridges (filters/bridge/<protocol>/main.ts -> dist/wasm/<protocol>_bridge.wasm,
+  # README "Router mode"), built with every codec, not when codecs are named.
   [ $every -eq 1 ] || return 0
-  started=$SECONDS
-  log "compiling filters/bridge -> dist/wasm/dubbo_bridge.wasm"
-  npx --no-install asc filters/bridge/main.ts --config asconfig.json --target release -o dist/wasm/dubbo_bridge.wasm
-  log "dist/wasm/dubbo_bridge.wasm: $(wc -c <dist/wasm/dubbo_bridge.wasm) bytes in $((SECONDS - started))s"
+  for name in dubbo thrift; do
+    started=$SECONDS
+    log "compiling filters/bridge/$name -> dist/wasm/${name}_bridge.wasm"
+    npx --no-install asc "filters/bridge/$name/main.ts" --config asconfig.json --target release -o "dist/wasm/${name}_bridge.wasm"
+    log "dist/wasm/${name}_bridge.wasm: $(wc -c <"dist/wasm/${name}_bridge.wasm") bytes in $((SECONDS - started))s"
+  done
 }
 
 # The control plane (control-plane/, TypeScript) into build/cp/; `npx metaproto` runs it.

@@ -53,7 +53,7 @@ describe("router mode in the model", () => {
 
   test("router mode only for protocols with a bridge, and without the MetaProto filter's codec options", () => {
     expect(messages(service("cache", 6380, { protocol: "redis" }))).toEqual([
-      expect.stringContaining("spec.mode: router mode needs a bridge from redis to HTTP/2, and there is none yet (bridges exist for: dubbo): use mode: sidecar"),
+      expect.stringContaining("spec.mode: router mode needs a bridge from redis to HTTP/2, and there is none yet (bridges exist for: dubbo, thrift): use mode: sidecar"),
     ]);
     expect(messages(service("greeter", 20880).replace("  port: 20880", "  port: 20880\n  codec: { max_pending_calls: 8 }"))).toEqual([
       expect.stringContaining("spec.codec.max_pending_calls: router mode does not run the MetaProto filter"),
@@ -148,8 +148,10 @@ describe("router mode in the model", () => {
   });
 
   test("match attributes are the bridge's headers", () => {
-    expect(["service", "method", "Tenant", "trace.id"].map(attributeHeader))
+    expect(["service", "method", "Tenant", "trace.id"].map((attribute) => attributeHeader(attribute)))
       .toEqual(["x-dubbo-service", "x-dubbo-method", "x-dubbo-attachment-tenant", "x-dubbo-attachment-trace.id"]);
+    expect(["service", "method", "Tenant"].map((attribute) => attributeHeader(attribute, "thrift")))
+      .toEqual(["x-thrift-service", "x-thrift-method", "x-thrift-header-tenant"]);
     expect(["tenant", "Trace_ID", "a b", "é", ""].map(isBridgedAttachmentKey)).toEqual([true, true, false, false, false]);
   });
 });

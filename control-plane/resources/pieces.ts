@@ -199,9 +199,12 @@ export const ORIGINAL_DST_LISTENER_FILTER = "envoy.filters.listener.original_dst
  */
 export const BRIDGE_HPACK_TABLE_SIZE = 0;
 
-/** The bridge's plugin configuration (filters/bridge/config.ts): which peer the filter faces. */
-export function bridgeConfiguration(side: "consumer" | "provider"): string {
-  return JSON.stringify({ side, header_table_size: BRIDGE_HPACK_TABLE_SIZE });
+/**
+ * The bridge's plugin configuration (filters/bridge/config.ts): which peer the filter faces, and
+ * the service of calls that name none on the wire (Thrift without multiplexing).
+ */
+export function bridgeConfiguration(side: "consumer" | "provider", service?: string): string {
+  return JSON.stringify({ side, header_table_size: BRIDGE_HPACK_TABLE_SIZE, ...(service !== undefined ? { service } : {}) });
 }
 
 /** Envoy runs internal listeners only with this bootstrap extension. */

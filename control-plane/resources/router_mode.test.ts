@@ -278,7 +278,7 @@ describe("router mode translation", () => {
       throw new Error(`no evaluator for ${JSON.stringify(p)}`);
     };
     const decide = (authz: object, method: string, tenant: string | undefined, ip = "10.1.2.3") => {
-      const { rules } = rbacFilterConfig(authz as Parameters<typeof rbacFilterConfig>[0]) as { rules: { policies: Record<string, P> } };
+      const { rules } = rbacFilterConfig(authz as Parameters<typeof rbacFilterConfig>[0], "dubbo") as { rules: { policies: Record<string, P> } };
       const headers: Record<string, string> = { "x-dubbo-method": method, ...(tenant ? { "x-dubbo-attachment-tenant": tenant } : {}) };
       return Object.values(rules.policies).some((policy) => policy.principals.some((p: P) => allows(p, headers, ip)));
     };
@@ -326,5 +326,35 @@ describe("router mode translation", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("router mode for Thrift", () => {
+  const thrift = () => {
+    const text = config([50, 50]).replace("protocol: dubbo", "protocol: thrift").replace("tenant: { regex", "Tenant: { regex");
+    const { model, errors } = loadSources([{ file: "r.yaml", text }]);
+    expect(errors).toEqual([]);
+    return translate(model!, { wasmDir: "/opt/metaproto/wasm" });
+  };
+
+  test("the Thrift bridge module, told the Service's name for calls that name no service", () => {
+    const set = thrift();
+    const side = (name: string) => valueOf(set, "extensionConfig", name).typed_config.config;
+    expect(side("metaproto.greeter").configuration.value).toBe('{"side":"consumer","header_table_size":0,"service":"greeter"}');
+    expect(side("metaproto.greeter").vm_config.code.local.filename).toBe("/opt/metaproto/wasm/thrift_bridge.wasm");
+    expect(side(providerSideConfigName("greeter")).vm_config.code.local.filename).toBe("/opt/metaproto/wasm/thrift_bridge.wasm");
+    expect(Snapshot.consistencyErrors(set)).toEqual([]);
+  });
+
+  test("routes match the Thrift bridge's headers, and no heartbeat route comes first", () => {
+    const routes = valueOf(thrift(), "route", "greeter").virtual_hosts[0].routes;
+    expect(routes.map((r: any) => r.name)).toEqual(["fail-to-v2", "1"]);
+    expect(routes[0].match).toEqual({
+      prefix: "/",
+      headers: [
+        { name: "x-thrift-method", string_match: { exact: "fail" } },
+        { name: "x-thrift-header-tenant", string_match: { safe_regex: { regex: "t[0-9]+" } } },
+      ],
+    });
   });
 });

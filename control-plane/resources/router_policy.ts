@@ -1,8 +1,9 @@
 // Router mode's per-request policy as Envoy gets it (README "Router mode"): a route's retries and
 // local rate limit, a Service's outlier detection and circuit breakers on its clusters, and its
 // `codec.policy.authz` as HCM's RBAC on the bridge's headers. HCM answers a denied request with 403
-// and a rate-limited one with 429, which the bridge turns into Dubbo status 40 and 100.
-import { attributeHeader, KIND_HEADER } from "../model/router_mode";
+// and a rate-limited one with 429, which the bridge turns into Dubbo status 40 and 100, or Thrift's
+// TApplicationException UNKNOWN and LOADSHEDDING.
+import { BRIDGES, attributeHeader } from "../model/router_mode";
 import type { CodecOptions, MetaRoute, ServiceDocument } from "../model/schema";
 import { duration } from "./pieces";
 
@@ -17,12 +18,12 @@ type CallMatch = NonNullable<NonNullable<Authz["rules"]>[number]["match"]>;
 type StringMatch = NonNullable<CallMatch["service"]>;
 
 /**
- * A route's retries. Oneway calls are kept out (retriable_request_headers: only streams whose
- * x-dubbo-kind is not `oneway`): Dubbo has no answer to a oneway, so a reset after the provider took
- * it says nothing about delivery, and a retry could hand it to a provider a second time.
+ * A route's retries. Oneway calls are kept out (retriable_request_headers: only streams whose kind
+ * header, x-dubbo-kind or x-thrift-kind, is not `oneway`): a oneway has no answer, so a reset after
+ * the provider took it says nothing about delivery, and a retry could hand it over a second time.
  * `previous_hosts` sends each retry to an endpoint not yet tried.
  */
-export function retryPolicy(retries: NonNullable<MetaRoute["retries"]>): Record<string, unknown> {
+export function retryPolicy(retries: NonNullable<MetaRoute["retries"]>, protocol: string): Record<string, unknown> {
   return {
     retry_on: retries.retryOn.join(","),
     num_retries: { value: retries.attempts },
@@ -32,7 +33,7 @@ export function retryPolicy(retries: NonNullable<MetaRoute["retries"]>): Record<
       typed_config: { "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate" },
     }],
     host_selection_retry_max_attempts: 5,
-    retriable_request_headers: [{ name: KIND_HEADER, string_match: { exact: "oneway" }, invert_match: true, treat_missing_header_as_empty: true }],
+    retriable_request_headers: [{ name: BRIDGES[protocol].kindHeader, string_match: { exact: "oneway" }, invert_match: true, treat_missing_header_as_empty: true }],
   };
 }
 
@@ -73,11 +74,11 @@ function headerPrincipal(header: string, match: StringMatch): Principal {
 }
 
 /** A filter call match as one RBAC principal over the bridge's headers and the consumer's address. */
-function principalOf(match: CallMatch = {}): Principal {
+function principalOf(protocol: string, match: CallMatch = {}): Principal {
   const ids: Principal[] = [];
-  if (match.service) ids.push(headerPrincipal(attributeHeader("service"), match.service));
-  if (match.method) ids.push(headerPrincipal(attributeHeader("method"), match.method));
-  for (const { name, ...m } of match.attributes ?? []) ids.push(headerPrincipal(attributeHeader(name), m as StringMatch));
+  if (match.service) ids.push(headerPrincipal(attributeHeader("service", protocol), match.service));
+  if (match.method) ids.push(headerPrincipal(attributeHeader("method", protocol), match.method));
+  for (const { name, ...m } of match.attributes ?? []) ids.push(headerPrincipal(attributeHeader(name, protocol), m as StringMatch));
   if (match.source_cidrs?.length) {
     ids.push(anyOf(match.source_cidrs.map((cidr) => {
       const [address, bits] = cidr.split("/");
@@ -92,8 +93,8 @@ function principalOf(match: CallMatch = {}): Principal {
  * request is allowed when an allow rule matches and no deny rule before it does, or when no rule
  * matches and the default is allow. No principal at all: RBAC denies everything.
  */
-export function rbacFilterConfig(authz: Authz): Record<string, unknown> {
-  const rules = (authz.rules ?? []).map((rule) => ({ action: rule.action, principal: principalOf(rule.match) }));
+export function rbacFilterConfig(authz: Authz, protocol: string): Record<string, unknown> {
+  const rules = (authz.rules ?? []).map((rule) => ({ action: rule.action, principal: principalOf(protocol, rule.match) }));
   const principals: Principal[] = [];
   rules.forEach((rule, i) => {
     if (rule.action !== "allow") return;
@@ -112,7 +113,7 @@ export function routerModeHttpFilters(service: ServiceDocument, routes: MetaRout
   const authz = service.spec.codec.policy?.authz;
   return [
     // RBAC first: a denied request takes no token.
-    ...(authz ? [{ name: RBAC_FILTER, typed_config: rbacFilterConfig(authz) }] : []),
+    ...(authz ? [{ name: RBAC_FILTER, typed_config: rbacFilterConfig(authz, service.spec.protocol) }] : []),
     ...(routes.some((route) => route.localRateLimit) ? [{ name: LOCAL_RATE_LIMIT_FILTER, typed_config: localRateLimitConfig(service.metadata.name) }] : []),
   ];
 }

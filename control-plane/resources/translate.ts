@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Located, Model } from "../model/load";
 import type { CodecOptions, MetaRouterDocument, ServiceDocument } from "../model/schema";
-import { attributeHeader, BRIDGE_MODULES, HEARTBEAT_PATH } from "../model/router_mode";
+import { attributeHeader, BRIDGES } from "../model/router_mode";
 import {
   bridgeConfiguration, bridgedClusterOptions, duration, httpConnectionManagerFilter, internalLbEndpoint, internalListener, lbEndpoint,
   listener, originalDstCluster, originalDstListenerFilter, tcpProxyFilter, wasmFilterConfig,
@@ -225,9 +225,9 @@ export const providerSideConfigName = (service: string) => `${extensionConfigNam
 type HeaderMatch = { name: string; string_match: { exact: string } | { prefix: string } | { safe_regex: { regex: string } } };
 
 /** A MetaRouter match as HCM header matchers on the bridge's headers. */
-function headerMatchers(attributes: AttributeMatches | undefined): HeaderMatch[] {
+function headerMatchers(attributes: AttributeMatches | undefined, protocol: string): HeaderMatch[] {
   return Object.entries(attributes ?? {}).map(([attribute, m]) => ({
-    name: attributeHeader(attribute),
+    name: attributeHeader(attribute, protocol),
     string_match: "regex" in m ? { safe_regex: { regex: m.regex } } : m,
   }));
 }
@@ -247,14 +247,14 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
   origin: (located: Located<{ kind: string; metadata: { name: string } }>) => string): void {
   const service = located.value;
   const name = service.metadata.name;
-  const bridgeModule = BRIDGE_MODULES[service.spec.protocol];
-  if (!bridgeModule) throw new Error(`Service ${name}: router mode has no bridge for ${service.spec.protocol}`);
-  const moduleFile = options.moduleFile?.(bridgeModule) ?? path.join(options.wasmDir, `${bridgeModule}.wasm`);
+  const bridge = BRIDGES[service.spec.protocol];
+  if (!bridge) throw new Error(`Service ${name}: router mode has no bridge for ${service.spec.protocol}`);
+  const moduleFile = options.moduleFile?.(bridge.module) ?? path.join(options.wasmDir, `${bridge.module}.wasm`);
   const bridgeFilter = (configName: string, side: "consumer" | "provider") => add(TYPE_URLS.extensionConfig, {
     name: configName, origin: origin(located),
     value: {
       name: configName,
-      typed_config: wasmFilterConfig({ name: `${name}.${side}_side`, moduleFile, configuration: bridgeConfiguration(side), failurePolicy: service.spec.failurePolicy }),
+      typed_config: wasmFilterConfig({ name: `${name}.${side}_side`, moduleFile, configuration: bridgeConfiguration(side, bridge.namesService ? name : undefined), failurePolicy: service.spec.failurePolicy }),
     },
   });
   const discovered = (configName: string) => ({ name: configName, config_discovery: { config_source: ADS_SOURCE, type_urls: [WASM_FILTER_TYPE_URL] } });
@@ -275,20 +275,20 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
   const whole = addBridgedCluster(located);
   for (const subset of service.spec.subsets) addBridgedCluster(located, subset.name);
 
-  const routes: Record<string, unknown>[] = [
+  const routes: Record<string, unknown>[] = bridge.heartbeatPath
     // Heartbeats (and other Dubbo events) keep the consumer's connection alive: any endpoint answers them.
-    {
-      name: "heartbeat", match: { path: HEARTBEAT_PATH }, route: { cluster: whole },
+    ? [{
+      name: "heartbeat", match: { path: bridge.heartbeatPath }, route: { cluster: whole },
       ...(service.spec.codec.policy?.authz ? { typed_per_filter_config: rbacOff() } : {}),
-    },
-  ];
+    }]
+    : [];
   router?.value.spec.routes.forEach((route, i) => {
     const destinations = route.route.filter((d) => (d.weight ?? 100) > 0).map(({ destination, weight }) => ({
       name: addBridgedCluster(model.services.get(destination.host)!, destination.subset, destination.port),
       weight: { value: weight ?? 100 },
     }));
     const mirror = route.mirror ? addBridgedCluster(model.services.get(route.mirror.host)!, route.mirror.subset) : undefined;
-    const headers = headerMatchers(route.match?.attributes);
+    const headers = headerMatchers(route.match?.attributes, service.spec.protocol);
     const filterConfigs = routeFilterConfigs(`${name}.${routeKey(route, i)}`, route);
     routes.push({
       name: routeKey(route, i),
@@ -297,9 +297,9 @@ function routerModeResources(model: Model, located: Located<ServiceDocument>, ro
       route: {
         // One destination left (the others weighted 0): a plain cluster, as Envoy shows it simplest.
         ...(destinations.length === 1 ? { cluster: destinations[0].name } : { weighted_clusters: { clusters: destinations } }),
-        // HCM answers a request past it with 504, which the bridge turns into Dubbo status 31 (SERVER_TIMEOUT).
+        // HCM answers a request past it with 504, which the bridge turns into Dubbo status 31 (SERVER_TIMEOUT), a Thrift TApplicationException TIMEOUT (12).
         ...(route.timeout ? { timeout: duration(route.timeout) } : {}),
-        ...(route.retries ? { retry_policy: retryPolicy(route.retries) } : {}),
+        ...(route.retries ? { retry_policy: retryPolicy(route.retries, service.spec.protocol) } : {}),
         ...(mirror ? {
           request_mirror_policies: [{ cluster: mirror, ...(route.mirrorPercentage ? { runtime_fraction: fractionOf(route.mirrorPercentage.value) } : {}) }],
         } : {}),

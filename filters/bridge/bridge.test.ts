@@ -3,25 +3,19 @@
 // Appendix C (the byte strings are the RFC's) decoded by the module.
 import { readFileSync } from "fs";
 import * as path from "path";
-import { ProxyTestHost, bytewise, compileAssemblyScript, feed, repoRoot } from "../../api/proxytest";
+import { ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
 import type { Connection } from "../../api/proxytest";
+import { ACK, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
 
-const WASM = "build/test/dubbo_bridge.wasm";
 let bridge: WebAssembly.Module;
 
 beforeAll(async () => {
-  await compileAssemblyScript("filters/bridge/main.ts", WASM);
-  bridge = new WebAssembly.Module(readFileSync(path.join(repoRoot(), WASM)));
+  bridge = await compiledBridge("dubbo");
 }, 120_000);
 
-async function startedBridge(config: object): Promise<ProxyTestHost> {
-  const host = await ProxyTestHost.load(bridge, { pluginConfig: JSON.stringify(config), logLevel: "debug" });
-  host.start();
-  return host;
-}
+const startedBridge = (config: object) => startBridge(bridge, config);
 
 const fixture = (name: string): Buffer => readFileSync(path.join(repoRoot(), "codecs/dubbo/fixtures", name));
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ""), "hex");
 
 /** Dubbo frames one after the other, cut by their 16-byte headers. */
 function dubboFrames(bytes: Buffer): Buffer[] {
@@ -41,98 +35,6 @@ const withDubboId = (frame: Buffer, id: bigint): Buffer => {
   return copy;
 };
 const isTwoWayRequest = (frame: Buffer): boolean => (frame[2] & 0xc0) === 0xc0 && (frame[2] & 0x20) === 0;
-
-// --- HTTP/2 as RFC 9113 writes it, independently of the module under test.
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-enum T { Data = 0, Headers = 1, RstStream = 3, Settings = 4, Ping = 6, GoAway = 7, WindowUpdate = 8, Continuation = 9 }
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8;
-
-interface Frame { type: number; flags: number; streamId: number; payload: Buffer }
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
-
-function parseFrames(bytes: Buffer): Frame[] {
-  const frames: Frame[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const length = bytes.readUIntBE(at, 3);
-    frames.push({ type: bytes[at + 3], flags: bytes[at + 4], streamId: bytes.readUInt32BE(at + 5) & 0x7fffffff, payload: bytes.subarray(at + 9, at + 9 + length) });
-    at += 9 + length;
-  }
-  expect(at).toBe(bytes.length);
-  return frames;
-}
-
-function settings(frameBytes: Frame): Record<number, number> {
-  const out: Record<number, number> = {};
-  for (let at = 0; at < frameBytes.payload.length; at += 6) out[frameBytes.payload.readUInt16BE(at)] = frameBytes.payload.readUInt32BE(at + 2);
-  return out;
-}
-
-// The static-table entries the bridge's encoder refers to (RFC 7541 Appendix A).
-const STATIC: Record<number, [string, string]> = { 1: [":authority", ""], 3: [":method", "POST"], 4: [":path", "/"], 6: [":scheme", "http"], 8: [":status", "200"], 31: ["content-type", ""] };
-
-/** Decodes what the bridge encodes: size updates, indexed static fields, literals without indexing, no Huffman. */
-function decodeBridgeBlock(block: Buffer): Array<[string, string]> {
-  let at = 0;
-  const integer = (prefixBits: number): number => {
-    const mask = (1 << prefixBits) - 1;
-    let value = block[at++] & mask;
-    if (value === mask) {
-      let shift = 0;
-      let b: number;
-      do {
-        b = block[at++];
-        value += (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80);
-    }
-    return value;
-  };
-  const literal = (): string => {
-    expect(block[at] & 0x80).toBe(0); // no Huffman from us
-    const length = integer(7);
-    const text = block.subarray(at, at + length).toString("utf8");
-    at += length;
-    return text;
-  };
-  const fields: Array<[string, string]> = [];
-  while (at < block.length) {
-    const b = block[at];
-    if (b & 0x80) fields.push(STATIC[integer(7)]);
-    else if ((b & 0xe0) === 0x20) expect(integer(5)).toBe(0);
-    else {
-      expect(b & 0xf0).toBe(0x00); // literal without indexing: our encoder keeps no table
-      const index = integer(4);
-      const name = index === 0 ? literal() : STATIC[index][0];
-      fields.push([name, literal()]);
-    }
-  }
-  return fields;
-}
-
-/** Streams as seen in HTTP/2 bytes: headers and body per stream id, in order of first frame. */
-function streamsOf(frames: Frame[]): Map<number, { headers: Array<[string, string]>; body: Buffer; ended: boolean }> {
-  const streams = new Map<number, { headers: Array<[string, string]>; body: Buffer; ended: boolean }>();
-  for (const f of frames) {
-    if (f.type !== T.Headers && f.type !== T.Data) continue;
-    const s = streams.get(f.streamId) ?? { headers: [], body: Buffer.alloc(0), ended: false };
-    streams.set(f.streamId, s);
-    if (f.type === T.Headers) s.headers.push(...decodeBridgeBlock(f.payload));
-    else s.body = Buffer.concat([s.body, f.payload]);
-    if (f.flags & END_STREAM) s.ended = true;
-  }
-  return streams;
-}
-
-const header = (fields: Array<[string, string]>, name: string): string | undefined => fields.find(([n]) => n === name)?.[1];
 
 const JAVA_REQUESTS = fixture("java-consumer.request.bin");
 const JAVA_RESPONSES = fixture("java-consumer.response.bin");
@@ -242,21 +144,11 @@ describe("HCM's answers become Dubbo replies", () => {
     return { host, c, requests };
   }
 
-  // HCM's local reply headers, HPACK-encoded as literals (name index into the static table).
-  const localReply = (status: string, body: string, streamId: number): Buffer => {
-    const block = Buffer.concat([Buffer.from([0x08, status.length]), Buffer.from(status), Buffer.from([0x0f, 0x10, 10]), Buffer.from("text/plain")]);
-    return Buffer.concat([frame(T.Headers, END_HEADERS, streamId, block), frame(T.Data, END_STREAM, streamId, Buffer.from(body))]);
-  };
 
-  test.each([
-    ["504", "upstream request timeout", 31, "MetaProto router (HTTP 504): upstream request timeout"],
-    ["503", "no healthy upstream", 80, "MetaProto router (HTTP 503): no healthy upstream"],
-    ["429", "local_rate_limited", 100, "MetaProto router (HTTP 429): local_rate_limited"],
-    ["403", "RBAC: access denied", 40, "denied by MetaProto router (HTTP 403): RBAC: access denied"],
-    ["404", "", 60, "MetaProto router (HTTP 404)"],
-  ])("HTTP %s", async (status, body, dubboStatus, text) => {
+  const DUBBO_STATUS: Record<string, number> = { 504: 31, 503: 80, 429: 100, 403: 40, 404: 60 };
+  test.each(HCM_LOCAL_REPLIES.map(([status, body, text]) => [status, body, DUBBO_STATUS[status], text]))("HTTP %s", async (status, body, dubboStatus, text) => {
     const { c, requests } = await consumerWithRequests(1);
-    const reply = Buffer.from(c.upstream(localReply(status, body, 1)).forwarded);
+    const reply = Buffer.from(c.upstream(hcmLocalReply(status, body, 1)).forwarded);
     expect(reply[2]).toBe(0x02); // a response, hessian2
     expect(reply[3]).toBe(dubboStatus);
     expect(dubboId(reply)).toBe(dubboId(requests[0]));

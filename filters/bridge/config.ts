@@ -1,4 +1,5 @@
-// The bridge's plugin configuration: which Dubbo peer the filter faces, and its bounds.
+// The bridge's plugin configuration: which peer the filter faces, its bounds, and the service name
+// of calls whose protocol carries none (Thrift without TMultiplexedProtocol).
 import { JsonKind, parseJson } from "../metaprotocol/runtime/json";
 
 export enum BridgeSide { Consumer = 0, Provider = 1 }
@@ -7,12 +8,14 @@ export class BridgeConfig {
   side: BridgeSide = BridgeSide.Consumer;
   /** Advertised SETTINGS_HEADER_TABLE_SIZE: 0 asks Envoy's encoder to keep no dynamic table. */
   headerTableSize: i32 = 0;
-  /** A Dubbo frame (and an HTTP body held for one) larger than this closes the connection. */
+  /** A frame (and an HTTP body held for one) larger than this closes the connection. */
   maxFrameBytes: i32 = 8 * 1024 * 1024;
+  /** The service of calls that name none on the wire (Thrift): `:path /<service>/<method>`, `x-thrift-service`. */
+  service: string = "";
   error: string = "";
 }
 
-/** `{"side": "consumer" | "provider", "header_table_size": n, "max_frame_bytes": n}` */
+/** `{"side": "consumer" | "provider", "header_table_size": n, "max_frame_bytes": n, "service": "name"}` */
 export function parseBridgeConfig(text: string): BridgeConfig {
   const config = new BridgeConfig();
   const parsed = parseJson(text.length == 0 ? "{}" : text);
@@ -37,5 +40,21 @@ export function parseBridgeConfig(text: string): BridgeConfig {
     if (frameBytes.kind != JsonKind.Number || frameBytes.number < 16 || frameBytes.number > 64 * 1024 * 1024) config.error = "max_frame_bytes must be 16..67108864";
     else config.maxFrameBytes = <i32>frameBytes.number;
   }
+  const service = root.get("service");
+  if (service != null) {
+    if (service.kind != JsonKind.String || !isServiceName(service.string)) config.error = "service must be a string of letters, digits and . _ - (at most 255)";
+    else config.service = service.string;
+  }
   return config;
+}
+
+/** A service name that is valid in `:path` and in a header value as it is. */
+function isServiceName(name: string): bool {
+  if (name.length > 255) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f || c == 0x2e;
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -1,51 +1,50 @@
-// The bridge facing a Dubbo provider, on an internal listener in front of tcp_proxy: Envoy's
-// router (an HTTP/2 client) sends streams whose body is a Dubbo request; each becomes the frame
-// again, its id replaced by the stream id (streams of many consumers share this provider
-// connection, their Dubbo ids may collide), and each Dubbo response goes back on its stream.
+// The bridge facing a provider, on an internal listener in front of tcp_proxy: Envoy's router (an
+// HTTP/2 client) sends streams whose body is a request; each becomes the frame again, its id
+// replaced by the stream id (streams of many consumers share this provider connection, their ids
+// may collide), and each response goes back on its stream (protocol.ts: ProviderProtocol).
 //
 // A network filter can only write toward Envoy while the provider's bytes pass. So whenever the
 // bridge owes Envoy something the provider will not answer (our SETTINGS at connection start,
-// the end of a oneway stream), it sends the provider a heartbeat, whose answer opens that chance.
+// the end of a oneway stream), it sends the provider a probe (Dubbo: a heartbeat; Thrift: a call
+// of a method nobody defines), whose answer opens that chance.
 import { ConnectionFilter } from "../metaprotocol/runtime/filter";
 import { BufferKind, LogLevel, closeDownstream, getBufferBytes, log, logEnabled, setBufferBytes } from "../metaprotocol/runtime/host";
 import { ByteQueue, ByteWriter } from "./byte_buffers";
-import {
-  FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, SERIALIZATION_MASK, completeFrameLength, frameId, heartbeatRequest,
-  heartbeatResponse, isDubboFrame, setFrameId,
-} from "./dubbo_frames";
 import { CLIENT_PREFACE, CLIENT_PREFACE_LENGTH, ErrorCode, H2Endpoint, H2Handler, writeRstStream } from "./h2";
 import { HeaderField } from "./hpack";
 import { BridgeConfig } from "./config";
-import { describe } from "./consumer_side";
+import { ProviderCall, ProviderFrameKind, ProviderProtocol, describe } from "./protocol";
 
-const HESSIAN2: u8 = 2;
+/** Probe ids are even and below 2^31, so they never meet a stream id (odd) in any protocol's id field. */
+const PROBE_ID_MASK: u32 = 0x7ffffffe;
 
 class IncomingStream {
   readonly body: ByteWriter = new ByteWriter();
-  forwarded: bool = false;
 }
 
 export class ProviderSide extends ConnectionFilter {
   private prefaceSeen: i32 = 0;
   private readonly h2: H2Endpoint;
   private readonly streams: Map<u32, IncomingStream> = new Map();
-  /** Streams forwarded to the provider whose Dubbo response will come (two-way requests, heartbeats). */
-  private readonly awaiting: Set<u32> = new Set();
+  /** Requests forwarded to the provider whose response will come, by stream id. */
+  private readonly awaiting: Map<u32, ProviderCall> = new Map();
   /** Oneway streams forwarded: Envoy gets their (empty) 200 at the next chance. */
   private readonly onewaysToEnd: Array<u32> = [];
-  /** Heartbeat ids the bridge sent itself; even, so they never meet a stream id (odd). */
+  /** Probe ids the bridge sent itself. */
   private readonly probes: Set<u64> = new Set();
-  private nextProbeId: u64 = 2;
+  private nextProbeId: u32 = 2;
   private settingsSent: bool = false;
   private readonly toProvider: ByteWriter = new ByteWriter();
-  /** Answers to the provider's own heartbeats, sent with the next bytes toward it. */
+  /** Answers to the provider's own requests (heartbeats), sent with the next bytes toward it. */
   private readonly owedToProvider: ByteWriter = new ByteWriter();
   private readonly fromProvider: ByteQueue = new ByteQueue();
+  /** Frames for Envoy that wait for the next write. */
+  private readonly h2Owed: ByteWriter = new ByteWriter();
   private requests: i32 = 0;
   private responses: i32 = 0;
   private probesSent: i32 = 0;
 
-  constructor(contextId: u32, private config: BridgeConfig) {
+  constructor(contextId: u32, private config: BridgeConfig, private protocol: ProviderProtocol) {
     super(contextId);
     this.h2 = new H2Endpoint(config.headerTableSize);
     this.h2.handler = new ProviderSideHandler(this);
@@ -63,7 +62,7 @@ export class ProviderSide extends ConnectionFilter {
       }
       at++;
       this.prefaceSeen++;
-      if (this.prefaceSeen == CLIENT_PREFACE_LENGTH) this.probe();
+      if (this.prefaceSeen == CLIENT_PREFACE_LENGTH && this.protocol.probesAtStart()) this.probe(null);
     }
     if (at < bytes.length) this.h2.receive(bytes.subarray(at));
     if (this.h2.error.length > 0) {
@@ -78,12 +77,15 @@ export class ProviderSide extends ConnectionFilter {
     return 0;
   }
 
-  /** A heartbeat toward the provider, whose answer gives the bridge a write toward Envoy. */
-  private probe(): void {
+  /** A request toward the provider whose answer gives the bridge a write toward Envoy. */
+  private probe(after: ProviderCall | null): void {
     const id = this.nextProbeId;
-    this.nextProbeId += 2;
-    this.probes.add(id);
-    this.toProvider.bytes(heartbeatRequest(id, HESSIAN2));
+    const probe = this.protocol.probe(id, after);
+    if (probe == null) return;
+    this.nextProbeId = (id + 2) & PROBE_ID_MASK;
+    if (this.nextProbeId == 0) this.nextProbeId = 2;
+    this.probes.add(<u64>id);
+    this.toProvider.bytes(probe);
     this.probesSent++;
   }
 
@@ -109,25 +111,21 @@ export class ProviderSide extends ConnectionFilter {
   private forward(streamId: u32): void {
     const stream = this.streams.get(streamId);
     this.streams.delete(streamId);
-    const frame = stream.body.take();
-    if (!isDubboFrame(frame) || (frame[2] & FLAG_REQUEST) == 0) {
-      log(LogLevel.Warn, "bridge provider side: stream " + streamId.toString() + " carries no Dubbo request; refused");
+    const call = this.protocol.forward(stream.body.take(), streamId);
+    if (call == null) {
+      log(LogLevel.Warn, "bridge provider side: stream " + streamId.toString() + " carries no " + this.protocol.name() + " request; refused");
       writeRstStream(this.h2Owed, streamId, ErrorCode.ProtocolError);
       return;
     }
-    setFrameId(frame, <u64>streamId);
-    this.toProvider.bytes(frame);
+    this.toProvider.bytes(call.frame);
     this.requests++;
-    if ((frame[2] & FLAG_TWO_WAY) != 0) {
-      this.awaiting.add(streamId);
-    } else {
-      this.onewaysToEnd.push(streamId);
-      this.probe();
+    if (call.twoWay) {
+      this.awaiting.set(streamId, call);
+      return;
     }
+    this.onewaysToEnd.push(streamId);
+    this.probe(call);
   }
-
-  /** Frames for Envoy that wait for the next write. */
-  private readonly h2Owed: ByteWriter = new ByteWriter();
 
   onUpstreamData(length: u32, endOfStream: bool): i32 {
     const bytes = getBufferBytes(BufferKind.Upstream, 0, length);
@@ -142,15 +140,15 @@ export class ProviderSide extends ConnectionFilter {
     for (let i = 0; i < this.onewaysToEnd.length; i++) {
       const fields = new Array<HeaderField>();
       fields.push(new HeaderField(":status", "200"));
-      fields.push(new HeaderField("x-dubbo-kind", "oneway"));
+      fields.push(new HeaderField("x-" + this.protocol.name() + "-kind", "oneway"));
       this.h2.writeHeaders(out, this.onewaysToEnd[i], fields, true);
     }
     this.onewaysToEnd.length = 0;
     for (;;) {
-      const frameLength = completeFrameLength(this.fromProvider, this.config.maxFrameBytes);
+      const frameLength = this.protocol.frameLength(this.fromProvider, this.config.maxFrameBytes);
       if (frameLength == 0) break;
       if (frameLength < 0) {
-        log(LogLevel.Error, "bridge provider side: the provider sent bytes that are not Dubbo; closing");
+        log(LogLevel.Error, "bridge provider side: the provider sent bytes that are not " + this.protocol.name() + "; closing");
         closeDownstream();
         return 0;
       }
@@ -163,26 +161,29 @@ export class ProviderSide extends ConnectionFilter {
   }
 
   private onProviderFrame(frame: Uint8Array, out: ByteWriter): void {
-    const flags = frame[2];
-    const id = frameId(frame);
-    if ((flags & FLAG_REQUEST) != 0) {
+    const seen = this.protocol.inspect(frame);
+    if (seen.kind == ProviderFrameKind.OwnRequest) {
       // The provider's own heartbeat: answered with the next bytes toward it.
-      if ((flags & FLAG_EVENT) != 0 && (flags & FLAG_TWO_WAY) != 0) this.owedToProvider.bytes(heartbeatResponse(id, flags & SERIALIZATION_MASK));
+      const answer = seen.answer;
+      if (answer != null) this.owedToProvider.bytes(answer);
       return;
     }
+    if (seen.kind != ProviderFrameKind.Response) return;
+    const id = seen.id;
     if (this.probes.has(id)) {
       this.probes.delete(id);
       return;
     }
     if (id > 0x7fffffff || !this.awaiting.has(<u32>id)) return; // its stream was reset
     const streamId = <u32>id;
+    const call = this.awaiting.get(streamId);
     this.awaiting.delete(streamId);
     const fields = new Array<HeaderField>();
     fields.push(new HeaderField(":status", "200"));
-    fields.push(new HeaderField("content-type", "application/x-dubbo"));
-    fields.push(new HeaderField("x-dubbo-status", frame[3].toString()));
+    const extra = this.protocol.responseHeaders(frame);
+    for (let i = 0; i < extra.length; i++) fields.push(extra[i]);
     this.h2.writeHeaders(out, streamId, fields, false);
-    this.h2.writeData(out, streamId, frame, true);
+    this.h2.writeData(out, streamId, this.protocol.response(frame, call), true);
     this.responses++;
   }
 

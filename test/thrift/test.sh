@@ -24,25 +24,17 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RIG=thrift
 . "$REPO/test/lib/envoy.sh"
+. "$REPO/test/lib/thrift_peers.sh"
 trap stop_children EXIT
 
 WASM="$REPO/dist/wasm/thrift.wasm"
-IDL="$REPO/test/thrift/demo.thrift"
-PY=/usr/bin/python3 # the interpreter Debian's python3-thrift is installed for
 BIG=$((2 * 1024 * 1024))
 JSON_BIG=$((800 * 1024))
 [ -f "$WASM" ] || die "$WASM is missing: run ./build.sh first"
-command -v thrift >/dev/null || die "the thrift compiler is missing: ./build.sh setup installs thrift-compiler"
-"$PY" -c 'import thrift' 2>/dev/null || die "python3-thrift is missing: ./build.sh setup installs it"
 WORK=$(mktemp -d)
 log "work dir $WORK"
 
-log "generating code from demo.thrift with $(thrift --version)"
-thrift --gen js:node -out "$WORK" "$IDL" 2>/dev/null
-thrift --gen py -out "$WORK" "$IDL" 2>/dev/null
-export NODE_PATH="$REPO/node_modules" # the generated JS requires 'thrift'
-NODE_PEER=(node "$REPO/test/thrift/node-peer.js")
-PY_PEER=("$PY" "$REPO/test/thrift/py-peer.py")
+thrift_peers "$WORK"
 BUFFERED=(--transport buffered --protocol binary)
 FRAMED=(--transport framed --protocol compact --multiplex Greeter)
 JSON_BUFFERED=(--transport buffered --protocol json)
@@ -130,7 +122,7 @@ json_framed_tx=$(stat 'tcp\.thrift_json_framed\.downstream_cx_tx_bytes_total')
 
 # What the clients saw is the expectation; Envoy's metrics must agree with it. The zlib and big
 # buffered clients' calls are not decoded, so only the other clients' calls are counted.
-mapfile -t EXPECT < <(python3 "$REPO/test/thrift/expectations.py" --idl "$IDL" "${DECODED_OUTPUTS[@]}")
+mapfile -t EXPECT < <(python3 "$REPO/test/thrift/expectations.py" --idl "$THRIFT_IDL" "${DECODED_OUTPUTS[@]}")
 ARGS=()
 for e in "${EXPECT[@]}"; do ARGS+=(--expect "$e"); done
 python3 "$REPO/test/lib/check_metrics.py" --admin "127.0.0.1:$ADMIN" --wait 10 "${ARGS[@]}" \

@@ -1,8 +1,8 @@
 // What the bridge needs to know about Dubbo framing: the 16-byte header (magic, flags, status,
 // 8-byte id, body length). Bodies are decoded only for their names, by codecs/dubbo.
-import { ByteQueue } from "./byte_buffers";
-import { header } from "../../codecs/dubbo/local_reply";
-import { hessianString } from "../../codecs/dubbo/hessian_writer";
+import { ByteQueue } from "../byte_buffers";
+import { header } from "../../../codecs/dubbo/local_reply";
+import { hessianString } from "../../../codecs/dubbo/hessian_writer";
 
 export const DUBBO_HEADER_LENGTH: i32 = 16;
 export const FLAG_REQUEST: u8 = 0x80;
