@@ -12,6 +12,7 @@ import { machineFacts } from "./lib/machine";
 import { choosePinning } from "./lib/pinning";
 import { runMain, stopAllChildren } from "./lib/processes";
 import { RunInfo, plotData, renderMarkdown } from "./lib/report";
+import { loadBaseline } from "./lib/baseline";
 import { ProtocolReport, benchProtocol } from "./lib/runner";
 import { sectionOf } from "./control_plane/report";
 
@@ -108,6 +109,7 @@ async function main(): Promise<number> {
   const info: RunInfo = {
     command: `npm run bench -- ${argv}`.trim(), smoke, durationSec, rounds, warmupPassSec, idleConnections,
     wallClockSec: (Date.now() - started) / 1000, pin, machine: machineFacts(repo, version),
+    baseline: loadBaseline(repo),
   };
   writeFileSync(path.join(buildDir, "results.json"), JSON.stringify({ info, reports }, null, 2));
   writeOutputs(repo, outDir, info, reports);

@@ -6,6 +6,7 @@ import type { Pinning } from "./pinning";
 import { POLICY_TARGET, TRACING_TARGETS } from "./runner";
 import type { ProtocolReport } from "./runner";
 import { Aggregate, aggregate } from "./aggregate";
+import { BASELINE_FILE, Baseline, ProtocolBaseline } from "./baseline";
 
 export interface RunInfo {
   command: string;
@@ -17,6 +18,8 @@ export interface RunInfo {
   wallClockSec: number;
   pin: Pinning;
   machine: MachineFacts;
+  /** An earlier run's numbers, shown beside this run's (bench/baseline.json). */
+  baseline?: Baseline;
 }
 
 const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
@@ -51,7 +54,7 @@ function targetCell(p: ProtocolReport, name: string): string {
   return t && t.status !== "ok" ? t.status : "–";
 }
 
-function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): string {
+function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>, before?: ProtocolBaseline): string {
   const others = p.targets.filter((t) => t.name !== "tcp_proxy");
   const shapeLabel = (id: string) => `${id}`;
   const mk = (f: (a: Aggregate, base: Aggregate) => string) => p.shapes.map((s) => {
@@ -77,8 +80,10 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
     const m = row.get("metaproto");
     const e = row.get("wasm_floor");
     const t = row.get("tcp_proxy");
+    const was = before?.cpuSplit[s.id];
     return [s.id, m && e ? ratio(m.throughput, e.throughput) : targetCell(p, m ? "wasm_floor" : "metaproto"),
-      e && t ? cpuDelta(e.envoyCpuMsPer1k, t.envoyCpuMsPer1k) : "–", m && e ? cpuDelta(m.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–"];
+      e && t ? cpuDelta(e.envoyCpuMsPer1k, t.envoyCpuMsPer1k) : "–", m && e ? cpuDelta(m.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–",
+      ...(before ? [was ? cpuDelta(was.floorMinusTcpUs, 0) : "–", was ? cpuDelta(was.metaprotoMinusFloorUs, 0) : "–"] : [])];
   }) : [];
   const hasPolicy = p.targets.some((t) => t.name === POLICY_TARGET && t.status === "ok");
   const vsPolicy = hasPolicy ? p.shapes.map((s) => {
@@ -121,7 +126,8 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       })];
     })),
     ...(hasFloor ? ["", "Where MetaProto's cost goes: `wasm_floor` is an empty Wasm network filter, so its cost over tcp_proxy is what any Wasm network filter pays in this Envoy (a V8 call per read); MetaProto's cost over `wasm_floor` is its own (reading the bytes into the VM, decoding, metrics). Envoy CPU per request:", "",
-      table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor"], vsFloor)] : []),
+      table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor",
+        ...(before ? ["wasm_floor − tcp_proxy before", "metaproto − wasm_floor before"] : [])], vsFloor)] : []),
     ...(hasPolicy ? ["", "What a policy costs: `metaproto_policy` is the same module with a policy that runs every stage per call and lets it through (an authz rule that never matches, a token bucket in Envoy's shared data that never runs dry). Envoy CPU per request:", "",
       table(["shape", "throughput metaproto_policy/metaproto", "metaproto_policy − metaproto"], vsPolicy)] : []),
     ...(tracing.length > 0 ? ["", "What tracing costs: the same module with `tracing` at 100 % and 1 % sampling (spans built, encoded, queued and exported over gRPC to a `metaproto receiver` collector pinned with the backend; at 100 % under full load the queue overflows and the run logs the spans dropped). Envoy CPU per request:", "",
@@ -153,7 +159,7 @@ function rawTable(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): 
 
 interface Goal { text: string; value: string; met: boolean | null }
 
-function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): Goal[] {
+function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>, before?: ProtocolBaseline): Goal[] {
   const out: Goal[] = [];
   const meta = p.targets.find((t) => t.name === "metaproto");
   if (!meta || meta.status !== "ok") {
@@ -165,7 +171,18 @@ function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): Goa
     .filter((x) => x.m && x.t).map((x) => ({ s: x.s, r: x.m!.throughput / x.t!.throughput }));
   if (thr.length) {
     const worst = thr.reduce((a, b) => (b.r < a.r ? b : a));
-    out.push({ text: "MetaProto ≥ 0.90× tcp_proxy throughput (every closed-loop shape)", value: `lowest ${worst.r.toFixed(2)}× (${worst.s})`, met: worst.r >= 0.9 });
+    const was = before ? thr.map((x) => ({ s: x.s, r: before.throughputVsTcpProxy[x.s] })).filter((x) => x.r !== undefined) : [];
+    const wasWorst = was.length ? was.reduce((a, b) => (b.r < a.r ? b : a)) : undefined;
+    out.push({ text: "MetaProto ≥ 0.90× tcp_proxy throughput (every closed-loop shape)",
+      value: `lowest ${worst.r.toFixed(2)}× (${worst.s})${wasWorst ? `; before: lowest ${wasWorst.r.toFixed(2)}× (${wasWorst.s})` : ""}`, met: worst.r >= 0.9 });
+    if (before) {
+      const split = closed.map((s) => ({ s: s.id, m: agg.get(s.id)!.get("metaproto"), e: agg.get(s.id)!.get("wasm_floor"), was: before.cpuSplit[s.id] }))
+        .filter((x) => x.m && x.e && x.was).map((x) => ({ s: x.s, now: x.m!.envoyCpuMsPer1k - x.e!.envoyCpuMsPer1k, was: x.was!.metaprotoMinusFloorUs }));
+      if (split.length) {
+        out.push({ text: "MetaProto's own Envoy CPU per request (metaproto − wasm_floor) below before's, every closed-loop shape",
+          value: split.map((x) => `${x.s} ${x.was.toFixed(2)} → ${x.now.toFixed(2)} µs`).join(", "), met: split.every((x) => x.now < x.was) });
+      }
+    }
   }
   for (const s of open) {
     const m = agg.get(s.id)!.get("metaproto");
@@ -216,9 +233,11 @@ function protocolSection(p: ProtocolReport, info: RunInfo): string {
     out.push(`Machine noise during these runs (CPUs' worth, median / max over runs): other processes ${n2(other.median)} / ${n2(other.max)}; ` +
       `hypervisor steal ${n2(steal.median)} / ${n2(steal.max)}${noisy ? " — **the machine was shared; treat small differences as noise**" : ""}.`, "");
   }
-  const g = goals(p, agg);
+  const before = info.baseline?.protocols[p.protocol];
+  const g = goals(p, agg, before);
   out.push("### Targets we aim for", "", table(["aim", "measured", "met?"], g.map((x) => [x.text, x.value, x.met === null ? "n/a" : x.met ? "yes" : "**no**"])), "");
-  out.push("### Ratios", "", ratioTables(p, agg), "");
+  if (before) out.push(`"Before" values and columns: ${info.baseline!.label} (\`${BASELINE_FILE}\`).`, "");
+  out.push("### Ratios", "", ratioTables(p, agg, before), "");
   out.push("### Raw numbers", "", `Medians over ${info.rounds} round(s) of ${info.durationSec} s each; latency in µs. ` +
     "CPU columns are milliseconds of CPU time per 1 000 requests (= µs per request); load gen CPU is the share of one CPU the load generator used; " +
     "\"other procs / steal\" is how many CPUs' worth of work processes outside the benchmark did during the window (user+system time from /proc/stat minus Envoy, backend and load generator) " +
@@ -235,7 +254,9 @@ function protocolSection(p: ProtocolReport, info: RunInfo): string {
       "Each call = request fed downstream + response fed upstream through `api/proxytest` on one connection (rotated every 256 calls); " +
       "the rate includes the emulator's own work (copying bytes into guest memory, host calls), so it is a lower bound for the module itself. " +
       "`counted` = calls the module counted in `metaproto_requests_total` / calls fed.", "",
-      table(["messages", "bytes per call", "messages/s", "MB/s", "counted"], p.decodeRates.map((r) => [r.name, n0(r.callBytes), n0(r.messagesPerSec), n1(r.megabytesPerSec), n2(r.countedRatio)])), "");
+      table(["messages", "bytes per call", "messages/s", "MB/s", "counted", ...(before ? ["messages/s before"] : [])],
+        p.decodeRates.map((r) => [r.name, n0(r.callBytes), n0(r.messagesPerSec), n1(r.megabytesPerSec), n2(r.countedRatio),
+          ...(before ? [n0(before.decodeRate[r.name] ?? NaN)] : [])])), "");
   }
   out.push("### Memory per connection", "");
   if (p.wasmMemory) {
