@@ -17,6 +17,8 @@ export interface ProtocolBaseline {
 export interface Baseline {
   /** Which run the numbers come from. */
   label: string;
+  /** What changed in the data plane since that run and what each change bought, for the report. */
+  changes?: string[];
   protocols: Record<string, ProtocolBaseline>;
 }
 

@@ -320,7 +320,14 @@ export function renderMarkdown(reports: ProtocolReport[], info: RunInfo): string
     ]),
     "",
   ];
-  return [...head, ...reports.map((r) => protocolSection(r, info)), methodNotes(info)].join("\n") + "\n";
+  return [...head, ...changesSinceBaseline(info), ...reports.map((r) => protocolSection(r, info)), methodNotes(info)].join("\n") + "\n";
+}
+
+/** What changed in the data plane since the baseline run, and what each change bought (bench/baseline.json). */
+function changesSinceBaseline(info: RunInfo): string[] {
+  const b = info.baseline;
+  if (!b?.changes?.length) return [];
+  return [`## What changed since ${b.label}`, "", ...b.changes.map((c) => `- ${c}`), ""];
 }
 
 function methodNotes(info: RunInfo): string {
