@@ -37,24 +37,47 @@ export function nativeChain(native: NativeFilter): FilterChain {
   return (cluster, statPrefix) => YAML.parse(native.filtersYaml(cluster, statPrefix)) as NetworkFilter[];
 }
 
+/** What a target whose configuration comes whole adds to the bootstrap (router mode: the control plane's translation). */
+export interface EnvoyResources {
+  listeners: Record<string, unknown>[];
+  clusters: Record<string, unknown>[];
+  bootstrapExtensions: Record<string, unknown>[];
+  /** The cluster whose connections reach the backend (for the idle-connection count). */
+  upstreamCluster: string;
+}
+
 export interface ListenerSpec {
-  /** Target name; also the listener, stat prefix and cluster suffix. */
+  /** Target name; also the listener, stat prefix and cluster suffix (a chain's). */
   name: string;
   port: number;
-  filters: FilterChain;
+  /** A listener on `port` with this chain to its own STATIC cluster `backend_<name>`, or */
+  filters?: FilterChain;
+  /** everything the target needs, its listener on `port`, given the backend's port. */
+  resources?: (port: number, backendPort: number) => EnvoyResources;
 }
+
+/** The cluster of a target whose connections reach the backend. */
+export const upstreamClusterOf = (l: ListenerSpec, backendPort: number) =>
+  l.resources ? l.resources(l.port, backendPort).upstreamCluster : `backend_${l.name}`;
 
 export function bootstrapYaml(adminPort: number, backendPort: number, listeners: ListenerSpec[],
   grpcClusters: { name: string; port: number }[] = []): string {
-  const backend = (l: ListenerSpec) => `backend_${l.name}`;
-  return YAML.stringify(staticResourcesBootstrap(
+  const chains = listeners.filter((l) => l.filters);
+  const whole = listeners.flatMap((l) => (l.resources ? [l.resources(l.port, backendPort)] : []));
+  const { static_resources: resources, ...frame } = staticResourcesBootstrap(
     { adminPort },
-    listeners.map((l) => listener(l.name, "127.0.0.1", l.port, l.filters(backend(l), `bench_${l.name}`))),
     [
-      ...listeners.map((l) => staticCluster(backend(l), [{ address: "127.0.0.1", port: backendPort }])),
+      ...chains.map((l) => listener(l.name, "127.0.0.1", l.port, l.filters!(upstreamClusterOf(l, backendPort), `bench_${l.name}`))),
+      ...whole.flatMap((r) => r.listeners),
+    ],
+    [
+      ...chains.map((l) => staticCluster(upstreamClusterOf(l, backendPort), [{ address: "127.0.0.1", port: backendPort }])),
+      ...whole.flatMap((r) => r.clusters),
       ...grpcClusters.map(({ name, port }) => grpcCluster(name, [{ address: "127.0.0.1", port }])),
     ],
-  ));
+  );
+  const extensions = [...new Map(whole.flatMap((r) => r.bootstrapExtensions).map((e) => [e.name, e])).values()];
+  return YAML.stringify({ ...frame, ...(extensions.length ? { bootstrap_extensions: extensions } : {}), static_resources: resources });
 }
 
 export class Envoy {

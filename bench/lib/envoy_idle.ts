@@ -1,7 +1,7 @@
 // Envoy's memory per idle connection: a fresh Envoy with only the target's listener, RSS before and
 // after N client connections are open (no bytes), and after one call on each.
 import type * as net from "net";
-import { Envoy, ListenerSpec, bootstrapYaml, startEnvoy } from "./envoy";
+import { Envoy, ListenerSpec, bootstrapYaml, startEnvoy, upstreamClusterOf } from "./envoy";
 import { oneCall, openConnection } from "./connections";
 import { rssBytes } from "./proc_stats";
 import { freePort, sleep, waitFor } from "./processes";
@@ -49,7 +49,8 @@ export async function envoyIdleMemory(binary: string, workDir: string, cpus: str
     if (!(await waitFor(async () => (await envoy.statSum(activeStat)) >= connections, 20_000))) {
       throw new Error(`Envoy did not report ${connections} active connections on ${spec.name}`);
     }
-    const upstreamStat = new RegExp(`^cluster\\.backend_${spec.name}\\.upstream_cx_active$`);
+    const upstreamCluster = upstreamClusterOf(spec, backendPort).replace(/[.|]/g, (c) => `\\${c}`);
+    const upstreamStat = new RegExp(`^cluster\\.${upstreamCluster}\\.upstream_cx_active$`);
     await waitFor(async () => (await envoy.statSum(upstreamStat)) >= connections, 3000);
     const rssIdle = await settle(envoy);
     const upstreamConnections = await envoy.statSum(upstreamStat);
