@@ -13,9 +13,11 @@ import type { Pinning } from "./pinning";
 import { rssBytes } from "./proc_stats";
 import { Child, freePort, logContains, portOpen, runToCompletion, startChild, stopChild, waitFor } from "./processes";
 import type { Backend, BenchOptions, ProtocolBench, RunResult, Shape } from "./protocol";
+import { ROUTER_TARGET, routerBridge, routerResources } from "./router_target";
 import { DecodeRate, IdleMemory, decodeRate, idleMemory } from "./wasm_bench";
 
-export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "metaproto" | "native";
+/** `router`: router mode (the bridge, HCM and an internal listener), which emits no metaproto_* metrics. */
+export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "metaproto" | "router" | "native";
 
 /** The MetaProto target with a policy chain configured that lets every call through. */
 export const POLICY_TARGET = "metaproto_policy";
@@ -239,6 +241,14 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
         targets.push({ name: spec.name, kind: "metaproto", status: "not built", note: `${report.wasm} missing` });
       }
     }
+    const bridge = routerBridge(protocol.name, env.wasmDir);
+    const routerSpec = { name: ROUTER_TARGET, resources: (port: number, backendPort: number) => routerResources(protocol.name, env.wasmDir, port, backendPort) };
+    if (bridge && (!env.onlyTargets || env.onlyTargets.includes(ROUTER_TARGET))) {
+      const module = path.relative(env.repo, bridge.module);
+      if (bridge.built) listeners.push({ ...routerSpec, port: await freePort() });
+      targets.push({ name: ROUTER_TARGET, kind: "router", status: bridge.built ? "ok" : "not built",
+        note: bridge.built ? `router mode: ${module} + HCM + an internal listener with tcp_proxy, configured by the control plane's translation of a one-route model` : `${module} missing` });
+    }
     for (const nf of protocol.nativeFilters.filter((n) => !env.onlyTargets || env.onlyTargets.includes(n.name))) {
       listeners.push({ name: nf.name, filters: nativeChain(nf), port: await freePort() });
       targets.push({ name: nf.name, kind: "native", status: "ok", note: nf.note });
@@ -315,7 +325,8 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
       }
     }
 
-    // 7. Did MetaProto decode and pair what went through it?
+    // 7. Did MetaProto decode and pair what went through it? (Only the `metaproto` kind: the router
+    // target's bridge counts nothing in metaproto_*, and its replies are not added above.)
     if (built && live.some((t) => t.kind === "metaproto")) {
       const counted = (await runEnvoy.prometheusSum(/^metaproto_requests_total\{.*response_status="ok"/)) - countedBefore;
       const decodeErrors = await runEnvoy.prometheusSum(/^metaproto_decode_errors_total\{/);
@@ -335,7 +346,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
       const variant = metaprotoVariants.find((v) => v.spec.name === t.name);
-      const spec = t.kind === "tcp_proxy" ? tcpSpec : variant ? variant.spec : t.kind === "wasm_floor" ? floorSpec
+      const spec = t.kind === "tcp_proxy" ? tcpSpec : variant ? variant.spec : t.kind === "wasm_floor" ? floorSpec : t.kind === "router" ? routerSpec
         : { name: t.name, filters: nativeChain(protocol.nativeFilters.find((n) => n.name === t.name)!) };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {
