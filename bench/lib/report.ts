@@ -4,6 +4,7 @@
 import type { MachineFacts } from "./machine";
 import type { Pinning } from "./pinning";
 import { POLICY_TARGET, TRACING_TARGETS } from "./runner";
+import { ROUTER_TARGET } from "./router_target";
 import type { ProtocolReport } from "./runner";
 import { Aggregate, aggregate } from "./aggregate";
 import { BASELINE_FILE, Baseline, ProtocolBaseline } from "./baseline";
@@ -102,6 +103,17 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       return [m && q ? ratio(q.throughput, m.throughput) : targetCell(p, q ? "metaproto" : t.name), m && q ? cpuDelta(q.envoyCpuMsPer1k, m.envoyCpuMsPer1k) : "–"];
     })];
   }) : [];
+  const natives = p.targets.filter((t) => t.kind === "native" && t.status === "ok");
+  const hasRouter = p.targets.some((t) => t.name === ROUTER_TARGET && t.status === "ok") && natives.length > 0;
+  const vsRouter = hasRouter ? p.shapes.map((s) => {
+    const row = agg.get(s.id)!;
+    const r = row.get(ROUTER_TARGET);
+    return [s.id, ...natives.flatMap((t) => {
+      const n = row.get(t.name);
+      return r && n ? [ratio(r.throughput, n.throughput), delta(r.p50, n.p50), delta(r.p99, n.p99), ratio(r.envoyCpuMsPer1k, n.envoyCpuMsPer1k)]
+        : [targetCell(p, r ? t.name : ROUTER_TARGET), "–", "–", "–"];
+    })];
+  }) : [];
   return [
     "Throughput relative to tcp_proxy (median of rounds; closed-loop shapes measure capacity, the open-loop shape runs at a fixed offered rate so ≈1.00× is expected):",
     "",
@@ -134,6 +146,8 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       table(["shape", ...tracing.flatMap((t) => [`throughput ${t.name}/metaproto`, `${t.name} − metaproto`])], vsTracing)] : []),
     ...(nativeName ? ["", `MetaProto against Envoy's native filter (${nativeName}): throughput ratio, p50 difference, Envoy CPU per request ratio:`, "",
       table(["shape", `throughput metaproto/${nativeName}`, "p50 difference", "Envoy CPU per request"], vsNative)] : []),
+    ...(hasRouter ? ["", `Router mode (\`${ROUTER_TARGET}\`: the bridge, HCM's router and an internal listener per call) against Envoy's native filters: throughput ratio, p50 and p99 differences, Envoy CPU per request ratio:`, "",
+      table(["shape", ...natives.flatMap((t) => [`throughput router/${t.name}`, `p50 − ${t.name}`, `p99 − ${t.name}`, `CPU/req router/${t.name}`])], vsRouter)] : []),
   ].join("\n");
 }
 
@@ -199,11 +213,30 @@ function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>, befo
         value: vs.map((x) => `${x.s} ${x.r.toFixed(2)}×`).join(", "), met: behind.length === 0 });
     }
   }
+  out.push(...routerGoal(p, agg));
   if (p.wasmMemory) {
     out.push({ text: "≤ 8 KiB Wasm memory per idle connection", value: `${kib(p.wasmMemory.heapBytesPerConnection)} idle, ${kib(p.wasmMemory.heapBytesPerConnectionAfterCall)} after one call (host emulator)`,
       met: p.wasmMemory.heapBytesPerConnectionAfterCall <= 8192 });
   }
   return out;
+}
+
+/** Router mode ≥ 0.70× every native filter on every closed-loop shape; the lowest ratio against each. */
+function routerGoal(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): Goal[] {
+  const router = p.targets.find((t) => t.name === ROUTER_TARGET);
+  const natives = p.targets.filter((t) => t.kind === "native" && t.status === "ok");
+  if (!router || natives.length === 0) return [];
+  const text = "router mode ≥ 0.70× the native filter (every closed-loop shape)";
+  if (router.status !== "ok") return [{ text, value: `${ROUTER_TARGET} ${router.status}`, met: null }];
+  const closed = p.shapes.filter((s) => s.kind === "closed");
+  const lowest = natives.map((n) => {
+    const vs = closed.map((s) => ({ s: s.id, r: agg.get(s.id)!.get(ROUTER_TARGET), n: agg.get(s.id)!.get(n.name) }))
+      .filter((x) => x.r && x.n).map((x) => ({ s: x.s, ratio: x.r!.throughput / x.n!.throughput }));
+    return { native: n.name, worst: vs.length ? vs.reduce((a, b) => (b.ratio < a.ratio ? b : a)) : undefined };
+  }).filter((x) => x.worst);
+  if (lowest.length === 0) return [{ text, value: "no closed-loop shape measured both", met: null }];
+  return [{ text, value: lowest.map((x) => `lowest ${x.worst!.ratio.toFixed(2)}× ${x.native} (${x.worst!.s})`).join("; "),
+    met: lowest.every((x) => x.worst!.ratio >= 0.7) }];
 }
 
 function protocolSection(p: ProtocolReport, info: RunInfo): string {
@@ -301,7 +334,7 @@ export function renderMarkdown(reports: ProtocolReport[], info: RunInfo): string
     `git ${m.gitCommit}${m.gitDirty ? " (with uncommitted changes)" : ""}; took ${Math.round(info.wallClockSec / 60)} min. Harness: \`bench/\` (see bench/README.md).`,
     "",
     "Per protocol, the same load goes to each target, interleaved (every target once per shape, then the next shape, then the next round) so drift hits all alike:",
-    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
+    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **metaproto_router** (Dubbo and Thrift: router mode, the protocol's bridge before HCM, each call an HTTP/2 stream to an internal listener [bridge + tcp_proxy] to the backend, configured by the control plane's translation of a one-route model); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
     "metrics on, the Wasm filter and stats_tags of control-plane/resources/pieces.ts, as the rigs and the control plane configure it); and Envoy's **native** L7 filter for the protocol. One Envoy process serves all proxied targets " +
     "(a listener and a cluster each, `--concurrency 1`).",
     "",
