@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-COLOURS = {"direct": "#555555", "tcp_proxy": "#1f77b4", "wasm_floor": "#17becf", "metaproto": "#d62728"}
-EXTRA = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+COLOURS = {"direct": "#555555", "tcp_proxy": "#1f77b4", "wasm_floor": "#17becf", "metaproto": "#d62728", "metaproto_router": "#e377c2"}
+EXTRA = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#bcbd22", "#7f7f7f"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
