@@ -37,7 +37,7 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
 }
 
-function aggregates(p: ProtocolReport): Map<string, Map<string, Aggregate>> {
+export function aggregates(p: ProtocolReport): Map<string, Map<string, Aggregate>> {
   const out = new Map<string, Map<string, Aggregate>>();
   for (const s of p.shapes) {
     const row = new Map<string, Aggregate>();
@@ -171,13 +171,13 @@ function rawTable(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): 
     "load gen CPU", "other procs / steal (CPUs)", "Envoy RSS MiB", "errors", "notes"], rows);
 }
 
-interface Goal { text: string; value: string; met: boolean | null }
+export interface Goal { text: string; value: string; met: boolean | null }
 
 function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>, before?: ProtocolBaseline): Goal[] {
   const out: Goal[] = [];
   const meta = p.targets.find((t) => t.name === "metaproto");
   if (!meta || meta.status !== "ok") {
-    return [{ text: "all MetaProto targets", value: `MetaProto target ${meta?.status ?? "absent"}`, met: null }];
+    return [{ text: "all MetaProto targets", value: `MetaProto target ${meta?.status ?? "absent"}`, met: null }, ...routerGoal(p, agg)];
   }
   const closed = p.shapes.filter((s) => s.kind === "closed");
   const open = p.shapes.filter((s) => s.kind === "open");
@@ -222,7 +222,7 @@ function goals(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>, befo
 }
 
 /** Router mode ≥ 0.70× every native filter on every closed-loop shape; the lowest ratio against each. */
-function routerGoal(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): Goal[] {
+export function routerGoal(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>): Goal[] {
   const router = p.targets.find((t) => t.name === ROUTER_TARGET);
   const natives = p.targets.filter((t) => t.kind === "native" && t.status === "ok");
   if (!router || natives.length === 0) return [];
