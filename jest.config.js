@@ -2,6 +2,6 @@
 module.exports = {
   testEnvironment: "node",
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
-  testMatch: ["<rootDir>/{api,filters,codecs,control-plane}/**/*.test.ts"],
+  testMatch: ["<rootDir>/{api,filters,codecs,control-plane,bench}/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/build/", "/dist/"],
 };
