@@ -12,7 +12,7 @@
 // bounded by the listener's per_connection_buffer_limit_bytes, 1 MiB by default).
 
 /** Outermost callbacks between two collections. */
-const COLLECT_EVERY: i32 = 64;
+const COLLECT_EVERY: i32 = 1024;
 /** Bytes decoded between two collections. */
 const COLLECT_AFTER_INPUT: u64 = 16 * 1024;
 
