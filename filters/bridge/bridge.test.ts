@@ -5,7 +5,10 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
 import type { Connection } from "../../api/proxytest";
+import { BRIDGES } from "../../control-plane/model/router_mode";
 import { ACK, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
+// The header names the control plane's routes match on (control-plane/model/router_mode.ts): the bridge must set exactly these.
+const DUBBO = BRIDGES.dubbo;
 
 let bridge: WebAssembly.Module;
 
@@ -56,16 +59,16 @@ describe("consumer side: Dubbo requests become HTTP/2 streams toward HCM", () =>
     const streams = streamsOf(frames);
     const requests = dubboFrames(JAVA_REQUESTS);
     expect([...streams.keys()]).toEqual(requests.map((_, i) => 2 * i + 1));
-    const methods = [...streams.values()].map((s) => header(s.headers, "x-dubbo-method"));
+    const methods = [...streams.values()].map((s) => header(s.headers, DUBBO.methodHeader));
     expect(methods).toEqual(["sayHello", "sayHello", "sayHello", "fail", "notifyOneway", "echo"]);
     [...streams.values()].forEach((s, i) => {
       expect(s.ended).toBe(true);
       expect(s.body).toEqual(requests[i]); // the frame as the consumer sent it, its id included
       expect(header(s.headers, ":path")).toBe(`/${SERVICE}/${methods[i]}`);
       expect(header(s.headers, ":method")).toBe("POST");
-      expect(header(s.headers, "x-dubbo-service")).toBe(SERVICE);
-      expect(header(s.headers, "x-dubbo-attachment-tenant")).toBe("t1");
-      expect(header(s.headers, "x-dubbo-kind")).toBe(methods[i] === "notifyOneway" ? "oneway" : "request");
+      expect(header(s.headers, DUBBO.serviceHeader)).toBe(SERVICE);
+      expect(header(s.headers, `${DUBBO.attributePrefix}tenant`)).toBe("t1");
+      expect(header(s.headers, DUBBO.kindHeader)).toBe(methods[i] === "notifyOneway" ? "oneway" : "request");
     });
     expect(host.traps).toEqual([]);
   });

@@ -3,10 +3,13 @@
 // thrift's own encoder go through both sides and back, answered out of order by a fake server;
 // HCM's local replies become TApplicationExceptions npm thrift reads; random bytes never trap.
 import fc from "fast-check";
+import { BRIDGES } from "../../../control-plane/model/router_mode";
 import { bytewise, feed } from "../../../api/proxytest";
 import { MessageType, Type, appException, encodeMessage, fixture, reply, struct, theaderFrame } from "../../../codecs/thrift/test_frames";
 import type { ProtocolName } from "../../../codecs/thrift/test_frames";
 import { END_HEADERS, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_STREAM, PREFACE, T, frame, hcmLocalReply, header, parseFrames, streamsOf } from "../test_bridge";
+// The header names the control plane's routes match on (control-plane/model/router_mode.ts): the bridge must set exactly these.
+const THRIFT = BRIDGES.thrift;
 
 // npm thrift ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -111,10 +114,10 @@ describe("consumer side: captured sessions become one stream per call", () => {
       expect(s.body).toEqual(session.request.subarray(m.offset, m.offset + m.length)); // the frame as the client wrote it
       expect(header(s.headers, ":path")).toBe(`/${service}/${method}`);
       expect(header(s.headers, ":authority")).toBe(service);
-      expect(header(s.headers, "x-thrift-service")).toBe(service);
-      expect(header(s.headers, "x-thrift-method")).toBe(method);
-      expect(header(s.headers, "x-thrift-kind")).toBe(m.type === "oneway" ? "oneway" : "call");
-      for (const [k, value] of Object.entries(m.headers ?? {})) expect(header(s.headers, `x-thrift-header-${k.toLowerCase()}`)).toBe(value);
+      expect(header(s.headers, THRIFT.serviceHeader)).toBe(service);
+      expect(header(s.headers, THRIFT.methodHeader)).toBe(method);
+      expect(header(s.headers, THRIFT.kindHeader)).toBe(m.type === "oneway" ? "oneway" : "call");
+      for (const [k, value] of Object.entries(m.headers ?? {})) expect(header(s.headers, `${THRIFT.attributePrefix}${k.toLowerCase()}`)).toBe(value);
     });
     expect(host.traps).toEqual([]);
   });
@@ -124,7 +127,7 @@ describe("consumer side: captured sessions become one stream per call", () => {
     const out = feed(host.newConnection(), "downstream", [callOf(VARIANTS[0], "sayHello", 1)]);
     const [s] = streamsOf(parseFrames(out.subarray(PREFACE.length))).values();
     expect(header(s.headers, ":path")).toBe("/sayHello");
-    expect(header(s.headers, "x-thrift-service")).toBeUndefined();
+    expect(header(s.headers, THRIFT.serviceHeader)).toBeUndefined();
   });
 
   test.each([
@@ -177,7 +180,7 @@ describe.each(VARIANTS)("round trip, $label", (v) => {
     const streams = streamsOf(routerFrames);
     expect([...streams.keys()]).toEqual([3, 7, 5, 1]); // the oneway's empty 200, then as the server answered
     expect(streams.get(3)).toMatchObject({ body: Buffer.alloc(0), ended: true });
-    expect(header(streams.get(3)!.headers, "x-thrift-kind")).toBe("oneway");
+    expect(header(streams.get(3)!.headers, THRIFT.kindHeader)).toBe("oneway");
 
     const toClient = feed(consumer, "upstream", bytewise(toRouter));
     const twoWay = CALLS.map((c, i) => ({ ...c, headerSeqid: 1000 + i })).filter((c) => !c.oneway);
