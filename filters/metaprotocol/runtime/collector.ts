@@ -39,7 +39,6 @@ export function enterCallback(): void {
 export function leaveCallback(): void {
   depth--;
   if (depth > 0) return;
-  depth = 0;
   callbacksSinceCollect++;
   const pages = memory.size();
   if (callbacksSinceCollect < COLLECT_EVERY && inputSinceCollect < COLLECT_AFTER_INPUT && pages == pagesAtCollect) return;
