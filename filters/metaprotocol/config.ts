@@ -2,7 +2,7 @@
 import { JsonKind, parseJson } from "./runtime/json";
 import { LabelLimits } from "./stats";
 import { PolicyChain, readPolicy } from "./policy/chain";
-import { ConfigReader } from "./policy/config_reader";
+import { ConfigReader } from "./runtime/config_reader";
 import { FlowLogConfig, TracingConfig, readFlowLogs, readTracing } from "./tracing/config";
 
 export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }

@@ -1,7 +1,7 @@
 // Allow/deny rules: the first rule whose match holds decides, else the default action.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 import { CONTINUE, Verdict, VerdictKind } from "./verdict";
 

@@ -6,7 +6,7 @@
 import { Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
 import { Authz, readAuthz } from "./authz";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { Faults, readFaults } from "./fault";
 import { Peer } from "./match";
 import { RateLimits, readRateLimits } from "./rate_limit";

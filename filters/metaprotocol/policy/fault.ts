@@ -2,7 +2,7 @@
 // share of them.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 import { Verdict, VerdictKind } from "./verdict";
 

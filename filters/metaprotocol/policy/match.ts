@@ -2,8 +2,8 @@
 // client's address. Every condition given must hold; a match with none holds for every call.
 import { Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
-import { Regex } from "./regex";
+import { ConfigReader } from "../runtime/config_reader";
+import { Regex } from "../runtime/regex";
 
 export enum StringMatchKind { Exact = 0, Prefix = 1, Suffix = 2, Present = 3, Regex = 4 }
 

@@ -2,7 +2,7 @@
 // rewrites the frame (setAttributes); the server sees the result.
 import { Attribute, Message } from "../../../api/assembly/codec";
 import { JsonKind, JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 
 class Mutation {

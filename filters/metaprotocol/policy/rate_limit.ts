@@ -4,7 +4,7 @@
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
 import { HostResult, getSharedData, setSharedData } from "../runtime/host";
 import { JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 import { Verdict, VerdictKind } from "./verdict";
 

@@ -5,7 +5,7 @@
 // Later requests cannot move the connection: those that would match another route are counted.
 import { Message } from "../../../api/assembly/codec";
 import { JsonValue } from "../runtime/json";
-import { ConfigReader } from "./config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, Peer, readCallMatch } from "./match";
 
 class Route {

@@ -1,9 +1,9 @@
 // A test module (the line codec's filter) exposing the policy regex engine to the host: regex_matches(pattern, text) with
-// both strings passed as UTF-16 in guest memory (see policy/regex.test.ts).
+// both strings passed as UTF-16 in guest memory (see runtime/regex.test.ts).
 export * from "../index";
 import { useCodec } from "../root";
 import { LineCodec } from "./line_codec";
-import { Regex } from "../policy/regex";
+import { Regex } from "../runtime/regex";
 
 useCodec(new LineCodec());
 

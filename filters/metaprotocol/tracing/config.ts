@@ -1,6 +1,6 @@
 // The `tracing` and `flow_logs` sections of the filter configuration (README "Tracing").
 import { JsonKind, JsonValue } from "../runtime/json";
-import { ConfigReader } from "../policy/config_reader";
+import { ConfigReader } from "../runtime/config_reader";
 import { CallMatch, readCallMatch } from "../policy/match";
 import { FORMAT_NAMES, PropagationFormat } from "./trace_context";
 

@@ -1,4 +1,4 @@
-// The policy regex engine, compiled, against JavaScript's own RegExp (anchored) on the syntax both
+// The regex engine, compiled, against JavaScript's own RegExp (anchored) on the syntax both
 // accept, plus what it must refuse and a pattern that would take exponential time when backtracking.
 import fc from "fast-check";
 import { ProxyTestHost, compileAssemblyScript, repoRoot } from "../../../api/proxytest";

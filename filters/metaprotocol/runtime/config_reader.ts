@@ -1,6 +1,6 @@
 // Reads one section of the JSON filter configuration, naming the field path of the first error
 // ("policy.authz.rules[2].match.method: ..."), so a rejected configuration says what to fix.
-import { JsonKind, JsonValue } from "../runtime/json";
+import { JsonKind, JsonValue } from "./json";
 
 export class ConfigReader {
   error: string = "";
