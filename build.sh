@@ -190,7 +190,14 @@ PY
   log "OTLP protos $OTLP_PROTO_VERSION in $OTLP_PROTOS"
 }
 
+# The configuration readers of the filters (AssemblyScript) and the control plane (zod), both from
+# the configuration messages in api/proto.
+generate_config_readers() {
+  node tools/generate-config.js
+}
+
 build_codecs() { # [codec...]: default every codec
+  generate_config_readers
   mkdir -p dist/wasm
   local name started every=0
   [ $# -gt 0 ] || { every=1; set -- "${CODECS[@]}"; }
@@ -214,6 +221,7 @@ build_codecs() { # [codec...]: default every codec
 
 # The control plane (control-plane/, TypeScript) into build/cp/; `npx metaproto` runs it.
 compile_control_plane() {
+  generate_config_readers
   log "compiling control-plane/ -> build/cp (run it with: npx metaproto --help)"
   npx --no-install tsc -p control-plane/tsconfig.json
   # build does not install; setup and test rewrite the descriptors when descriptors.py names more types.

@@ -1,6 +1,8 @@
-// The model's `codec` options are the MetaProto filter's configuration. Until both read one schema,
-// this keeps the two from drifting: every case is given to the schema and to the compiled filter
-// (through the host emulator), and both must accept or both reject it.
+// The model's `codec` options are the MetaProto filter's configuration, defined once in
+// api/proto/metaproto/filter/v1alpha1/filter_config.proto. The control plane's zod schema and the
+// filter's AssemblyScript reader are both generated from it (tools/generate-config.js); this proves
+// the two generators agree: every case is given to the schema and to the compiled filter (through
+// the host emulator), and both must accept or both reject it, naming the same field.
 import { ConfigRejected, ProxyTestHost } from "../../api/proxytest";
 import { compiledCodec } from "../../api/proxytest/codec_harness";
 import { codecOptions } from "./schema";
@@ -86,16 +88,52 @@ const cases: [string, unknown][] = [
   ["flow_logs: a collector and batching", { flow_logs: { collector_cluster: "otel", max_batch: 50, flush_interval_ms: 250 } }],
   ["flow_logs: sampling is not theirs", { flow_logs: { collector_cluster: "otel", sampling: { percent: 1 } } }],
   ["flow_logs: negative retries", { flow_logs: { collector_cluster: "otel", max_retries: -1 } }],
+  ["policy: a CIDR octet over 255", deny({ source_cidrs: ["10.0.0.256/8"] })],
+  ["policy: a CIDR prefix over 32", deny({ source_cidrs: ["10.0.0.0/33"] })],
+  ["policy: a CIDR without a prefix", deny({ source_cidrs: ["192.168.1.1"] })],
+  ["policy: a mutation value that is not a string", { policy: { mutations: [{ set: { tenant: 1 } }] } }],
+  ["policy: a mutation that only removes", { policy: { mutations: [{ remove: ["tenant"] }] } }],
+  ["policy: an empty route cluster", { policy: { routes: [{ cluster: "" }] } }],
+  ["tracing: an unknown sampling field", { tracing: { collector_cluster: "otel", sampling: { ratio: 1 } } }],
+  ["tracing: parent_based as a string", { tracing: { collector_cluster: "otel", sampling: { parent_based: "yes" } } }],
+  ["tracing: a batch equal to the queue", { tracing: { collector_cluster: "otel", max_batch: 10, max_queue: 10 } }],
 ];
+
+/** The field path a refusal names: "policy.faults[0]: needs ..." from the filter, ["policy", "faults", 0] from zod. */
+async function filterRefusalPath(config: unknown): Promise<string | undefined> {
+  const host = await ProxyTestHost.load(redis, { pluginConfig: JSON.stringify(config) });
+  try {
+    host.start();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigRejected)) throw err;
+    const line = host.logMessages("error").find((m) => m.includes("configuration rejected: "));
+    return line?.split("configuration rejected: ")[1]?.split(": ")[0];
+  }
+}
+
+const zodPath = (issuePath: PropertyKey[]) => issuePath.reduce<string>((out, part) =>
+  (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
 
 describe("codec options: the model's schema and the filter agree", () => {
   test.each(cases)("%s", async (_name, config) => {
     expect(codecOptions.safeParse(config).success).toBe(await filterAccepts(config));
   });
 
-  test("the filter rejects the 49 bad cases (bounds, fractions, strings, unknown values and fields, bad policies and tracing)", async () => {
+  test.each(cases)("%s: both name the same field", async (_name, config) => {
+    const parsed = codecOptions.safeParse(config);
+    const filterPath = await filterRefusalPath(config);
+    if (parsed.success) expect(filterPath).toBeUndefined();
+    else {
+      const issue = parsed.error.issues[0];
+      // zod names an object with unknown keys; the filter names the first unknown key itself.
+      expect(filterPath).toBe(zodPath(issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path));
+    }
+  });
+
+  test("the filter rejects the 55 bad cases (bounds, fractions, strings, unknown values and fields, bad policies and tracing)", async () => {
     const rejected = [];
     for (const [name, config] of cases) if (!(await filterAccepts(config))) rejected.push(name);
-    expect(rejected).toHaveLength(49);
+    expect(rejected).toHaveLength(55);
   });
 });

@@ -3,6 +3,8 @@
 // its calls, field for field after Aeraki's MetaRouter so its users can move over.
 import * as net from "net";
 import { z } from "zod";
+import { FilterConfig } from "./filter_config.generated";
+import * as spec from "./spec_rules";
 
 export const API_VERSION = "metaproto.io/v1alpha1";
 
@@ -10,9 +12,7 @@ const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
   error: "must be a lowercase DNS label (a-z, 0-9, '-'; starts and ends with a letter or digit)",
 }).max(63, { error: "must be at most 63 characters" });
 
-const whole = (min: number, max: number) =>
-  z.number({ error: `must be a whole number from ${min} to ${max}` }).int({ error: `must be a whole number from ${min} to ${max}` })
-    .min(min, { error: `must be a whole number from ${min} to ${max}` }).max(max, { error: `must be a whole number from ${min} to ${max}` });
+const whole = (min: number, max: number) => spec.number(min, max, true, true);
 
 const port = whole(1, 65535);
 
@@ -27,102 +27,11 @@ const metadata = z.strictObject({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 
-/** The MetaProto filter's configuration (the Wasm plugin's JSON `configuration`), field for field. */
-const filterStringMatch = z.union([
-  z.strictObject({ exact: z.string() }),
-  z.strictObject({ prefix: z.string() }),
-  z.strictObject({ suffix: z.string() }),
-  z.strictObject({ present: z.literal(true) }),
-  z.strictObject({ regex: z.string() }),
-], { error: "needs exactly one of exact, prefix, suffix, regex, present: true" });
-
-const callMatch = z.strictObject({
-  service: filterStringMatch.optional(),
-  method: filterStringMatch.optional(),
-  attributes: z.array(z.union([
-    z.strictObject({ name: z.string(), exact: z.string() }),
-    z.strictObject({ name: z.string(), prefix: z.string() }),
-    z.strictObject({ name: z.string(), suffix: z.string() }),
-    z.strictObject({ name: z.string(), present: z.literal(true) }),
-    z.strictObject({ name: z.string(), regex: z.string() }),
-  ], { error: "needs a name and exactly one of exact, prefix, suffix, regex, present: true" })).optional(),
-  source_cidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/, { error: "must be an IPv4 CIDR such as 10.0.0.0/8" })).optional(),
-  principals: z.array(filterStringMatch).optional(),
-});
-
-const percentage = z.number({ error: "must be a number from 0 to 100" }).min(0, { error: "must be a number from 0 to 100" }).max(100, { error: "must be a number from 0 to 100" });
-
-/** The filter's `policy` section (README "Policies"), field for field. */
-export const policy = z.strictObject({
-  authz: z.strictObject({
-    default_action: z.enum(["allow", "deny"]).optional(),
-    deny_text: z.string().optional(),
-    rules: z.array(z.strictObject({ action: z.enum(["allow", "deny"]), match: callMatch.optional() })).optional(),
-  }).optional(),
-  rate_limits: z.array(z.strictObject({
-    name: z.string(),
-    match: callMatch.optional(),
-    max_tokens: whole(1, 1e12),
-    tokens_per_fill: whole(1, 1e12).optional(),
-    fill_interval_ms: whole(1, 86400000),
-    text: z.string().optional(),
-  })).optional(),
-  faults: z.array(z.strictObject({
-    match: callMatch.optional(),
-    abort: z.strictObject({ percentage: percentage.optional(), text: z.string().optional() }).optional(),
-    delay: z.strictObject({ percentage: percentage.optional(), duration_ms: whole(1, 3600000) }).optional(),
-  }).refine((f) => f.abort !== undefined || f.delay !== undefined, { error: "needs abort, delay or both" })).optional(),
-  mutations: z.array(z.strictObject({
-    match: callMatch.optional(),
-    set: z.record(z.string(), z.string()).optional(),
-    remove: z.array(z.string()).optional(),
-  }).refine((m) => Object.keys(m.set ?? {}).length > 0 || (m.remove ?? []).length > 0, { error: "needs set, remove or both" })).optional(),
-  routes: z.array(z.strictObject({ match: callMatch.optional(), cluster: z.string().min(1, { error: "must name a cluster" }) })).optional(),
-});
-
-/** How the filter exports one telemetry signal (README "Tracing"): collector cluster, batching, bounds. */
-const exportFields = {
-  collector_cluster: z.string().min(1, { error: "must not be empty" }),
-  max_batch: whole(1, 65536).optional(),
-  flush_interval_ms: whole(10, 600000).optional(),
-  max_queue: whole(1, 1048576).optional(),
-  max_retries: whole(0, 100).optional(),
-  export_timeout_ms: whole(10, 600000).optional(),
-  service_name: z.string().optional(),
-};
-const batchFitsQueue = (e: { max_batch?: number; max_queue?: number }) => e.max_batch === undefined || e.max_batch <= (e.max_queue ?? 8192);
-const propagationFormats = z.array(z.enum(["w3c", "b3", "b3multi", "sw8"]))
-  .refine((formats) => new Set(formats).size === formats.length, { error: "lists a format twice" });
-
-/** The filter's `tracing` section: spans of sampled calls and trace-context propagation. */
-export const tracing = z.strictObject({
-  ...exportFields,
-  sampling: z.strictObject({
-    percent: percentage.optional(),
-    parent_based: z.boolean().optional(),
-    rules: z.array(z.strictObject({ match: callMatch.optional(), percent: percentage })).optional(),
-  }).optional(),
-  propagation: z.strictObject({ extract: propagationFormats.optional(), inject: propagationFormats.optional() }).optional(),
-  span_kind: z.enum(["auto", "client", "server"]).optional(),
-  max_query_text_length: whole(0, 65536).optional(),
-}).refine(batchFitsQueue, { error: "max_batch must not exceed max_queue", path: ["max_batch"] });
-
-/** The filter's `flow_logs` section: one OTLP log record per call. */
-export const flowLogs = z.strictObject(exportFields).refine(batchFitsQueue, { error: "max_batch must not exceed max_queue", path: ["max_batch"] });
-
-export const codecOptions = z.strictObject({
-  max_buffered_bytes: whole(256, 1073741824).optional(),
-  max_pending_calls: whole(1, 1048576).optional(),
-  max_label_pairs: whole(1, 1048576).optional(),
-  max_response_codes: whole(1, 1024).optional(),
-  max_series: whole(100, 1048576).optional(),
-  on_decode_error: z.enum(["pass_through", "close"], { error: 'must be "pass_through" or "close"' }).optional(),
-  policy: policy.optional(),
-  /** Set by `metaproto serve` (see translate.ts); ignored by the filter. */
-  revision: z.string().optional(),
-  tracing: tracing.optional(),
-  flow_logs: flowLogs.optional(),
-});
+/**
+ * The MetaProto filter's configuration (the Wasm plugin's JSON `configuration`): generated from its
+ * .proto (api/proto/metaproto/filter/v1alpha1/filter_config.proto), as is the filter's own reader.
+ */
+export const codecOptions = FilterConfig;
 
 const endpoint = z.strictObject({
   address: ipAddress,
@@ -340,5 +249,5 @@ export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 export function sinkName(sink: TelemetrySpec["sinks"][number]): string {
   return "jsonLines" in sink ? sink.jsonLines.name ?? "jsonl" : sink.otlp.name ?? `otlp:${sink.otlp.endpoint}`;
 }
-export type CodecOptions = z.infer<typeof codecOptions>;
+export type CodecOptions = FilterConfig;
 export type MetaRoute = MetaRouterDocument["spec"]["routes"][number];

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { repoRoot } from "../xds/api";
+import { BridgeConfig } from "../model/filter_config.generated";
 import { TCP_PROXY_TYPE_URL, WASM_FILTER_TYPE_URL } from "./types";
 
 export const WASM_FILTER_NAME = "envoy.filters.network.wasm";
@@ -200,11 +201,13 @@ export const ORIGINAL_DST_LISTENER_FILTER = "envoy.filters.listener.original_dst
 export const BRIDGE_HPACK_TABLE_SIZE = 0;
 
 /**
- * The bridge's plugin configuration (filters/bridge/config.ts): which peer the filter faces, and
- * the service of calls that name none on the wire (Thrift without multiplexing).
+ * The bridge's plugin configuration (api/proto/metaproto/filter/v1alpha1/bridge_config.proto): which
+ * peer the filter faces, and the service of calls that name none on the wire (Thrift without
+ * multiplexing).
  */
 export function bridgeConfiguration(side: "consumer" | "provider", service?: string): string {
-  return JSON.stringify({ side, header_table_size: BRIDGE_HPACK_TABLE_SIZE, ...(service !== undefined ? { service } : {}) });
+  const config: BridgeConfig = { side, header_table_size: BRIDGE_HPACK_TABLE_SIZE, ...(service !== undefined ? { service } : {}) };
+  return JSON.stringify(BridgeConfig.parse(config));
 }
 
 /** Envoy runs internal listeners only with this bootstrap extension. */

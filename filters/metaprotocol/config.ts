@@ -1,15 +1,17 @@
 // The filter's configuration: the Wasm plugin's `configuration` string, as JSON.
 import { JsonKind, parseJson } from "./runtime/json";
 import { LabelLimits } from "./stats";
-import { PolicyChain, readPolicy } from "./policy/chain";
+import { readFilterConfigSpec } from "./config_spec.generated";
+import { PolicyChain, policyOf } from "./policy/chain";
 import { ConfigReader } from "./runtime/config_reader";
-import { FlowLogConfig, TracingConfig, readFlowLogs, readTracing } from "./tracing/config";
+import { FlowLogConfig, TracingConfig, flowLogsOf, tracingOf } from "./tracing/config";
 
 export enum DecodeErrorPolicy { PassThrough = 0, Close = 1 }
 
+/** The configuration as the filter uses it, filled by parseConfig (defaults: the .proto's). */
 export class FilterConfig {
   /** Bytes buffered per connection and direction while a frame is incomplete (min 256). */
-  maxBufferedBytes: u32 = 1024 * 1024;
+  maxBufferedBytes: u32 = 0;
   /**
    * Requests awaiting a response per connection; the oldest is given up past this. 0: the
    * default for the codec's pairing (pending_calls.ts).
@@ -32,19 +34,14 @@ export class ConfigResult {
   error: string = "";
 }
 
-const KNOWN_FIELDS = [
-  "max_buffered_bytes", "max_pending_calls", "max_label_pairs", "max_response_codes", "max_series", "on_decode_error",
-  "policy", "revision", "tracing", "flow_logs",
-];
-
 /**
- * Parses the configuration; an empty string means all defaults. `scope` names this plugin's
+ * Parses the configuration (api/proto/metaproto/filter/v1alpha1/filter_config.proto, read by the
+ * reader generated from it); an empty string means all defaults. `scope` names this plugin's
  * shared state (rate-limit buckets).
  */
 export function parseConfig(text: string, scope: string = "", protocol: string = ""): ConfigResult {
   const result = new ConfigResult();
-  if (text.trim().length == 0) return result;
-  const parsed = parseJson(text);
+  const parsed = parseJson(text.trim().length == 0 ? "{}" : text);
   const root = parsed.value;
   if (root == null) {
     result.error = "configuration is not valid JSON: " + parsed.error;
@@ -56,39 +53,25 @@ export function parseConfig(text: string, scope: string = "", protocol: string =
   }
   // One reader for every section: errors name the field path the same way everywhere.
   const reader = new ConfigReader();
-  if (reader.object(root, "", KNOWN_FIELDS) == null) {
+  const spec = readFilterConfigSpec(reader, root, "");
+  if (reader.failed) {
     result.error = reader.error;
     return result;
   }
   const config = result.config;
-  let v = root.get("max_buffered_bytes");
-  if (v != null) config.maxBufferedBytes = <u32>reader.number(v, "max_buffered_bytes", 256, 1073741824);
-  v = root.get("max_pending_calls");
-  if (v != null) config.maxPendingCalls = <i32>reader.number(v, "max_pending_calls", 1, 1048576);
-  const limits = config.labelLimits;
-  v = root.get("max_label_pairs");
-  if (v != null) limits.maxLabelPairs = <i32>reader.number(v, "max_label_pairs", 1, 1048576);
-  v = root.get("max_response_codes");
-  if (v != null) limits.maxResponseCodes = <i32>reader.number(v, "max_response_codes", 1, 1024);
-  v = root.get("max_series");
-  if (v != null) limits.maxSeries = <i32>reader.number(v, "max_series", 100, 1048576);
-  v = root.get("on_decode_error");
-  if (v != null) {
-    if (v.kind == JsonKind.String && v.string == "pass_through") config.onDecodeError = DecodeErrorPolicy.PassThrough;
-    else if (v.kind == JsonKind.String && v.string == "close") config.onDecodeError = DecodeErrorPolicy.Close;
-    else reader.fail("on_decode_error", "must be \"pass_through\" or \"close\"");
-  }
-  // Read and ignored: the control plane changes it with every change of a plugin's configuration,
-  // so that a configuration changed back to an earlier one is new to Envoy, which would otherwise
-  // reuse that earlier plugin without running on_configure (the live policy would not change).
-  v = root.get("revision");
-  if (v != null) reader.string(v, "revision");
-  v = root.get("policy");
-  if (v != null && !reader.failed) config.policy = readPolicy(reader, v, scope);
-  v = root.get("tracing");
-  if (v != null && !reader.failed) config.tracing = readTracing(reader, v, protocol);
-  v = root.get("flow_logs");
-  if (v != null && !reader.failed) config.flowLogs = readFlowLogs(reader, v, protocol);
+  config.maxBufferedBytes = spec.max_buffered_bytes;
+  config.maxPendingCalls = <i32>spec.max_pending_calls;
+  config.labelLimits.maxLabelPairs = <i32>spec.max_label_pairs;
+  config.labelLimits.maxResponseCodes = <i32>spec.max_response_codes;
+  config.labelLimits.maxSeries = <i32>spec.max_series;
+  config.onDecodeError = spec.on_decode_error == "close" ? DecodeErrorPolicy.Close : DecodeErrorPolicy.PassThrough;
+  // `revision` is read and ignored (see the .proto).
+  const policy = spec.policy;
+  if (policy != null) config.policy = policyOf(reader, policy, scope);
+  const tracing = spec.tracing;
+  if (tracing != null) config.tracing = tracingOf(reader, tracing, protocol);
+  const flowLogs = spec.flow_logs;
+  if (flowLogs != null) config.flowLogs = flowLogsOf(flowLogs, protocol);
   result.error = reader.error;
   return result;
 }

@@ -20,7 +20,7 @@ describe("configuration", () => {
     ["{not json", /not valid JSON/],
     ['{"max_buffered_bytes": 12}', /max_buffered_bytes: must be a whole number from 256/],
     ['{"max_pending_calls": 1.5}', /max_pending_calls: must be a whole number/],
-    ['{"on_decode_error": "drop"}', /on_decode_error: must be "pass_through" or "close"/],
+    ['{"on_decode_error": "drop"}', /on_decode_error: must be one of pass_through, close/],
     ['{"max_response_codes": 0}', /max_response_codes: must be a whole number from 1 to 1024/],
     ['{"max_series": 99}', /max_series: must be a whole number from 100 to 1048576/],
     ['{"max_bufered_bytes": 4096}', /max_bufered_bytes: unknown field/],

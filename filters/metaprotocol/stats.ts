@@ -42,9 +42,9 @@ const OVERFLOW_NAMES = ["service_method", "response_code", "reason", "series"];
 
 /** The limits a configuration sets; the VM's ProtocolStats reads them on every new value. */
 export class LabelLimits {
-  maxLabelPairs: i32 = 1000;
-  maxResponseCodes: i32 = 32;
-  maxSeries: i32 = 10000;
+  maxLabelPairs: i32 = 0;
+  maxResponseCodes: i32 = 0;
+  maxSeries: i32 = 0;
 }
 
 /**

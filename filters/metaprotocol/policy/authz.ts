@@ -1,8 +1,8 @@
 // Allow/deny rules: the first rule whose match holds decides, else the default action.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../runtime/json";
+import { AuthzSpec } from "../config_spec.generated";
 import { ConfigReader } from "../runtime/config_reader";
-import { CallMatch, Peer, readCallMatch } from "./match";
+import { CallMatch, Peer, callMatchOf } from "./match";
 import { CONTINUE, Verdict, VerdictKind } from "./verdict";
 
 class AuthzRule {
@@ -27,28 +27,14 @@ function denied(text: string): Verdict {
   return new Verdict(VerdictKind.Reply, LocalReplyKind.Denied, text.length > 0 ? text : "denied by MetaProto authz policy");
 }
 
-export function readAuthz(reader: ConfigReader, value: JsonValue, path: string): Authz {
+export function authzOf(reader: ConfigReader, spec: AuthzSpec, path: string): Authz {
   const authz = new Authz();
-  const obj = reader.object(value, path, ["default_action", "rules", "deny_text"]);
-  if (obj == null) return authz;
-  const textValue = obj.get("deny_text");
-  const text = textValue != null ? reader.string(textValue, path + ".deny_text") : "";
-  const defaultAction = obj.get("default_action");
-  if (defaultAction != null && reader.string(defaultAction, path + ".default_action", ["allow", "deny"]) == "deny") {
-    authz.defaultVerdict = denied(text);
-  }
-  const rules = obj.get("rules");
-  if (rules == null) return authz;
-  const items = reader.array(rules, path + ".rules");
-  for (let i = 0; i < items.length && !reader.failed; i++) {
-    const rulePath = path + ".rules[" + i.toString() + "]";
-    const rule = reader.object(items[i], rulePath, ["action", "match"]);
-    if (rule == null) break;
-    const action = reader.required(rule, "action", rulePath);
-    if (action == null) break;
-    const allow = reader.string(action, rulePath + ".action", ["allow", "deny"]) == "allow";
-    const match = readCallMatch(reader, rule.get("match"), rulePath + ".match");
-    authz.rules.push(new AuthzRule(allow, match, allow ? CONTINUE : denied(text)));
+  if (spec.default_action == "deny") authz.defaultVerdict = denied(spec.deny_text);
+  for (let i = 0; i < spec.rules.length; i++) {
+    const rule = spec.rules[i];
+    const allow = rule.action == "allow";
+    const match = callMatchOf(reader, rule.match, reader.item(path, "rules", i) + ".match");
+    authz.rules.push(new AuthzRule(allow, match, allow ? CONTINUE : denied(spec.deny_text)));
   }
   return authz;
 }

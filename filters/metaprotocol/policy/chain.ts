@@ -4,14 +4,14 @@
 // state, read per request, so a configuration update (a new root context in the same VM)
 // reaches the next request of connections opened before it.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../runtime/json";
-import { Authz, readAuthz } from "./authz";
+import { PolicySpec } from "../config_spec.generated";
+import { Authz, authzOf } from "./authz";
 import { ConfigReader } from "../runtime/config_reader";
-import { Faults, readFaults } from "./fault";
+import { Faults, faultsOf } from "./fault";
 import { Peer } from "./match";
-import { RateLimits, readRateLimits } from "./rate_limit";
-import { ConnectionRoutes, readRoutes } from "./routes";
-import { Mutations, readMutations } from "./mutation";
+import { RateLimits, rateLimitsOf } from "./rate_limit";
+import { ConnectionRoutes, routesOf } from "./routes";
+import { Mutations, mutationsOf } from "./mutation";
 import { CONTINUE, Verdict, VerdictKind } from "./verdict";
 
 export class PolicyChain {
@@ -44,21 +44,15 @@ export class PolicyChain {
   }
 }
 
-/** Parses the `policy` section; `scope` names this plugin's rate-limit buckets in shared data. */
-export function readPolicy(reader: ConfigReader, value: JsonValue, scope: string): PolicyChain {
+/** The chain of a `policy` section the schema accepted; `scope` names this plugin's rate-limit buckets in shared data. */
+export function policyOf(reader: ConfigReader, spec: PolicySpec, scope: string): PolicyChain {
   const chain = new PolicyChain();
-  const obj = reader.object(value, "policy", ["authz", "rate_limits", "faults", "routes", "mutations"]);
-  if (obj == null) return chain;
-  let v = obj.get("authz");
-  if (v != null) chain.authz = readAuthz(reader, v, "policy.authz");
-  v = obj.get("rate_limits");
-  if (v != null) chain.rateLimits = readRateLimits(reader, v, "policy.rate_limits", scope);
-  v = obj.get("faults");
-  if (v != null) chain.faults = readFaults(reader, v, "policy.faults");
-  v = obj.get("mutations");
-  if (v != null) chain.mutations = readMutations(reader, v, "policy.mutations");
-  v = obj.get("routes");
-  if (v != null) chain.routes = readRoutes(reader, v, "policy.routes");
+  const authz = spec.authz;
+  if (authz != null) chain.authz = authzOf(reader, authz, "policy.authz");
+  if (spec.rate_limits.length > 0) chain.rateLimits = rateLimitsOf(reader, spec.rate_limits, "policy.rate_limits", scope);
+  if (spec.faults.length > 0) chain.faults = faultsOf(reader, spec.faults, "policy.faults");
+  if (spec.mutations.length > 0) chain.mutations = mutationsOf(reader, spec.mutations, "policy.mutations");
+  if (spec.routes.length > 0) chain.routes = routesOf(reader, spec.routes, "policy.routes");
   chain.readsAttributes = reader.attributesRead || chain.mutations != null;
   return chain;
 }

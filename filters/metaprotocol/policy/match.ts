@@ -1,7 +1,7 @@
 // Which calls a rule applies to: service, method and attributes of the request, and the
 // client's address. Every condition given must hold; a match with none holds for every call.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../runtime/json";
+import { AttributeMatchSpec, CallMatchSpec, StringMatchSpec } from "../config_spec.generated";
 import { ConfigReader } from "../runtime/config_reader";
 import { Regex } from "../runtime/regex";
 
@@ -78,29 +78,18 @@ export class CallMatch {
   }
 }
 
-const STRING_MATCH_FIELDS = ["exact", "prefix", "suffix", "present", "regex"];
-
-function readStringMatch(reader: ConfigReader, value: JsonValue, path: string): StringMatch | null {
-  const obj = reader.object(value, path, STRING_MATCH_FIELDS);
-  if (obj == null) return null;
-  if (obj.keys.length != 1) {
-    reader.fail(path, "needs exactly one of " + STRING_MATCH_FIELDS.join(", "));
-    return null;
-  }
-  const key = obj.keys[0];
-  const v = obj.items[0];
-  if (key == "present") {
-    if (v.kind != 1 /* JsonKind.Bool */ || !v.bool) reader.fail(path + ".present", "must be true");
-    return new StringMatch(StringMatchKind.Present, "");
-  }
-  const text = reader.string(v, path + "." + key);
-  if (key == "regex") {
-    const regex = new Regex(text);
+/** The matcher of a string match the schema accepted; a regex RE2 syntax this engine cannot run fails. */
+function stringMatchOf(reader: ConfigReader, spec: StringMatchSpec, path: string): StringMatch {
+  const pattern = spec.pattern;
+  if (pattern == "present") return new StringMatch(StringMatchKind.Present, "");
+  if (pattern == "regex") {
+    const regex = new Regex(spec.regex);
     if (regex.error.length > 0) reader.fail(path + ".regex", "not a supported regular expression: " + regex.error);
-    return new StringMatch(StringMatchKind.Regex, text, regex);
+    return new StringMatch(StringMatchKind.Regex, spec.regex, regex);
   }
-  const kind = key == "exact" ? StringMatchKind.Exact : key == "prefix" ? StringMatchKind.Prefix : StringMatchKind.Suffix;
-  return new StringMatch(kind, text);
+  if (pattern == "prefix") return new StringMatch(StringMatchKind.Prefix, spec.prefix);
+  if (pattern == "suffix") return new StringMatch(StringMatchKind.Suffix, spec.suffix);
+  return new StringMatch(StringMatchKind.Exact, spec.exact);
 }
 
 /** Parses "a.b.c.d" into an address; returns false when it is not dotted-quad IPv4. */
@@ -125,69 +114,28 @@ export function parseIpv4(text: string, out: Peer): bool {
   return true;
 }
 
-function readCidr(reader: ConfigReader, value: JsonValue, path: string): Cidr | null {
-  const text = reader.string(value, path);
-  if (reader.failed) return null;
+/** A CIDR the schema's pattern accepted ("a.b.c.d" or "a.b.c.d/n"). */
+function cidrOf(text: string): Cidr {
   const slash = text.indexOf("/");
   const peer = new Peer();
-  const bits = slash < 0 ? 32 : I32.parseInt(text.substring(slash + 1));
-  if (!parseIpv4(slash < 0 ? text : text.substring(0, slash), peer) || isNaN<f64>(<f64>bits) || bits < 0 || bits > 32) {
-    reader.fail(path, "must be an IPv4 CIDR such as 10.0.0.0/8");
-    return null;
-  }
-  return new Cidr(peer.address, bits);
+  parseIpv4(slash < 0 ? text : text.substring(0, slash), peer);
+  return new Cidr(peer.address, slash < 0 ? 32 : I32.parseInt(text.substring(slash + 1)));
 }
 
-const MATCH_FIELDS = ["service", "method", "attributes", "source_cidrs", "principals"];
-
-export function readCallMatch(reader: ConfigReader, value: JsonValue | null, path: string): CallMatch {
+/** The matcher of a call match the schema accepted (none given: every call). */
+export function callMatchOf(reader: ConfigReader, spec: CallMatchSpec | null, path: string): CallMatch {
   const match = new CallMatch();
-  if (value == null) return match;
-  const obj = reader.object(value, path, MATCH_FIELDS);
-  if (obj == null) return match;
-  let v = obj.get("service");
-  if (v != null) match.service = readStringMatch(reader, v, path + ".service");
-  v = obj.get("method");
-  if (v != null) match.method = readStringMatch(reader, v, path + ".method");
-  v = obj.get("attributes");
-  if (v != null) {
-    const items = reader.array(v, path + ".attributes");
-    for (let i = 0; i < items.length; i++) {
-      const itemPath = path + ".attributes[" + i.toString() + "]";
-      const item = reader.object(items[i], itemPath, ["name", "exact", "prefix", "suffix", "present", "regex"]);
-      if (item == null) break;
-      const name = item.get("name");
-      if (name == null) {
-        reader.fail(itemPath + ".name", "is required");
-        break;
-      }
-      const rest = new JsonValue();
-      rest.kind = items[i].kind;
-      for (let k = 0; k < item.keys.length; k++) {
-        if (item.keys[k] == "name") continue;
-        rest.keys.push(item.keys[k]);
-        rest.items.push(item.items[k]);
-      }
-      const m = readStringMatch(reader, rest, itemPath);
-      if (m != null) match.attributes.push(new AttributeMatch(reader.string(name, itemPath + ".name"), m));
-      reader.attributesRead = true;
-    }
+  if (spec == null) return match;
+  const service = spec.service;
+  if (service != null) match.service = stringMatchOf(reader, service, path + ".service");
+  const method = spec.method;
+  if (method != null) match.method = stringMatchOf(reader, method, path + ".method");
+  for (let i = 0; i < spec.attributes.length; i++) {
+    const attribute: AttributeMatchSpec = spec.attributes[i];
+    match.attributes.push(new AttributeMatch(attribute.name, stringMatchOf(reader, attribute.match, reader.item(path, "attributes", i))));
+    reader.attributesRead = true;
   }
-  v = obj.get("source_cidrs");
-  if (v != null) {
-    const items = reader.array(v, path + ".source_cidrs");
-    for (let i = 0; i < items.length; i++) {
-      const cidr = readCidr(reader, items[i], path + ".source_cidrs[" + i.toString() + "]");
-      if (cidr != null) match.sourceCidrs.push(cidr);
-    }
-  }
-  v = obj.get("principals");
-  if (v != null) {
-    const items = reader.array(v, path + ".principals");
-    for (let i = 0; i < items.length; i++) {
-      const principal = readStringMatch(reader, items[i], path + ".principals[" + i.toString() + "]");
-      if (principal != null) match.principals.push(principal);
-    }
-  }
+  for (let i = 0; i < spec.source_cidrs.length; i++) match.sourceCidrs.push(cidrOf(spec.source_cidrs[i]));
+  for (let i = 0; i < spec.principals.length; i++) match.principals.push(stringMatchOf(reader, spec.principals[i], reader.item(path, "principals", i)));
   return match;
 }

@@ -1,9 +1,9 @@
 // Request mutation: set or remove attributes (Dubbo attachments) of matching requests. The codec
 // rewrites the frame (setAttributes); the server sees the result.
 import { Attribute, Message } from "../../../api/assembly/codec";
-import { JsonKind, JsonValue } from "../runtime/json";
+import { MutationSpec } from "../config_spec.generated";
 import { ConfigReader } from "../runtime/config_reader";
-import { CallMatch, Peer, readCallMatch } from "./match";
+import { CallMatch, Peer, callMatchOf } from "./match";
 
 class Mutation {
   constructor(public match: CallMatch, public toSet: Array<Attribute>, public toRemove: Array<string>) {}
@@ -29,28 +29,13 @@ export class Mutations {
   }
 }
 
-export function readMutations(reader: ConfigReader, value: JsonValue, path: string): Mutations {
+export function mutationsOf(reader: ConfigReader, specs: Array<MutationSpec>, path: string): Mutations {
   const mutations = new Mutations();
-  const items = reader.array(value, path);
-  for (let i = 0; i < items.length && !reader.failed; i++) {
-    const rulePath = path + "[" + i.toString() + "]";
-    const rule = reader.object(items[i], rulePath, ["match", "set", "remove"]);
-    if (rule == null) break;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
     const set = new Array<Attribute>();
-    const setValue = rule.get("set");
-    if (setValue != null) {
-      const obj = reader.object(setValue, rulePath + ".set", setValue.kind == JsonKind.Object ? setValue.keys : []);
-      if (obj == null) break;
-      for (let k = 0; k < obj.keys.length; k++) set.push(new Attribute(obj.keys[k], reader.string(obj.items[k], rulePath + ".set." + obj.keys[k])));
-    }
-    const remove = new Array<string>();
-    const removeValue = rule.get("remove");
-    if (removeValue != null) {
-      const names = reader.array(removeValue, rulePath + ".remove");
-      for (let k = 0; k < names.length; k++) remove.push(reader.string(names[k], rulePath + ".remove[" + k.toString() + "]"));
-    }
-    if (set.length == 0 && remove.length == 0) reader.fail(rulePath, "needs set, remove or both");
-    mutations.rules.push(new Mutation(readCallMatch(reader, rule.get("match"), rulePath + ".match"), set, remove));
+    for (let k = 0; k < spec.set_.length; k++) set.push(new Attribute(spec.set_[k].key, spec.set_[k].value));
+    mutations.rules.push(new Mutation(callMatchOf(reader, spec.match, reader.index(path, i) + ".match"), set, spec.remove));
   }
   return mutations;
 }

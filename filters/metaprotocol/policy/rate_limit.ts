@@ -3,9 +3,9 @@
 // `--concurrency N` does not give N times the limit.
 import { LocalReplyKind, Message } from "../../../api/assembly/codec";
 import { HostResult, getSharedData, setSharedData } from "../runtime/host";
-import { JsonValue } from "../runtime/json";
+import { RateLimitSpec } from "../config_spec.generated";
 import { ConfigReader } from "../runtime/config_reader";
-import { CallMatch, Peer, readCallMatch } from "./match";
+import { CallMatch, Peer, callMatchOf } from "./match";
 import { Verdict, VerdictKind } from "./verdict";
 
 /** Attempts at a compare-and-swap update before the call is let through (and counted). */
@@ -79,26 +79,14 @@ export class RateLimits {
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
 /** `scope` keeps buckets of different plugins apart in the VM-id-wide shared data. */
-export function readRateLimits(reader: ConfigReader, value: JsonValue, path: string, scope: string): RateLimits {
+export function rateLimitsOf(reader: ConfigReader, specs: Array<RateLimitSpec>, path: string, scope: string): RateLimits {
   const limits = new RateLimits();
-  const items = reader.array(value, path);
-  for (let i = 0; i < items.length && !reader.failed; i++) {
-    const rulePath = path + "[" + i.toString() + "]";
-    const rule = reader.object(items[i], rulePath, ["name", "match", "max_tokens", "tokens_per_fill", "fill_interval_ms", "text"]);
-    if (rule == null) break;
-    const name = reader.required(rule, "name", rulePath);
-    const maxTokens = reader.required(rule, "max_tokens", rulePath);
-    const fillInterval = reader.required(rule, "fill_interval_ms", rulePath);
-    if (name == null || maxTokens == null || fillInterval == null) break;
-    const max = <i64>reader.number(maxTokens, rulePath + ".max_tokens", 1, 1e12);
-    const perFillValue = rule.get("tokens_per_fill");
-    const perFill = perFillValue != null ? <i64>reader.number(perFillValue, rulePath + ".tokens_per_fill", 1, 1e12) : max;
-    const interval = <u64>reader.number(fillInterval, rulePath + ".fill_interval_ms", 1, 86400000) * NANOS_PER_MILLI;
-    const textValue = rule.get("text");
-    const text = textValue != null ? reader.string(textValue, rulePath + ".text") : "rate limited by MetaProto";
-    const ruleName = reader.string(name, rulePath + ".name");
-    const bucket = new TokenBucket("metaproto.ratelimit." + scope + "." + ruleName, max, perFill, interval);
-    limits.rules.push(new RateLimitRule(readCallMatch(reader, rule.get("match"), rulePath + ".match"), bucket,
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i];
+    const perFill = spec.has_tokens_per_fill ? spec.tokens_per_fill : spec.max_tokens;
+    const bucket = new TokenBucket("metaproto.ratelimit." + scope + "." + spec.name, <i64>spec.max_tokens, <i64>perFill, spec.fill_interval_ms * NANOS_PER_MILLI);
+    const text = spec.has_text ? spec.text : "rate limited by MetaProto";
+    limits.rules.push(new RateLimitRule(callMatchOf(reader, spec.match, reader.index(path, i) + ".match"), bucket,
       new Verdict(VerdictKind.Reply, LocalReplyKind.RateLimited, text)));
   }
   return limits;

@@ -4,9 +4,9 @@
 // the filter state `envoy.tcp_proxy.cluster`.
 // Later requests cannot move the connection: those that would match another route are counted.
 import { Message } from "../../../api/assembly/codec";
-import { JsonValue } from "../runtime/json";
+import { ConnectionRouteSpec } from "../config_spec.generated";
 import { ConfigReader } from "../runtime/config_reader";
-import { CallMatch, Peer, readCallMatch } from "./match";
+import { CallMatch, Peer, callMatchOf } from "./match";
 
 class Route {
   constructor(public match: CallMatch, public cluster: string) {}
@@ -26,18 +26,10 @@ export class ConnectionRoutes {
   }
 }
 
-export function readRoutes(reader: ConfigReader, value: JsonValue, path: string): ConnectionRoutes {
+export function routesOf(reader: ConfigReader, specs: Array<ConnectionRouteSpec>, path: string): ConnectionRoutes {
   const routes = new ConnectionRoutes();
-  const items = reader.array(value, path);
-  for (let i = 0; i < items.length && !reader.failed; i++) {
-    const routePath = path + "[" + i.toString() + "]";
-    const route = reader.object(items[i], routePath, ["match", "cluster"]);
-    if (route == null) break;
-    const cluster = reader.required(route, "cluster", routePath);
-    if (cluster == null) break;
-    const name = reader.string(cluster, routePath + ".cluster");
-    if (name.length == 0) reader.fail(routePath + ".cluster", "must name a cluster");
-    routes.routes.push(new Route(readCallMatch(reader, route.get("match"), routePath + ".match"), name));
+  for (let i = 0; i < specs.length; i++) {
+    routes.routes.push(new Route(callMatchOf(reader, specs[i].match, reader.index(path, i) + ".match"), specs[i].cluster));
   }
   return routes;
 }
