@@ -3,9 +3,10 @@
 // Appendix C (the byte strings are the RFC's) decoded by the module.
 import { readFileSync } from "fs";
 import * as path from "path";
-import { ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
+import { ConfigRejected, ProxyTestHost, bytewise, feed, repoRoot } from "../../api/proxytest";
 import type { Connection } from "../../api/proxytest";
 import { BRIDGES } from "../../control-plane/model/router_mode";
+import { BridgeConfig } from "../../control-plane/model/filter_config.generated";
 import { ACK, HCM_LOCAL_REPLIES, compiledBridge, startedBridge as startBridge, END_HEADERS, END_STREAM, PADDED, PREFACE, T, frame, header, hcmLocalReply, hex, parseFrames, settings, streamsOf } from "./test_bridge";
 // The header names the control plane's routes match on (control-plane/model/router_mode.ts): the bridge must set exactly these.
 const DUBBO = BRIDGES.dubbo;
@@ -241,5 +242,36 @@ describe("HPACK decoding: RFC 7541 Appendix C examples", () => {
     // No Dubbo body in any of them: the consumer gets errors, with its own ids.
     expect(replies.map((r) => [dubboId(r), r[3]])).toEqual(requests.map((r) => [dubboId(r), 80]));
     expect(replies[0].subarray(16).toString()).toContain("HTTP 302");
+  });
+});
+
+describe("configuration: the generated reader (bridge_config.proto) and the control plane's schema agree", () => {
+  const cases: [string, object, string | undefined][] = [
+    ["a provider with a service name", { side: "provider", service: "demo.Echo_v-2" }, undefined],
+    ["an unknown side", { side: "server" }, "side: must be one of consumer, provider"],
+    ["a header table too large", { header_table_size: 65537 }, "header_table_size: must be a whole number from 0 to 65536"],
+    ["frames under 16 bytes", { max_frame_bytes: 15 }, "max_frame_bytes: must be a whole number from 16 to 67108864"],
+    ["a service name with a slash", { service: "a/b" }, "service: must be letters, digits and . _ -"],
+    ["a service name of 256 characters", { service: "s".repeat(256) }, "service: must be 0 to 255 characters long"],
+    ["an unknown field", { sides: "consumer" }, "sides: unknown field (known: side, header_table_size, max_frame_bytes, service)"],
+  ];
+  test.each(cases)("%s", async (_name, config, refusal) => {
+    const host = await ProxyTestHost.load(bridge, { pluginConfig: JSON.stringify(config) });
+    let filterRefusal: string | undefined;
+    try {
+      host.start();
+    } catch (err) {
+      if (!(err instanceof ConfigRejected)) throw err;
+      filterRefusal = host.logMessages("error").join("\n").split("configuration rejected: ")[1];
+    }
+    expect(filterRefusal).toBe(refusal);
+    const parsed = BridgeConfig.safeParse(config);
+    expect(parsed.success).toBe(refusal === undefined);
+    if (!parsed.success && refusal !== undefined) {
+      // Both name the field; zod reports unknown keys on their object (the model's loader words that itself).
+      const issue = parsed.error.issues[0];
+      expect(refusal.startsWith(`${issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path.join(".")}: `)).toBe(true);
+      if (issue.code !== "unrecognized_keys") expect(refusal).toContain(issue.message);
+    }
   });
 });

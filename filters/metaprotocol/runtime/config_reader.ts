@@ -1,5 +1,5 @@
 // Reads the JSON filter configuration for the generated readers (config_spec.generated.ts) and the
-// checks they cannot make (regexes, CIDRs), naming the field path of the first error
+// checks they cannot make (regexes the filter's engine must compile), naming the field path of the first error
 // ("policy.authz.rules[2].match.method: ..."), so a rejected configuration says what to fix.
 import { JsonKind, JsonValue } from "./json";
 import { Regex } from "./regex";
@@ -131,12 +131,6 @@ export class ConfigReader {
       return min;
     }
     return value.number;
-  }
-
-  required(obj: JsonValue, key: string, path: string): JsonValue | null {
-    const v = obj.get(key);
-    if (v == null) this.fail(path + "." + key, "is required");
-    return v;
   }
 }
 
