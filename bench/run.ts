@@ -13,7 +13,7 @@ import { choosePinning } from "./lib/pinning";
 import { runMain, stopAllChildren } from "./lib/processes";
 import { RunInfo, plotData, renderMarkdown } from "./lib/report";
 import { loadBaseline } from "./lib/baseline";
-import { ProtocolReport, benchProtocol } from "./lib/runner";
+import { FLOOR_TARGETS, ProtocolReport, benchProtocol } from "./lib/runner";
 import { sectionOf } from "./control_plane/report";
 
 function parseRates(spec: string | undefined): Map<string, number> {
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
     .option("--pin <spec>", "CPU pinning: envoy=1,backend=0,load=0 or none (default: chosen from the CPU count)")
     .option("--idle-connections <n>", "connections for the memory-per-connection measurements (default 1000; smoke 200)")
     .option("--codec-seconds <s>", "seconds per message mix in the codec micro-benchmark (default 2; smoke 0.3)")
-    .option("--targets <list>", "only these targets (direct and tcp_proxy always run), e.g. metaproto,wasm_floor,redis_proxy")
+    .option("--targets <list>", "only these targets (direct and tcp_proxy always run), e.g. metaproto,wasm_floor,read_floor,redis_proxy")
     .option("--shapes <list>", "only these shape ids, e.g. closed-c64,open-2000")
     .option("--skip-memory", "skip the Envoy idle-connection memory measurement", false)
     .option("--skip-codec", "skip the host-emulator measurements (decode rate, Wasm heap)", false)
@@ -81,9 +81,12 @@ async function main(): Promise<number> {
   log(`pinning: ${pin.description}`);
   log(`Envoy ${version} (${binary})`);
 
-  const emptyFilterWasm = path.join(buildDir, "empty_filter.wasm");
-  log(`compiling bench/assembly/empty_filter.ts -> ${path.relative(repo, emptyFilterWasm)} (the wasm_floor target)`);
-  await compileAssemblyScript("bench/assembly/empty_filter.ts", emptyFilterWasm);
+  const floorWasm: Record<string, string> = {};
+  for (const floor of FLOOR_TARGETS) {
+    floorWasm[floor.name] = path.join(buildDir, `${floor.name}.wasm`);
+    log(`compiling ${floor.source} -> ${path.relative(repo, floorWasm[floor.name])} (the ${floor.name} target)`);
+    await compileAssemblyScript(floor.source, floorWasm[floor.name]);
+  }
 
   const reports: ProtocolReport[] = [];
   let failed = false;
@@ -91,7 +94,7 @@ async function main(): Promise<number> {
     try {
       reports.push(await benchProtocol(name, {
         repo, workDir, envoyBinary: binary, pin, rounds, warmupPassSec, idleConnections, codecBenchSec,
-        wasmDir: path.resolve(repo, o.wasmDir ?? "dist/wasm"), emptyFilterWasm,
+        wasmDir: path.resolve(repo, o.wasmDir ?? "dist/wasm"), floorWasm,
         onlyTargets: o.targets ? String(o.targets).split(",") : undefined,
         onlyShapes: o.shapes ? String(o.shapes).split(",") : undefined,
         skipMemory: Boolean(o.skipMemory), skipCodec: Boolean(o.skipCodec),

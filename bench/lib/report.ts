@@ -76,14 +76,18 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
       m && n ? delta(m.p50, n.p50) : "–", m && n ? ratio(m.envoyCpuMsPer1k, n.envoyCpuMsPer1k) : "–"];
   }) : [];
   const hasFloor = p.targets.some((t) => t.kind === "wasm_floor" && t.status === "ok");
+  const hasReadFloor = p.targets.some((t) => t.kind === "read_floor" && t.status === "ok");
   const vsFloor = hasFloor ? p.shapes.map((s) => {
     const row = agg.get(s.id)!;
     const m = row.get("metaproto");
     const e = row.get("wasm_floor");
     const t = row.get("tcp_proxy");
     const was = before?.cpuSplit[s.id];
+    const r = row.get("read_floor");
     return [s.id, m && e ? ratio(m.throughput, e.throughput) : targetCell(p, m ? "wasm_floor" : "metaproto"),
       e && t ? cpuDelta(e.envoyCpuMsPer1k, t.envoyCpuMsPer1k) : "–", m && e ? cpuDelta(m.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–",
+      ...(hasReadFloor ? [r && t ? ratio(r.throughput, t.throughput) : targetCell(p, "read_floor"), r && e ? cpuDelta(r.envoyCpuMsPer1k, e.envoyCpuMsPer1k) : "–",
+        m && r ? cpuDelta(m.envoyCpuMsPer1k, r.envoyCpuMsPer1k) : "–"] : []),
       ...(before ? [was ? cpuDelta(was.floorMinusTcpUs, 0) : "–", was ? cpuDelta(was.metaprotoMinusFloorUs, 0) : "–"] : [])];
   }) : [];
   const hasPolicy = p.targets.some((t) => t.name === POLICY_TARGET && t.status === "ok");
@@ -137,8 +141,11 @@ function ratioTables(p: ProtocolReport, agg: Map<string, Map<string, Aggregate>>
         return a && base ? ratio(a.envoyCpuMsPer1k, base.envoyCpuMsPer1k) : targetCell(p, t.name);
       })];
     })),
-    ...(hasFloor ? ["", "Where MetaProto's cost goes: `wasm_floor` is an empty Wasm network filter, so its cost over tcp_proxy is what any Wasm network filter pays in this Envoy (a V8 call per read); MetaProto's cost over `wasm_floor` is its own (reading the bytes into the VM, decoding, metrics). Envoy CPU per request:", "",
+    ...(hasFloor ? ["", "Where MetaProto's cost goes: `wasm_floor` is an empty Wasm network filter, so its cost over tcp_proxy is what any Wasm network filter pays in this Envoy (a V8 call per read); MetaProto's cost over `wasm_floor` is its own (reading the bytes into the VM, decoding, metrics)." +
+        (hasReadFloor ? " `read_floor` reads every byte into the VM and does nothing else: `read_floor − wasm_floor` is what reading bytes costs through the proxy-wasm ABI (a floor under any filter that looks at them; `read_floor`/tcp_proxy is the most such a filter can reach), `metaproto − read_floor` is MetaProto's decoding, pairing and metrics." : "") +
+        " Envoy CPU per request:", "",
       table(["shape", "throughput metaproto/wasm_floor", "wasm_floor − tcp_proxy", "metaproto − wasm_floor",
+        ...(hasReadFloor ? ["throughput read_floor/tcp_proxy", "read_floor − wasm_floor", "metaproto − read_floor"] : []),
         ...(before ? ["wasm_floor − tcp_proxy before", "metaproto − wasm_floor before"] : [])], vsFloor)] : []),
     ...(hasPolicy ? ["", "What a policy costs: `metaproto_policy` is the same module with a policy that runs every stage per call and lets it through (an authz rule that never matches, a token bucket in Envoy's shared data that never runs dry). Envoy CPU per request:", "",
       table(["shape", "throughput metaproto_policy/metaproto", "metaproto_policy − metaproto"], vsPolicy)] : []),
@@ -337,7 +344,7 @@ export function renderMarkdown(reports: ProtocolReport[], info: RunInfo): string
     `git ${m.gitCommit}${m.gitDirty ? " (with uncommitted changes)" : ""}; took ${Math.round(info.wallClockSec / 60)} min. Harness: \`bench/\` (see bench/README.md).`,
     "",
     "Per protocol, the same load goes to each target, interleaved (every target once per shape, then the next shape, then the next round) so drift hits all alike:",
-    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **metaproto_router** (Dubbo and Thrift: router mode, the protocol's bridge before HCM, each call an HTTP/2 stream to an internal listener [bridge + tcp_proxy] to the backend, configured by the control plane's translation of a one-route model); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
+    "**direct** to the backend; **tcp_proxy** (Envoy, tcp_proxy only); **wasm_floor** (tcp_proxy behind an empty Wasm network filter: what any Wasm filter costs); **read_floor** (the same, but the filter reads every byte into the VM: what looking at the bytes costs); **metaproto_router** (Dubbo and Thrift: router mode, the protocol's bridge before HCM, each call an HTTP/2 stream to an internal listener [bridge + tcp_proxy] to the backend, configured by the control plane's translation of a one-route model); **metaproto** (same listener shape plus `envoy.filters.network.wasm` with the protocol's compiled module, " +
     "metrics on, the Wasm filter and stats_tags of control-plane/resources/pieces.ts, as the rigs and the control plane configure it); and Envoy's **native** L7 filter for the protocol. One Envoy process serves all proxied targets " +
     "(a listener and a cluster each, `--concurrency 1`).",
     "",

@@ -17,7 +17,16 @@ import { ROUTER_TARGET, routerBridge, routerResources } from "./router_target";
 import { DecodeRate, IdleMemory, decodeRate, idleMemory } from "./wasm_bench";
 
 /** `router`: router mode (the bridge, HCM and an internal listener), which emits no metaproto_* metrics. */
-export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "metaproto" | "router" | "native";
+export type TargetKind = "direct" | "tcp_proxy" | "wasm_floor" | "read_floor" | "metaproto" | "router" | "native";
+
+/**
+ * Wasm filters that do less than MetaProto, run beside it so its cost splits into what any Wasm
+ * filter pays, what reading the bytes into the VM costs, and its own decode, pairing and metrics.
+ */
+export const FLOOR_TARGETS: { name: "wasm_floor" | "read_floor"; source: string; note: string }[] = [
+  { name: "wasm_floor", source: "bench/assembly/empty_filter.ts", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" },
+  { name: "read_floor", source: "bench/assembly/read_floor.ts", note: "a Wasm network filter that reads every byte into the VM and nothing else (bench/assembly/read_floor.ts) + tcp_proxy" },
+];
 
 /** The MetaProto target with a policy chain configured that lets every call through. */
 export const POLICY_TARGET = "metaproto_policy";
@@ -117,8 +126,8 @@ export interface RunnerEnv {
   codecBenchSec: number;
   /** Where compiled modules are looked up (dist/wasm). */
   wasmDir: string;
-  /** The compiled bench/assembly/empty_filter.ts, run as the `wasm_floor` target. */
-  emptyFilterWasm: string;
+  /** The compiled FLOOR_TARGETS modules, by target name. */
+  floorWasm: Record<string, string>;
   /** If set, only these targets / shape ids run. */
   onlyTargets?: string[];
   onlyShapes?: string[];
@@ -217,10 +226,11 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     const tcpSpec = { name: "tcp_proxy", filters: tcpProxyChain };
     listeners.push({ ...tcpSpec, port: await freePort() });
     targets.push({ name: "tcp_proxy", kind: "tcp_proxy", status: "ok", note: "tcp_proxy only" });
-    const floorSpec = { name: "wasm_floor", filters: metaprotoChain(env.emptyFilterWasm, "{}") };
-    if (!env.onlyTargets || env.onlyTargets.includes("wasm_floor")) {
-      listeners.push({ ...floorSpec, port: await freePort() });
-      targets.push({ name: "wasm_floor", kind: "wasm_floor", status: "ok", note: "an empty Wasm network filter (bench/assembly/empty_filter.ts) + tcp_proxy" });
+    const floorSpecs = FLOOR_TARGETS.map((floor) => ({ name: floor.name, filters: metaprotoChain(env.floorWasm[floor.name], "{}") }));
+    for (const [i, floor] of FLOOR_TARGETS.entries()) {
+      if (env.onlyTargets && !env.onlyTargets.includes(floor.name)) continue;
+      listeners.push({ ...floorSpecs[i], port: await freePort() });
+      targets.push({ name: floor.name, kind: floor.name, status: "ok", note: floor.note });
     }
     const metaSpec = { name: "metaproto", filters: metaprotoChain(wasm, protocol.pluginConfig) };
     const policySpec = { name: POLICY_TARGET, filters: metaprotoChain(wasm, withPassingPolicy(protocol.pluginConfig)) };
@@ -346,7 +356,7 @@ export async function benchProtocol(name: string, env: RunnerEnv): Promise<Proto
     // 8. Envoy memory per idle connection, a fresh Envoy per target.
     for (const t of live.filter((t) => t.kind !== "direct" && !env.skipMemory)) {
       const variant = metaprotoVariants.find((v) => v.spec.name === t.name);
-      const spec = t.kind === "tcp_proxy" ? tcpSpec : variant ? variant.spec : t.kind === "wasm_floor" ? floorSpec : t.kind === "router" ? routerSpec
+      const spec = t.kind === "tcp_proxy" ? tcpSpec : variant ? variant.spec : t.kind === "wasm_floor" || t.kind === "read_floor" ? floorSpecs.find((f) => f.name === t.name)! : t.kind === "router" ? routerSpec
         : { name: t.name, filters: nativeChain(protocol.nativeFilters.find((n) => n.name === t.name)!) };
       log(`[${name}] Envoy RSS over ${env.idleConnections} idle connections -> ${t.name}`);
       try {
