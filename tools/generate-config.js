@@ -162,7 +162,7 @@ function zodField(f) {
   return required ? expr : `${expr}.optional()`;
 }
 
-function zodChecks(model, message) {
+function zodChecks(message) {
   const checks = [];
   for (const f of message.fields) {
     if (f.inline) checks.push(`...${f.message}Checks`);
@@ -187,7 +187,7 @@ function generateTypeScript(model) {
   for (const m of model.messages) {
     const shape = m.fields.map((f) => (f.inline ? `  ...${f.message}Shape,` : `  ${f.name}: ${zodField(f)},`));
     out.push(`const ${m.name}Shape = {`, ...shape, '};');
-    out.push(`const ${m.name}Checks: spec.Check[] = [${zodChecks(model, m).join(', ')}];`);
+    out.push(`const ${m.name}Checks: spec.Check[] = [${zodChecks(m).join(', ')}];`);
     out.push(`export const ${m.name} = spec.section(${m.name}Shape, ${m.name}Checks);`);
     out.push(`export type ${m.name} = z.infer<typeof ${m.name}>;`, '');
   }
@@ -236,7 +236,7 @@ function asReadValue(m, f, value, at, store) {
   }
 }
 
-function asFill(model, m) {
+function asFill(m) {
   const lines = [`function fill${asClass(m.name)}(r: ConfigReader, obj: JsonValue, path: string, spec: ${asClass(m.name)}): void {`, '  let v: JsonValue | null = null;'];
   for (const f of m.fields) {
     if (f.inline) {
@@ -293,7 +293,7 @@ function generateAssemblyScript(model) {
     out.push(`  const spec = new ${asClass(m.name)}();`);
     out.push(`  if (r.object(value, path, ${constName(m.name, 'json', 'keys')}) != null) fill${asClass(m.name)}(r, value, path, spec);`);
     out.push('  return spec;', '}', '');
-    out.push(...asFill(model, m), '');
+    out.push(...asFill(m), '');
   }
   return out.join('\n');
 }
@@ -314,7 +314,7 @@ function generate() {
   return changed;
 }
 
-module.exports = { generate, loadModel, generateTypeScript, generateAssemblyScript, TS_OUT, AS_OUT };
+module.exports = { generate, loadModel, generateTypeScript, generateAssemblyScript, PROTO_ROOT, SOURCES, TS_OUT, AS_OUT };
 
 if (require.main === module) {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {

@@ -7,7 +7,7 @@ import * as path from "path";
 const generator = require("./generate-config");
 
 const REPO = path.resolve(__dirname, "..");
-const SOURCES = ["filter_config.proto", "bridge_config.proto"].map((f) => `api/proto/metaproto/filter/v1alpha1/${f}`);
+const SOURCES: string[] = generator.SOURCES.map((source: string) => path.join(generator.PROTO_ROOT, source));
 
 /** A copy of the configuration protos with `edit` applied to filter_config.proto. */
 function editedRepo(edit: (text: string) => string): string {

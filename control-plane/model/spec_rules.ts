@@ -11,11 +11,8 @@ export type Check = (value: Record<string, unknown>, ctx: z.RefinementCtx) => vo
 const typeError = (what: string, required: boolean) =>
   ({ error: (issue: { input?: unknown }) => (required && issue.input === undefined ? "is required" : what) });
 
-/** A bound as people write it: 256, not 2.56e2 (and no bound at all for the type's own limits). */
-const bound = (n: number) => String(n);
-
 export function number(min: number, max: number, whole: boolean, required: boolean) {
-  const what = `must be a ${whole ? "whole " : ""}number from ${bound(min)} to ${bound(max)}`;
+  const what = `must be a ${whole ? "whole " : ""}number from ${min} to ${max}`;
   let schema = z.number(typeError(what, required)).min(min, { error: what }).max(max, { error: what });
   if (whole) schema = schema.int({ error: what });
   return schema;
